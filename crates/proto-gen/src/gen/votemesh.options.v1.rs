@@ -41,3 +41,36 @@ impl Access {
         }
     }
 }
+/// Which rate-limit bucket the edge charges a call to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum RateClass {
+    /// Not declared: the standard bucket.
+    Unspecified = 0,
+    /// The per-client and per-user buckets only.
+    Standard = 1,
+    /// Also the stricter per-client bucket for credential guessing (login, register, refresh).
+    Credentials = 2,
+}
+impl RateClass {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "RATE_CLASS_UNSPECIFIED",
+            Self::Standard => "RATE_CLASS_STANDARD",
+            Self::Credentials => "RATE_CLASS_CREDENTIALS",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "RATE_CLASS_UNSPECIFIED" => Some(Self::Unspecified),
+            "RATE_CLASS_STANDARD" => Some(Self::Standard),
+            "RATE_CLASS_CREDENTIALS" => Some(Self::Credentials),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Client-side balancing over the instances the registry reports live: a watch stream feeds
+//! a round-robin set of lazily connected channels. While the registry is unreachable the
+//! last known set is kept, as Eureka clients do.
+
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, RwLock,
+    },
+    time::Duration,
+};
+
+use proto_gen::registry::v1::{Instance, WatchRequest};
+use tokio::{sync::Notify, task::JoinHandle};
+use tonic::transport::Channel;
+
+use crate::internal::{endpoint, RegistryClient};
+
+#[derive(Clone)]
+struct Member {
+    instance_id: String,
+    address: String,
+    channel: Channel,
+}
+
+struct Shared {
+    members: RwLock<Vec<Member>>,
+    next: AtomicUsize,
+    changed: Notify,
+    watcher: RwLock<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Ok(mut watcher) = self.watcher.write() {
+            if let Some(task) = watcher.take() {
+                task.abort();
+            }
+        }
+    }
+}
+
+/// A balanced set of channels to one service's live instances.
+#[derive(Clone)]
+pub struct Balanced {
+    service: Arc<str>,
+    shared: Arc<Shared>,
+}
+
+impl Balanced {
+    fn empty(service: &str) -> Self {
+        Self {
+            service: service.into(),
+            shared: Arc::new(Shared {
+                members: RwLock::new(Vec::new()),
+                next: AtomicUsize::new(0),
+                changed: Notify::new(),
+                watcher: RwLock::new(None),
+            }),
+        }
+    }
+
+    /// Follows `service` in the registry for as long as a clone of the result lives.
+    pub fn watch(registry: RegistryClient, service: &str, call_timeout: Duration) -> Self {
+        let balanced = Self::empty(service);
+        let weak = Arc::downgrade(&balanced.shared);
+        let name = service.to_owned();
+        let task = tokio::spawn(async move {
+            let mut registry = registry;
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                let request = WatchRequest {
+                    service: name.clone(),
+                };
+                match registry.watch(request).await {
+                    Ok(response) => {
+                        backoff = Duration::from_millis(100);
+                        let mut stream = response.into_inner();
+                        loop {
+                            match stream.message().await {
+                                Ok(Some(snapshot)) => {
+                                    let Some(shared) = weak.upgrade() else { return };
+                                    apply(&shared, &snapshot.instances, call_timeout);
+                                }
+                                Ok(None) => break,
+                                Err(status) => {
+                                    tracing::warn!(service = %name, %status, "registry watch broke; keeping last known instances");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Err(status) => {
+                        tracing::debug!(service = %name, %status, "registry unreachable; retrying")
+                    }
+                }
+                if weak.strong_count() == 0 {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        });
+        if let Ok(mut watcher) = balanced.shared.watcher.write() {
+            *watcher = Some(task);
+        }
+        balanced
+    }
+
+    /// A fixed set of addresses, for tools and tests that bypass the registry.
+    pub fn fixed(service: &str, addresses: &[String], call_timeout: Duration) -> Self {
+        let balanced = Self::empty(service);
+        let instances: Vec<Instance> = addresses
+            .iter()
+            .enumerate()
+            .map(|(i, address)| Instance {
+                service: service.to_owned(),
+                instance_id: i.to_string(),
+                address: address.clone(),
+                metadata: Default::default(),
+            })
+            .collect();
+        apply(&balanced.shared, &instances, call_timeout);
+        balanced
+    }
+
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The next live instance's channel, round-robin.
+    pub fn pick(&self) -> Option<Channel> {
+        let members = self.shared.members.read().ok()?;
+        if members.is_empty() {
+            return None;
+        }
+        let index = self.shared.next.fetch_add(1, Ordering::Relaxed) % members.len();
+        Some(members[index].channel.clone())
+    }
+
+    /// Like [`pick`](Self::pick), but waits up to `timeout` for a first instance to appear.
+    pub async fn pick_within(&self, timeout: Duration) -> Option<Channel> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let changed = self.shared.changed.notified();
+            if let Some(channel) = self.pick() {
+                return Some(channel);
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// The addresses currently in rotation.
+    pub fn addresses(&self) -> Vec<String> {
+        self.shared
+            .members
+            .read()
+            .map(|members| members.iter().map(|m| m.address.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn apply(shared: &Shared, instances: &[Instance], call_timeout: Duration) {
+    let Ok(mut members) = shared.members.write() else {
+        return;
+    };
+    let previous = std::mem::take(&mut *members);
+    for instance in instances {
+        let reused = previous
+            .iter()
+            .find(|m| m.instance_id == instance.instance_id && m.address == instance.address);
+        let member = match reused {
+            Some(member) => member.clone(),
+            None => match endpoint(&instance.address, call_timeout) {
+                Ok(endpoint) => Member {
+                    instance_id: instance.instance_id.clone(),
+                    address: instance.address.clone(),
+                    channel: endpoint.connect_lazy(),
+                },
+                Err(error) => {
+                    tracing::warn!(address = %instance.address, %error, "skipping instance with a bad address");
+                    continue;
+                }
+            },
+        };
+        members.push(member);
+    }
+    drop(members);
+    shared.changed.notify_waiters();
+}

@@ -1,0 +1,56 @@
+//! Service-to-service clients: channels with timeouts everywhere, and the internal token.
+
+use std::{str::FromStr, time::Duration};
+
+use proto_gen::registry::v1::registry_service_client::RegistryServiceClient;
+use tonic::{
+    metadata::{Ascii, MetadataValue},
+    service::{interceptor::InterceptedService, Interceptor},
+    transport::{Channel, Endpoint},
+    Request, Status,
+};
+
+use crate::auth::INTERNAL_TOKEN_HEADER;
+
+/// Adds the shared service secret to every outgoing call.
+#[derive(Clone)]
+pub struct InternalToken(MetadataValue<Ascii>);
+
+impl InternalToken {
+    pub fn new(token: &str) -> anyhow::Result<Self> {
+        Ok(Self(MetadataValue::from_str(token).map_err(|_| {
+            anyhow::anyhow!("internal token must be printable ASCII")
+        })?))
+    }
+}
+
+impl Interceptor for InternalToken {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert(INTERNAL_TOKEN_HEADER, self.0.clone());
+        Ok(request)
+    }
+}
+
+/// An endpoint that never waits forever: connect and request timeouts, HTTP/2 keepalive.
+pub fn endpoint(address: &str, timeout: Duration) -> anyhow::Result<Endpoint> {
+    Ok(Endpoint::from_shared(address.to_owned())?
+        .connect_timeout(timeout.min(Duration::from_secs(3)))
+        .timeout(timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true))
+}
+
+pub type RegistryClient = RegistryServiceClient<InterceptedService<Channel, InternalToken>>;
+
+/// A lazily connecting registry client that carries the internal token.
+pub fn registry_client(url: &str, token: &str, timeout: Duration) -> anyhow::Result<RegistryClient> {
+    let channel = endpoint(url, timeout)?.connect_lazy();
+    Ok(RegistryServiceClient::with_interceptor(
+        channel,
+        InternalToken::new(token)?,
+    ))
+}

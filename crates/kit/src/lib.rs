@@ -1,0 +1,17 @@
+//! The service kit: everything each votemesh service gets from one place.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod discovery;
+pub mod error;
+pub mod internal;
+pub mod metrics;
+pub mod policy;
+pub mod registration;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error::ServiceError;

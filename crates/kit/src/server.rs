@@ -1,0 +1,152 @@
+//! The gRPC server every service runs: health, reflection, the access policy, metrics, request
+//! limits, registration, and a drain with a deadline.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{service::Routes, transport::Server};
+use tonic_health::ServingStatus;
+
+use crate::{
+    auth::{AuthLayer, TokenVerifier},
+    config::CommonArgs,
+    internal::registry_client,
+    metrics::MetricsLayer,
+    policy::AccessPolicy,
+    registration::Registration,
+    shutdown::Shutdown,
+};
+
+/// Most concurrent calls one connection may have in flight.
+const CONCURRENCY_PER_CONNECTION: usize = 512;
+/// Longest any single call may run on the server.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A bound, not yet running gRPC server.
+pub struct GrpcServer {
+    name: &'static str,
+    listener: TcpListener,
+    routes: Routes,
+    services: Vec<&'static str>,
+    auth: AuthLayer,
+    policy: Arc<AccessPolicy>,
+    common: CommonArgs,
+}
+
+impl GrpcServer {
+    /// Binds the listener now, so the address is known before the server runs.
+    pub async fn bind(
+        name: &'static str,
+        common: &CommonArgs,
+        routes: Routes,
+        services: Vec<&'static str>,
+        verifier: TokenVerifier,
+    ) -> anyhow::Result<Self> {
+        let policy = Arc::new(AccessPolicy::from_contracts()?);
+        let listener = TcpListener::bind(common.listen).await?;
+        Ok(Self {
+            name,
+            listener,
+            routes,
+            services,
+            auth: AuthLayer::new(policy.clone(), verifier, common.internal_token.clone()),
+            policy,
+            common: common.clone(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        // A bound listener always has an address.
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The URI other services reach this one by.
+    pub fn advertised_address(&self) -> String {
+        format!(
+            "http://{}:{}",
+            self.common.advertise_host,
+            self.local_addr().port()
+        )
+    }
+
+    /// Serves until `shutdown` fires, then drains within the configured deadline.
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let advertised = self.advertised_address();
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_service_status("", ServingStatus::Serving).await;
+        for service in &self.services {
+            health.set_service_status(*service, ServingStatus::Serving).await;
+        }
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto_gen::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto_gen::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        let routes = self
+            .routes
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+
+        if let Some(listen) = self.common.metrics_listen {
+            let bound = crate::metrics::serve(listen, shutdown.clone()).await?;
+            tracing::info!(service = self.name, metrics = %bound, "metrics listening");
+        }
+
+        let registration = match &self.common.registry_url {
+            Some(url) => Some(Registration::spawn(
+                registry_client(url, &self.common.internal_token, self.common.upstream_timeout())?,
+                &self.services,
+                advertised.clone(),
+                self.common.lease_ttl_seconds,
+            )),
+            None => None,
+        };
+        tracing::info!(service = self.name, address = %advertised, "serving gRPC");
+
+        let drain_signal = {
+            let shutdown = shutdown.clone();
+            let health = health.clone();
+            let services = self.services.clone();
+            async move {
+                shutdown.wait().await;
+                health.set_service_status("", ServingStatus::NotServing).await;
+                for service in services {
+                    health.set_service_status(service, ServingStatus::NotServing).await;
+                }
+                if let Some(registration) = registration {
+                    registration.deregister().await;
+                }
+            }
+        };
+        let layers = tower::ServiceBuilder::new()
+            .layer(MetricsLayer::new(self.name, self.policy.clone()))
+            .layer(self.auth.clone())
+            .into_inner();
+        let server = Server::builder()
+            .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
+            .timeout(REQUEST_TIMEOUT)
+            .http2_keepalive_interval(Some(Duration::from_secs(20)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .layer(layers)
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), drain_signal);
+        tokio::pin!(server);
+
+        let deadline = self.common.drain_deadline();
+        tokio::select! {
+            served = &mut server => served?,
+            _ = async { shutdown.wait().await; tokio::time::sleep(deadline).await } => {
+                tracing::warn!(service = self.name, ?deadline, "drain deadline passed; closing the remaining calls");
+            }
+        }
+        tracing::info!(service = self.name, "stopped");
+        Ok(())
+    }
+}
