@@ -1,0 +1,133 @@
+//! The signing key ring: the newest stored key signs; every stored key verifies. Keys are
+//! created on first start and picked up from the store on an unknown kid, so several
+//! instances and rotations agree.
+
+use std::{
+    sync::{Arc, Mutex, RwLock},
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use kit::auth::{KeyProvider, KeySet};
+
+use crate::store::{SigningKeyRecord, UserStore};
+
+/// At most one reload per this interval, so random kids cannot hammer the database.
+const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+struct Loaded {
+    signer_kid: String,
+    signer: SigningKey,
+    verifiers: KeySet,
+}
+
+pub struct KeyRing {
+    store: Arc<dyn UserStore>,
+    loaded: RwLock<Loaded>,
+    last_reload: Mutex<Instant>,
+}
+
+fn decode(record: &SigningKeyRecord) -> Option<SigningKey> {
+    let bytes: [u8; 32] = record.secret_key.as_slice().try_into().ok()?;
+    Some(SigningKey::from_bytes(&bytes))
+}
+
+async fn load(store: &dyn UserStore) -> anyhow::Result<Loaded> {
+    let mut records = store.signing_keys().await?;
+    if records.is_empty() {
+        let mut seed = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+        store
+            .insert_signing_key(SigningKeyRecord {
+                kid: uuid::Uuid::new_v4().simple().to_string(),
+                secret_key: seed.to_vec(),
+                created_at_ms: now_ms(),
+            })
+            .await?;
+        tracing::info!("created the first signing key");
+        records = store.signing_keys().await?;
+    }
+    let newest = records
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no signing key after creating one"))?;
+    let signer = decode(newest).ok_or_else(|| anyhow::anyhow!("stored signing key is malformed"))?;
+    let verifiers = records
+        .iter()
+        .filter_map(|record| Some((record.kid.clone(), decode(record)?.verifying_key())))
+        .collect();
+    Ok(Loaded {
+        signer_kid: newest.kid.clone(),
+        signer,
+        verifiers,
+    })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl KeyRing {
+    pub async fn open(store: Arc<dyn UserStore>) -> anyhow::Result<Arc<Self>> {
+        let loaded = load(store.as_ref()).await?;
+        Ok(Arc::new(Self {
+            store,
+            loaded: RwLock::new(loaded),
+            last_reload: Mutex::new(Instant::now()),
+        }))
+    }
+
+    /// The key that signs new tokens, with its kid.
+    pub fn signer(&self) -> (String, SigningKey) {
+        let loaded = self.loaded.read().unwrap_or_else(|p| p.into_inner());
+        (loaded.signer_kid.clone(), loaded.signer.clone())
+    }
+
+    /// Every verifying key, from the store (so rotations elsewhere show at once).
+    pub async fn public_keys(&self) -> anyhow::Result<Vec<(String, VerifyingKey)>> {
+        Ok(self
+            .store
+            .signing_keys()
+            .await?
+            .iter()
+            .filter_map(|record| Some((record.kid.clone(), decode(record)?.verifying_key())))
+            .collect())
+    }
+
+    async fn reload_if_due(&self) {
+        {
+            let mut last = self.last_reload.lock().unwrap_or_else(|p| p.into_inner());
+            if last.elapsed() < RELOAD_INTERVAL {
+                return;
+            }
+            *last = Instant::now();
+        }
+        match load(self.store.as_ref()).await {
+            Ok(fresh) => {
+                let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+                // Keep signing with the key we have; only learn new verifiers.
+                loaded.verifiers.extend(fresh.verifiers);
+            }
+            Err(error) => tracing::warn!(%error, "reloading signing keys failed"),
+        }
+    }
+}
+
+#[async_trait]
+impl KeyProvider for KeyRing {
+    async fn key(&self, kid: &str) -> Option<VerifyingKey> {
+        let known = {
+            let loaded = self.loaded.read().unwrap_or_else(|p| p.into_inner());
+            loaded.verifiers.get(kid).copied()
+        };
+        if known.is_some() {
+            return known;
+        }
+        self.reload_if_due().await;
+        let loaded = self.loaded.read().unwrap_or_else(|p| p.into_inner());
+        loaded.verifiers.get(kid).copied()
+    }
+}

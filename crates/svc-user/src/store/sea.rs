@@ -1,0 +1,284 @@
+//! The sea-orm adapter: one implementation for PostgreSQL (production) and SQLite (embedded).
+
+use async_trait::async_trait;
+use sea_orm::{
+    sea_query::Expr, ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+};
+
+use super::{
+    entities::{refresh_token, signing_key, user},
+    ProfilePatch, RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, StoredRole,
+    UserFilter, UserRecord, UserStore,
+};
+
+#[derive(Clone)]
+pub struct SeaUserStore {
+    db: DatabaseConnection,
+}
+
+impl SeaUserStore {
+    /// Connects, applies migrations, and returns the store.
+    pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let db = kit::db::connect(url, "svc_user", max_connections).await?;
+        kit::db::migrate(&db, super::MIGRATIONS).await?;
+        Ok(Self { db })
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn to_record(model: user::Model) -> UserRecord {
+    UserRecord {
+        id: model.id,
+        email: model.email,
+        display_name: model.display_name,
+        phone: model.phone,
+        role: StoredRole::parse(&model.role),
+        notification_channel: model.notification_channel,
+        password_hash: model.password_hash,
+        disabled: model.disabled,
+        created_at_ms: model.created_at_ms,
+    }
+}
+
+fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+impl SeaUserStore {
+    async fn update_user(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut user::ActiveModel),
+    ) -> Result<UserRecord, StoreError> {
+        let model = user::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::UserNotFound)?;
+        let mut active: user::ActiveModel = model.into();
+        change(&mut active);
+        active.updated_at_ms = Set(now_ms());
+        Ok(to_record(active.update(&self.db).await?))
+    }
+}
+
+#[async_trait]
+impl UserStore for SeaUserStore {
+    async fn create_user(&self, record: UserRecord) -> Result<UserRecord, StoreError> {
+        let model = user::ActiveModel {
+            id: Set(record.id),
+            email: Set(record.email),
+            display_name: Set(record.display_name),
+            phone: Set(record.phone),
+            role: Set(record.role.as_str().to_owned()),
+            notification_channel: Set(record.notification_channel),
+            password_hash: Set(record.password_hash),
+            disabled: Set(record.disabled),
+            created_at_ms: Set(record.created_at_ms),
+            updated_at_ms: Set(record.created_at_ms),
+        };
+        match model.insert(&self.db).await {
+            Ok(model) => Ok(to_record(model)),
+            Err(error) if is_unique_violation(&error) => Err(StoreError::DuplicateEmail),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(user::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?
+            .map(to_record))
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .one(&self.db)
+            .await?
+            .map(to_record))
+    }
+
+    async fn update_profile(&self, id: &str, patch: ProfilePatch) -> Result<UserRecord, StoreError> {
+        self.update_user(id, |active| {
+            if let Some(name) = patch.display_name {
+                active.display_name = Set(name);
+            }
+            if let Some(phone) = patch.phone {
+                active.phone = Set(phone);
+            }
+            if let Some(channel) = patch.notification_channel {
+                active.notification_channel = Set(channel);
+            }
+        })
+        .await
+    }
+
+    async fn set_password_hash(&self, id: &str, hash: &str) -> Result<(), StoreError> {
+        self.update_user(id, |active| active.password_hash = Set(hash.to_owned()))
+            .await
+            .map(drop)
+    }
+
+    async fn set_role(&self, id: &str, role: StoredRole) -> Result<UserRecord, StoreError> {
+        self.update_user(id, |active| active.role = Set(role.as_str().to_owned()))
+            .await
+    }
+
+    async fn set_disabled(&self, id: &str, disabled: bool) -> Result<UserRecord, StoreError> {
+        self.update_user(id, |active| active.disabled = Set(disabled))
+            .await
+    }
+
+    async fn list_users(&self, filter: UserFilter) -> Result<Vec<UserRecord>, StoreError> {
+        let mut query = user::Entity::find().order_by_asc(user::Column::Email);
+        if let Some(text) = filter.email_contains.filter(|t| !t.is_empty()) {
+            query = query.filter(user::Column::Email.contains(text.to_lowercase()));
+        }
+        if let Some(role) = filter.role {
+            query = query.filter(user::Column::Role.eq(role.as_str()));
+        }
+        if !filter.include_disabled {
+            query = query.filter(user::Column::Disabled.eq(false));
+        }
+        if let Some(after) = filter.after_email {
+            query = query.filter(user::Column::Email.gt(after));
+        }
+        Ok(query
+            .limit(filter.limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_record)
+            .collect())
+    }
+
+    async fn count_active_admins(&self) -> Result<u64, StoreError> {
+        Ok(user::Entity::find()
+            .filter(user::Column::Role.eq(StoredRole::Admin.as_str()))
+            .filter(user::Column::Disabled.eq(false))
+            .count(&self.db)
+            .await?)
+    }
+
+    async fn insert_refresh_token(&self, token: RefreshTokenRecord) -> Result<(), StoreError> {
+        refresh_token::ActiveModel {
+            token_hash: Set(token.token_hash),
+            user_id: Set(token.user_id),
+            family_id: Set(token.family_id),
+            expires_at_ms: Set(token.expires_at_ms),
+            revoked: Set(false),
+            created_at_ms: Set(now_ms()),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        replacement: RefreshTokenRecord,
+        now_ms: i64,
+    ) -> Result<Rotation, StoreError> {
+        let txn = self.db.begin().await?;
+        let Some(current) = refresh_token::Entity::find_by_id(presented_hash.to_owned())
+            .one(&txn)
+            .await?
+        else {
+            return Ok(Rotation::Invalid);
+        };
+        if current.expires_at_ms <= now_ms {
+            return Ok(Rotation::Invalid);
+        }
+        // Spend it only if nobody else did: the row count decides a race between two refreshes.
+        let spent = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::Revoked, Expr::value(true))
+            .filter(refresh_token::Column::TokenHash.eq(presented_hash))
+            .filter(refresh_token::Column::Revoked.eq(false))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if spent != 1 {
+            refresh_token::Entity::update_many()
+                .col_expr(refresh_token::Column::Revoked, Expr::value(true))
+                .filter(refresh_token::Column::FamilyId.eq(current.family_id.clone()))
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
+            return Ok(Rotation::Reused);
+        }
+        refresh_token::ActiveModel {
+            token_hash: Set(replacement.token_hash),
+            user_id: Set(current.user_id.clone()),
+            family_id: Set(current.family_id),
+            expires_at_ms: Set(replacement.expires_at_ms),
+            revoked: Set(false),
+            created_at_ms: Set(now_ms),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(Rotation::Rotated {
+            user_id: current.user_id,
+        })
+    }
+
+    async fn revoke_refresh_token(&self, user_id: &str, token_hash: &str) -> Result<bool, StoreError> {
+        let revoked = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::Revoked, Expr::value(true))
+            .filter(refresh_token::Column::TokenHash.eq(token_hash))
+            .filter(refresh_token::Column::UserId.eq(user_id))
+            .filter(refresh_token::Column::Revoked.eq(false))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        Ok(revoked == 1)
+    }
+
+    async fn revoke_all_refresh_tokens(&self, user_id: &str) -> Result<u64, StoreError> {
+        Ok(refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::Revoked, Expr::value(true))
+            .filter(refresh_token::Column::UserId.eq(user_id))
+            .filter(refresh_token::Column::Revoked.eq(false))
+            .exec(&self.db)
+            .await?
+            .rows_affected)
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        Ok(signing_key::Entity::find()
+            .order_by_desc(signing_key::Column::CreatedAtMs)
+            .order_by_desc(signing_key::Column::Kid)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|model| SigningKeyRecord {
+                kid: model.kid,
+                secret_key: model.secret_key,
+                created_at_ms: model.created_at_ms,
+            })
+            .collect())
+    }
+
+    async fn insert_signing_key(&self, key: SigningKeyRecord) -> Result<(), StoreError> {
+        signing_key::ActiveModel {
+            kid: Set(key.kid),
+            secret_key: Set(key.secret_key),
+            created_at_ms: Set(key.created_at_ms),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+}
