@@ -4,7 +4,7 @@
 
 use std::{
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, RwLock,
     },
     time::Duration,
@@ -26,6 +26,8 @@ struct Member {
 struct Shared {
     members: RwLock<Vec<Member>>,
     next: AtomicUsize,
+    /// Set once the first snapshot arrived: from then on an empty set is an answer, not a wait.
+    snapshot_seen: AtomicBool,
     changed: Notify,
     watcher: RwLock<Option<JoinHandle<()>>>,
 }
@@ -54,6 +56,7 @@ impl Balanced {
             shared: Arc::new(Shared {
                 members: RwLock::new(Vec::new()),
                 next: AtomicUsize::new(0),
+                snapshot_seen: AtomicBool::new(false),
                 changed: Notify::new(),
                 watcher: RwLock::new(None),
             }),
@@ -146,6 +149,9 @@ impl Balanced {
             if let Some(channel) = self.pick() {
                 return Some(channel);
             }
+            if self.shared.snapshot_seen.load(Ordering::Acquire) {
+                return None;
+            }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
                 return None;
             }
@@ -188,5 +194,6 @@ fn apply(shared: &Shared, instances: &[Instance], call_timeout: Duration) {
         members.push(member);
     }
     drop(members);
+    shared.snapshot_seen.store(true, Ordering::Release);
     shared.changed.notify_waiters();
 }

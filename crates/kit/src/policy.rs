@@ -63,7 +63,10 @@ impl AccessPolicy {
                     return Err(PolicyError::Undeclared(method.full_name().to_owned()));
                 }
                 let rate_class = match options.get_extension(&rate_ext).as_ref() {
-                    Value::EnumNumber(n) => RateClass::try_from(*n).unwrap_or(RateClass::Standard),
+                    Value::EnumNumber(n) => match RateClass::try_from(*n) {
+                        Ok(RateClass::Credentials) => RateClass::Credentials,
+                        _ => RateClass::Standard,
+                    },
                     _ => RateClass::Standard,
                 };
                 let path = format!("/{}/{}", service.full_name(), method.name());

@@ -7,7 +7,7 @@ mod layer;
 
 pub use jwt::{sign, verify_with, Claims, Expectations, TokenError, TokenHeader};
 pub use keys::{KeyProvider, KeySet, StaticKeys, TokenVerifier};
-pub use layer::{bearer_token, AuthLayer, AuthService, INTERNAL_TOKEN_HEADER};
+pub use layer::{authorize_user, bearer_token, AuthLayer, AuthService, INTERNAL_TOKEN_HEADER};
 
 use proto_gen::user::v1::Role;
 

@@ -1,0 +1,310 @@
+//! The edge: one listener for native gRPC (h2c), grpc-web and REST/JSON, in front of the
+//! services it finds through the registry.
+#![forbid(unsafe_code)]
+
+mod gate;
+mod grpc_front;
+mod ratelimit;
+mod raw_codec;
+mod remote_keys;
+pub mod rest;
+mod rest_front;
+mod upstreams;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, State},
+    http::{header, HeaderName, Method, Request, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use kit::{
+    auth::TokenVerifier, config::CommonArgs, internal::registry_client, policy::AccessPolicy,
+    registration::Registration, shutdown::Shutdown,
+};
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+use tower::{Layer, ServiceExt};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use gate::Limits;
+
+use crate::{
+    gate::Gate, grpc_front::GrpcFront, remote_keys::RemoteKeys, rest::RouteTable,
+    upstreams::Upstreams,
+};
+
+pub const SERVICE_NAME: &str = "votemesh.edge";
+
+/// Edge settings.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Config {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Requests per second per client IP.
+    #[arg(long, env = "VOTEMESH_EDGE_PER_IP_PER_SECOND", default_value_t = 200.0)]
+    pub per_ip_per_second: f64,
+    /// Burst per client IP.
+    #[arg(long, env = "VOTEMESH_EDGE_PER_IP_BURST", default_value_t = 400.0)]
+    pub per_ip_burst: f64,
+    /// Requests per second per signed-in user.
+    #[arg(long, env = "VOTEMESH_EDGE_PER_USER_PER_SECOND", default_value_t = 50.0)]
+    pub per_user_per_second: f64,
+    /// Burst per signed-in user.
+    #[arg(long, env = "VOTEMESH_EDGE_PER_USER_BURST", default_value_t = 100.0)]
+    pub per_user_burst: f64,
+    /// Login, register and refresh calls per minute per client IP.
+    #[arg(long, env = "VOTEMESH_EDGE_CREDENTIALS_PER_MINUTE", default_value_t = 30.0)]
+    pub credentials_per_minute: f64,
+    /// Burst of credential calls per client IP.
+    #[arg(long, env = "VOTEMESH_EDGE_CREDENTIALS_BURST", default_value_t = 10.0)]
+    pub credentials_burst: f64,
+    /// Largest REST body accepted.
+    #[arg(long, env = "VOTEMESH_EDGE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Largest total size of request headers.
+    #[arg(long, env = "VOTEMESH_EDGE_MAX_HEADER_BYTES", default_value_t = 16 << 10)]
+    pub max_header_bytes: usize,
+}
+
+impl Config {
+    pub fn local(internal_token: &str, registry_url: String) -> Self {
+        Self {
+            common: CommonArgs::local(internal_token, Some(registry_url)),
+            per_ip_per_second: 200.0,
+            per_ip_burst: 400.0,
+            per_user_per_second: 50.0,
+            per_user_burst: 100.0,
+            credentials_per_minute: 30.0,
+            credentials_burst: 10.0,
+            max_body_bytes: 1 << 20,
+            max_header_bytes: 16 << 10,
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            per_ip_per_second: self.per_ip_per_second,
+            per_ip_burst: self.per_ip_burst,
+            per_user_per_second: self.per_user_per_second,
+            per_user_burst: self.per_user_burst,
+            credentials_per_minute: self.credentials_per_minute,
+            credentials_burst: self.credentials_burst,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SizeLimits {
+    pub max_body_bytes: usize,
+    pub max_header_bytes: usize,
+}
+
+/// What every request handler shares.
+pub struct EdgeState {
+    pub policy: Arc<AccessPolicy>,
+    pub routes: RouteTable,
+    pub gate: Gate,
+    pub upstreams: Arc<Upstreams>,
+    pub limits: SizeLimits,
+    openapi: serde_json::Value,
+}
+
+/// A bound edge, ready to run.
+pub struct App {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    health: tonic_health::server::HealthReporter,
+    config: Config,
+}
+
+fn is_grpc(request: &Request<Body>) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc"))
+}
+
+fn header_bytes(request: &Request<Body>) -> usize {
+    request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum()
+}
+
+async fn dispatch(
+    State((state, grpc)): State<(Arc<EdgeState>, tonic_web::GrpcWebService<GrpcFront>)>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    if header_bytes(&request) > state.limits.max_header_bytes {
+        let error = rest::RestError::field("headers", format!("larger than {} bytes", state.limits.max_header_bytes));
+        return error.with_status(431).into_response();
+    }
+    if is_grpc(&request) {
+        return match grpc.oneshot(request).await {
+            Ok(response) => response.map(Body::new),
+            Err(error) => {
+                tracing::debug!(%error, "grpc-web translation failed");
+                (StatusCode::BAD_REQUEST, "malformed grpc-web request").into_response()
+            }
+        };
+    }
+    rest_front::handle(state, client, request).await
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let registry_url = config
+            .common
+            .registry_url
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the edge needs --registry-url to find services"))?;
+        let policy = Arc::new(AccessPolicy::from_contracts()?);
+        let routes = RouteTable::from_policy(&policy)?;
+        let registry = registry_client(&registry_url, &config.common.internal_token, config.common.upstream_timeout())?;
+        let upstreams = Arc::new(Upstreams::new(registry, config.common.upstream_timeout()));
+        let mut services: Vec<String> = policy
+            .rules()
+            .map(|(_, rule)| rule.descriptor.parent_service().full_name().to_owned())
+            .filter(|name| !name.contains(".registry."))
+            .collect();
+        services.sort();
+        services.dedup();
+        for service in &services {
+            upstreams.follow(service);
+        }
+        let verifier = TokenVerifier::new(
+            Arc::new(RemoteKeys::new(upstreams.clone())),
+            config.common.token_expectations(),
+        );
+        let openapi = rest::openapi::document(&routes);
+        let state = Arc::new(EdgeState {
+            policy,
+            routes,
+            gate: Gate::new(verifier, &config.limits()),
+            upstreams,
+            limits: SizeLimits {
+                max_body_bytes: config.max_body_bytes,
+                max_header_bytes: config.max_header_bytes,
+            },
+            openapi,
+        });
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_service_status("", ServingStatus::Serving).await;
+        let local = Routes::new(health_service)
+            .add_service(
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(proto_gen::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                    .build_v1()?,
+            )
+            .add_service(
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(proto_gen::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                    .build_v1alpha()?,
+            );
+        let grpc = tonic_web::GrpcWebLayer::new().layer(GrpcFront {
+            state: state.clone(),
+            local,
+        });
+        let cors = CorsLayer::new()
+            .allow_origin(AllowOrigin::mirror_request())
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("x-grpc-web"),
+                HeaderName::from_static("x-user-agent"),
+                HeaderName::from_static("grpc-timeout"),
+            ])
+            .expose_headers([
+                HeaderName::from_static("grpc-status"),
+                HeaderName::from_static("grpc-message"),
+                HeaderName::from_static("grpc-status-details-bin"),
+                header::RETRY_AFTER,
+            ])
+            .max_age(Duration::from_secs(600));
+        let openapi_state = state.clone();
+        let router = Router::new()
+            .route(
+                "/api/openapi.json",
+                get(move || {
+                    let state = openapi_state.clone();
+                    async move { Json(state.openapi.clone()) }
+                }),
+            )
+            .route("/healthz", get(|| async { "ok" }))
+            .fallback(dispatch)
+            .with_state((state, grpc))
+            .layer(cors);
+        let listener = tokio::net::TcpListener::bind(config.common.listen).await?;
+        Ok(Self {
+            listener,
+            router,
+            health,
+            config,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}:{}", self.config.common.advertise_host, self.local_addr().port())
+    }
+
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let common = &self.config.common;
+        if let Some(listen) = common.metrics_listen {
+            let bound = kit::metrics::serve(listen, shutdown.clone()).await?;
+            tracing::info!(metrics = %bound, "edge metrics listening");
+        }
+        let registration = match &common.registry_url {
+            Some(url) => Some(Registration::spawn(
+                registry_client(url, &common.internal_token, common.upstream_timeout())?,
+                &[SERVICE_NAME],
+                self.url(),
+                common.lease_ttl_seconds,
+            )),
+            None => None,
+        };
+        tracing::info!(address = %self.url(), "edge serving gRPC, grpc-web and REST");
+        let drain = {
+            let shutdown = shutdown.clone();
+            let health = self.health.clone();
+            async move {
+                shutdown.wait().await;
+                health.set_service_status("", ServingStatus::NotServing).await;
+                if let Some(registration) = registration {
+                    registration.deregister().await;
+                }
+            }
+        };
+        let server = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(drain);
+        let deadline = common.drain_deadline();
+        tokio::select! {
+            served = server => served?,
+            _ = async { shutdown.wait().await; tokio::time::sleep(deadline).await } => {
+                tracing::warn!(?deadline, "edge drain deadline passed; closing the remaining calls");
+            }
+        }
+        tracing::info!("edge stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,89 @@
+//! Token verification keys fetched from svc-user's GetSigningKeys (the JWKS equivalent),
+//! cached, and refetched on an unknown kid at most once a second.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, RwLock},
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use ed25519_dalek::VerifyingKey;
+use kit::auth::{KeyProvider, KeySet};
+use proto_gen::user::v1::{user_service_client::UserServiceClient, GetSigningKeysRequest};
+
+use crate::upstreams::Upstreams;
+
+const REFETCH_INTERVAL: Duration = Duration::from_secs(1);
+const USER_SERVICE: &str = "votemesh.user.v1.UserService";
+
+pub struct RemoteKeys {
+    upstreams: Arc<Upstreams>,
+    keys: RwLock<KeySet>,
+    last_fetch: Mutex<Option<Instant>>,
+}
+
+impl RemoteKeys {
+    pub fn new(upstreams: Arc<Upstreams>) -> Self {
+        Self {
+            upstreams,
+            keys: RwLock::new(HashMap::new()),
+            last_fetch: Mutex::new(None),
+        }
+    }
+
+    async fn refetch(&self) {
+        {
+            let mut last = self.last_fetch.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let Some(channel) = self.upstreams.pick(USER_SERVICE).await else {
+            tracing::warn!("no svc-user instance to fetch signing keys from");
+            return;
+        };
+        match UserServiceClient::new(channel)
+            .get_signing_keys(GetSigningKeysRequest {})
+            .await
+        {
+            Ok(response) => {
+                let fetched: KeySet = response
+                    .into_inner()
+                    .keys
+                    .into_iter()
+                    .filter(|key| key.algorithm == "EdDSA")
+                    .filter_map(|key| {
+                        let bytes: [u8; 32] = key.public_key.as_slice().try_into().ok()?;
+                        Some((key.kid, VerifyingKey::from_bytes(&bytes).ok()?))
+                    })
+                    .collect();
+                let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+                *keys = fetched;
+            }
+            Err(status) => tracing::warn!(%status, "fetching signing keys failed"),
+        }
+    }
+}
+
+#[async_trait]
+impl KeyProvider for RemoteKeys {
+    async fn key(&self, kid: &str) -> Option<VerifyingKey> {
+        let cached = self
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(kid)
+            .copied();
+        if cached.is_some() {
+            return cached;
+        }
+        self.refetch().await;
+        self.keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(kid)
+            .copied()
+    }
+}
