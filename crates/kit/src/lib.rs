@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod decode_errors;
 pub mod discovery;
 pub mod error;
 pub mod internal;

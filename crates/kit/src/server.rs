@@ -11,6 +11,7 @@ use tonic_health::ServingStatus;
 use crate::{
     auth::{AuthLayer, TokenVerifier},
     config::CommonArgs,
+    decode_errors::DecodeErrorLayer,
     internal::registry_client,
     metrics::MetricsLayer,
     policy::AccessPolicy,
@@ -127,6 +128,7 @@ impl GrpcServer {
         };
         let layers = tower::ServiceBuilder::new()
             .layer(MetricsLayer::new(self.name, self.policy.clone()))
+            .layer(DecodeErrorLayer)
             .layer(self.auth.clone())
             .into_inner();
         let server = Server::builder()

@@ -1,7 +1,7 @@
 //! `votemesh`: run the whole system with `votemesh up`, or one service per process.
 #![forbid(unsafe_code)]
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{io::Write, net::SocketAddr, path::PathBuf};
 
 use anyhow::Context;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
@@ -102,11 +102,16 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let url = edge.url();
     tasks.spawn(edge.run_until_stopped(shutdown.clone()));
 
-    println!("votemesh is up at {url}  (REST, grpc-web and native gRPC on one port)");
-    println!("  data:        {}", args.data_dir.display());
-    println!("  OpenAPI:     {url}/api/openapi.json");
-    println!("  first admin: votemesh admin bootstrap --data-dir {} --email you@example.org --password '<12+ chars>'", args.data_dir.display());
-    println!("Stop with Ctrl-C.");
+    let data_dir = args.data_dir.display();
+    // A closed stdout must not take the running system down, so write errors are ignored.
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "votemesh is up at {url}  (REST, grpc-web and native gRPC on one port)\n  \
+         data:        {data_dir}\n  \
+         OpenAPI:     {url}/api/openapi.json\n  \
+         first admin: votemesh admin bootstrap --data-dir {data_dir} --email you@example.org --password '<12+ chars>'\n\
+         Stop with Ctrl-C."
+    );
 
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {

@@ -1,0 +1,70 @@
+//! Acceptance 8: `votemesh up` starts on an empty data directory and serves a
+//! register-and-login round trip; the documented admin bootstrap works against it.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::Stdio,
+    time::Duration,
+};
+
+use serde_json::json;
+
+use crate::support::{process::*, *};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn votemesh_up_serves_a_round_trip_from_an_empty_directory() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("fresh");
+    let port = free_port();
+    let mut up = ChildGuard::spawn(
+        votemesh()
+            .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(&data_dir)
+            .env("VOTEMESH_LOG", "warn")
+            .stdout(Stdio::piped()),
+    );
+    let stdout = up.0.stdout.take().expect("stdout");
+    let (banner_tx, banner_rx) = tokio::sync::oneshot::channel();
+    // Keeps reading after the banner, so the launcher's stdout stays open.
+    std::thread::spawn(move || {
+        let mut banner_tx = Some(banner_tx);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("votemesh is up at") {
+                if let Some(tx) = banner_tx.take() {
+                    let _ = tx.send(line);
+                }
+            }
+        }
+    });
+    let banner = tokio::time::timeout(Duration::from_secs(60), banner_rx)
+        .await
+        .expect("banner in time")
+        .expect("votemesh up prints its URL");
+    let url = format!("http://127.0.0.1:{port}");
+    assert!(banner.contains(&url), "{banner}");
+
+    let api = Rest::new(&url);
+    let session = api.voter("quickstart").await;
+    assert_eq!(api.get("/v1/me", Some(&session.access)).await.0, 200);
+    assert!(data_dir.join("user.db").exists(), "data lives under the data directory");
+
+    let bootstrap = votemesh()
+        .args(["admin", "bootstrap", "--email", "first-admin@example.org", "--password", "first admin password", "--data-dir"])
+        .arg(&data_dir)
+        .env("VOTEMESH_LOG", "warn")
+        .output()
+        .expect("bootstrap runs");
+    assert!(bootstrap.status.success(), "{}", String::from_utf8_lossy(&bootstrap.stderr));
+    let admin = api.login("first-admin@example.org", "first admin password").await;
+    let (status, users) = api.get("/v1/admin/users", Some(&admin.access)).await;
+    assert_eq!(status, 200);
+    assert_eq!(users["users"].as_array().map(Vec::len), Some(2));
+    let (status, _) = api
+        .post("/v1/auth/login", None, json!({"email": session.email, "password": "wrong password!!"}))
+        .await;
+    assert_eq!(status, 401);
+
+    up.signal(15);
+    let exit = tokio::task::spawn_blocking(move || up.0.wait()).await.expect("join").expect("exit");
+    assert!(exit.success(), "Ctrl-C/SIGTERM stops votemesh up cleanly: {exit}");
+}

@@ -1,0 +1,17 @@
+//! votemesh acceptance tests: real PostgreSQL, real processes, real clients (reqwest, tonic,
+//! grpc-web as a browser frames it, and the grpcurl binary).
+
+mod support;
+
+mod admin;
+mod bad_input;
+mod balancing;
+mod conformance;
+mod forged_tokens;
+mod grpc_web;
+mod grpcurl;
+mod launcher;
+mod native_grpc;
+mod rate_limits;
+mod registry;
+mod rest;

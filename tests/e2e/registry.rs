@@ -1,0 +1,117 @@
+//! The registry: lapsed leases are evicted and watchers told; instances register again on
+//! their own after the registry restarts.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use kit::{internal::registry_client, shutdown::Shutdown};
+use proto_gen::registry::v1::{Instance, RegisterRequest, WatchRequest};
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_see_registrations_and_evictions() {
+    let shutdown = Shutdown::new();
+    let registry = registry::App::build(registry::Config::local("s3cret"), shutdown.clone())
+        .await
+        .expect("registry");
+    let url = registry.url();
+    tokio::spawn(registry.run_until_stopped(shutdown.clone()));
+    let mut client = registry_client(&url, "s3cret", Duration::from_secs(2)).expect("client");
+    let mut stream = client
+        .watch(WatchRequest { service: "svc-test".into() })
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = stream.next().await.expect("snapshot").expect("ok");
+    assert!(first.instances.is_empty());
+
+    client
+        .register(RegisterRequest {
+            instance: Some(Instance {
+                service: "svc-test".into(),
+                instance_id: "one".into(),
+                address: "http://127.0.0.1:1".into(),
+                metadata: Default::default(),
+            }),
+            ttl_seconds: 1,
+        })
+        .await
+        .expect("register");
+    let added = stream.next().await.expect("snapshot").expect("ok");
+    assert_eq!(added.instances.len(), 1);
+    // No heartbeat: the lease lapses and the watcher is told.
+    let evicted = tokio::time::timeout(Duration::from_secs(3), stream.next())
+        .await
+        .expect("eviction reported")
+        .expect("snapshot")
+        .expect("ok");
+    assert!(evicted.instances.is_empty());
+
+    let mut wrong_secret = registry_client(&url, "guess", Duration::from_secs(2)).expect("client");
+    let refused = wrong_secret
+        .resolve(proto_gen::registry::v1::ResolveRequest { service: "svc-test".into() })
+        .await
+        .expect_err("internal only");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    shutdown.trigger();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_register_again_after_the_registry_restarts() {
+    let mesh = spawn_mesh_with(MeshOptions {
+        user_instances: 0,
+        edge: Box::new(|_| {}),
+    })
+    .await;
+    // A registry of our own on a fixed port, so a restart keeps its address.
+    let first = Shutdown::new();
+    let mut config = registry::Config::local(&mesh.secret);
+    config.common.listen = "127.0.0.1:0".parse().expect("addr");
+    let registry = registry::App::build(config.clone(), first.clone()).await.expect("registry");
+    let address = registry.local_addr();
+    let url = registry.url();
+    tokio::spawn(registry.run_until_stopped(first.clone()));
+
+    let user_shutdown = Shutdown::new();
+    let mut user_config = svc_user::Config::local(&mesh.secret, Some(url.clone()), mesh.database_url.clone());
+    user_config.common.lease_ttl_seconds = 1;
+    let user = svc_user::App::build(user_config).await.expect("svc-user");
+    tokio::spawn(user.run_until_stopped(user_shutdown.clone()));
+
+    let listed = |url: String, secret: String| async move {
+        let mut client = registry_client(&url, &secret, Duration::from_secs(1)).expect("client");
+        client
+            .resolve(proto_gen::registry::v1::ResolveRequest { service: USER_SERVICE.into() })
+            .await
+            .map(|r| r.into_inner().instances.len())
+            .unwrap_or(0)
+    };
+    let mut seen = false;
+    for _ in 0..100 {
+        if listed(url.clone(), mesh.secret.clone()).await == 1 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen, "svc-user registered");
+
+    first.trigger();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = Shutdown::new();
+    config.common.listen = address;
+    let restarted = registry::App::build(config, second.clone()).await.expect("registry restarts on its port");
+    tokio::spawn(restarted.run_until_stopped(second.clone()));
+    let mut back = false;
+    for _ in 0..100 {
+        if listed(url.clone(), mesh.secret.clone()).await == 1 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(back, "svc-user registered again with the restarted registry");
+    user_shutdown.trigger();
+    second.trigger();
+}

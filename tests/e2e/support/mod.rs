@@ -1,0 +1,19 @@
+//! Test helpers: fresh PostgreSQL databases, an in-process mesh on ephemeral ports, clients.
+
+pub mod clients;
+pub mod mesh;
+pub mod postgres;
+pub mod process;
+
+pub use clients::*;
+pub use mesh::*;
+pub use postgres::fresh_database;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const ADMIN_EMAIL: &str = "admin@votemesh.test";
+pub const ADMIN_PASSWORD: &str = "admin password of some length";
+
+/// A unique email for a test user.
+pub fn email(tag: &str) -> String {
+    format!("{tag}-{}@example.org", uuid::Uuid::new_v4().simple())
+}
