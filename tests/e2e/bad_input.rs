@@ -52,40 +52,103 @@ async fn rest_mistakes_get_clear_400s_and_change_nothing() {
     let response = raw("{\"email\": ").await.expect("answer");
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.expect("json error");
-    assert_eq!((body["error"]["status"].as_str(), body["error"]["field"].as_str()), (Some("INVALID_ARGUMENT"), Some("body")));
+    assert_eq!(
+        (
+            body["error"]["status"].as_str(),
+            body["error"]["field"].as_str()
+        ),
+        (Some("INVALID_ARGUMENT"), Some("body"))
+    );
 
-    let (status, body) = api.post("/v1/auth/register", None, json!({"email": ["a"], "password": PASSWORD})).await;
-    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("email")));
-    let (status, body) = api.post("/v1/auth/register", None, json!({"email": "x@y.org", "colour": "red"})).await;
-    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("colour")));
+    let (status, body) = api
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": ["a"], "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("email"))
+    );
+    let (status, body) = api
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": "x@y.org", "colour": "red"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("colour"))
+    );
     let (status, body) = api.post("/v1/auth/register", None, json!([1, 2, 3])).await;
-    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("body")));
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("body"))
+    );
 
     let address = email("short");
     let (status, body) = api
-        .post("/v1/auth/register", None, json!({"email": address, "password": "short", "display_name": "S"}))
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": address, "password": "short", "display_name": "S"}),
+        )
         .await;
-    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("password")));
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("password"))
+    );
     let (status, body) = api
-        .post("/v1/auth/register", None, json!({"email": address, "password": PASSWORD, "display_name": "  "}))
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": address, "password": PASSWORD, "display_name": "  "}),
+        )
         .await;
-    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("display_name")));
-    let (status, _) = api.post("/v1/auth/login", None, json!({"email": address, "password": PASSWORD})).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("display_name"))
+    );
+    let (status, _) = api
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": address, "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(status, 401, "refused registrations stored nothing");
 
     assert_eq!(api.get("/v1/no/such/route", None).await.0, 404);
     assert_eq!(api.call(Method::DELETE, "/v1/me", None, None).await.0, 405);
     let admin = api.admin().await;
-    let (status, body) = api.get("/v1/admin/users?page_size=many", Some(&admin.access)).await;
-    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("page_size")));
-    let (status, body) = api.get("/v1/admin/users?page_size=1000", Some(&admin.access)).await;
-    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("page_size")));
-    let (status, body) = api.get("/v1/admin/users?page_token=%%%", Some(&admin.access)).await;
+    let (status, body) = api
+        .get("/v1/admin/users?page_size=many", Some(&admin.access))
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("page_size"))
+    );
+    let (status, body) = api
+        .get("/v1/admin/users?page_size=1000", Some(&admin.access))
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("page_size"))
+    );
+    let (status, body) = api
+        .get("/v1/admin/users?page_token=%%%", Some(&admin.access))
+        .await;
     assert_eq!(status, 400, "{body}");
 
-    let oversized = json!({"email": "big@example.org", "password": "x".repeat(2 << 20), "display_name": "B"});
+    let oversized =
+        json!({"email": "big@example.org", "password": "x".repeat(2 << 20), "display_name": "B"});
     let (status, body) = api.post("/v1/auth/register", None, oversized).await;
-    assert_eq!((status, body["error"]["field"].as_str()), (413, Some("body")));
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (413, Some("body"))
+    );
     let response = api
         .client
         .get(format!("{}/v1/me", mesh.edge_url))
@@ -103,11 +166,29 @@ async fn grpc_and_grpc_web_garbage_is_refused_without_harm() {
     let mesh = spawn_mesh().await;
     let api = Rest::new(&mesh.edge_url);
     for base in [mesh.edge_url.as_str(), mesh.user_urls[0].as_str()] {
-        let (status, grpc_status) = raw_grpc(base, "/votemesh.user.v1.UserService/Register", garbage_frame()).await;
-        assert_eq!((status, grpc_status.as_deref()), (200, Some("3")), "garbage protobuf at {base}");
+        let (status, grpc_status) = raw_grpc(
+            base,
+            "/votemesh.user.v1.UserService/Register",
+            garbage_frame(),
+        )
+        .await;
+        assert_eq!(
+            (status, grpc_status.as_deref()),
+            (200, Some("3")),
+            "garbage protobuf at {base}"
+        );
     }
-    let (_, unknown) = raw_grpc(&mesh.edge_url, "/votemesh.user.v1.UserService/Nope", garbage_frame()).await;
-    assert_eq!(unknown.as_deref(), Some("12"), "unknown methods are UNIMPLEMENTED");
+    let (_, unknown) = raw_grpc(
+        &mesh.edge_url,
+        "/votemesh.user.v1.UserService/Nope",
+        garbage_frame(),
+    )
+    .await;
+    assert_eq!(
+        unknown.as_deref(),
+        Some("12"),
+        "unknown methods are UNIMPLEMENTED"
+    );
 
     let broken_base64 = post_grpc_web(
         &mesh.edge_url,
@@ -119,7 +200,8 @@ async fn grpc_and_grpc_web_garbage_is_refused_without_harm() {
     .await;
     assert!(
         (400..500).contains(&broken_base64.http_status)
-            || (broken_base64.http_status == 200 && broken_base64.grpc_status.is_some_and(|s| s != 0)),
+            || (broken_base64.http_status == 200
+                && broken_base64.grpc_status.is_some_and(|s| s != 0)),
         "broken base64: HTTP {} grpc {:?}",
         broken_base64.http_status,
         broken_base64.grpc_status
@@ -139,7 +221,11 @@ async fn grpc_and_grpc_web_garbage_is_refused_without_harm() {
         truncated.http_status,
         truncated.grpc_status
     );
-    assert_eq!(truncated.grpc_status, Some(3), "a truncated message is the client's mistake");
+    assert_eq!(
+        truncated.grpc_status,
+        Some(3),
+        "a truncated message is the client's mistake"
+    );
 
     still_serving(&api).await;
 }

@@ -17,7 +17,10 @@ fn user_process(mesh: &Mesh, metrics_port: u16) -> ChildGuard {
             .arg("user")
             .env("VOTEMESH_LOG", "warn")
             .env("VOTEMESH_LISTEN", "127.0.0.1:0")
-            .env("VOTEMESH_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
+            .env(
+                "VOTEMESH_METRICS_LISTEN",
+                format!("127.0.0.1:{metrics_port}"),
+            )
             .env("VOTEMESH_REGISTRY_URL", &mesh.registry_url)
             .env("VOTEMESH_INTERNAL_TOKEN", &mesh.secret)
             .env("VOTEMESH_USER_DATABASE_URL", &mesh.database_url)
@@ -36,7 +39,10 @@ async fn get_me_count(metrics_port: u16) -> u64 {
         .unwrap_or_default();
     text.lines()
         .filter(|line| line.starts_with("votemesh_rpc_requests_total{"))
-        .filter(|line| line.contains(r#"method="/votemesh.user.v1.UserService/GetMe""#) && line.contains(r#"code="0""#))
+        .filter(|line| {
+            line.contains(r#"method="/votemesh.user.v1.UserService/GetMe""#)
+                && line.contains(r#"code="0""#)
+        })
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .map(|n| n as u64)
         .sum()
@@ -64,7 +70,10 @@ async fn load_spreads_and_survives_a_killed_instance() {
         assert_eq!(status, 200, "{body}");
     }
     let (served_a, served_b) = (get_me_count(port_a).await, get_me_count(port_b).await);
-    assert!(served_a > 0 && served_b > 0, "both instances served: {served_a} and {served_b}");
+    assert!(
+        served_a > 0 && served_b > 0,
+        "both instances served: {served_a} and {served_b}"
+    );
     assert_eq!(served_a + served_b, 40);
 
     a.signal(9);
@@ -81,14 +90,18 @@ async fn load_spreads_and_survives_a_killed_instance() {
 
     for _ in 0..20 {
         let (status, body) = api.get("/v1/me", Some(&session.access)).await;
-        assert_eq!(status, 200, "requests succeed once the lease lapsed: {body}");
+        assert_eq!(
+            status, 200,
+            "requests succeed once the lease lapsed: {body}"
+        );
     }
     assert_eq!(get_me_count(port_b).await, served_b + 20);
 }
 
 /// Waits until a watcher (like the edge's) has been told the instance set shrank to `count`.
 async fn wait_until_watch_shows(mesh: &Mesh, count: usize) {
-    let mut registry = registry_client(&mesh.registry_url, &mesh.secret, Duration::from_secs(2)).expect("client");
+    let mut registry =
+        registry_client(&mesh.registry_url, &mesh.secret, Duration::from_secs(2)).expect("client");
     let mut stream = registry
         .watch(WatchRequest {
             service: USER_SERVICE.into(),
@@ -115,7 +128,16 @@ async fn sigterm_drains_and_deregisters_at_once() {
     child.signal(15);
     let started = Instant::now();
     let status = child.0.wait().expect("exit status");
-    assert!(status.success(), "SIGTERM ends the process cleanly: {status}");
-    assert!(started.elapsed() < Duration::from_secs(5), "within the drain deadline");
-    assert!(mesh.resolve(USER_SERVICE).await.is_empty(), "deregistered, not left to lapse");
+    assert!(
+        status.success(),
+        "SIGTERM ends the process cleanly: {status}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "within the drain deadline"
+    );
+    assert!(
+        mesh.resolve(USER_SERVICE).await.is_empty(),
+        "deregistered, not left to lapse"
+    );
 }

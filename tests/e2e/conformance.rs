@@ -6,8 +6,12 @@ use crate::support::fresh_database;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_user_store_conforms_on_postgres() {
-    let store = SeaUserStore::open(&fresh_database().await, 4).await.expect("postgres store");
-    svc_user::conformance::run(&store).await.expect("conformance");
+    let store = SeaUserStore::open(&fresh_database().await, 4)
+        .await
+        .expect("postgres store");
+    svc_user::conformance::run(&store)
+        .await
+        .expect("conformance");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,7 +19,9 @@ async fn the_user_store_conforms_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("user.db").display());
     let store = SeaUserStore::open(&url, 4).await.expect("sqlite store");
-    svc_user::conformance::run(&store).await.expect("conformance");
+    svc_user::conformance::run(&store)
+        .await
+        .expect("conformance");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,5 +30,7 @@ async fn migrations_are_safe_to_run_concurrently_and_again() {
     let (a, b) = tokio::join!(SeaUserStore::open(&url, 2), SeaUserStore::open(&url, 2));
     a.expect("first instance migrates");
     b.expect("second instance waits and finds the schema in place");
-    SeaUserStore::open(&url, 2).await.expect("a restart migrates nothing twice");
+    SeaUserStore::open(&url, 2)
+        .await
+        .expect("a restart migrates nothing twice");
 }

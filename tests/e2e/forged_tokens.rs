@@ -14,7 +14,11 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 fn ed25519_token(key: &SigningKey, header: &Value, claims: &Value) -> String {
-    let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
     let signature = key.sign(input.as_bytes());
     format!("{input}.{}", b64(&signature.to_bytes()))
 }
@@ -24,8 +28,15 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     block[..key.len().min(64)].copy_from_slice(&key[..key.len().min(64)]);
     let inner_pad: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
     let outer_pad: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
-    let inner = Sha256::new().chain_update(&inner_pad).chain_update(message).finalize();
-    Sha256::new().chain_update(&outer_pad).chain_update(inner).finalize().to_vec()
+    let inner = Sha256::new()
+        .chain_update(&inner_pad)
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(&outer_pad)
+        .chain_update(inner)
+        .finalize()
+        .to_vec()
 }
 
 fn now() -> i64 {
@@ -44,9 +55,12 @@ async fn forged_tokens_are_rejected_and_change_nothing() {
 
     // The real signing key, read from svc-user's database, makes forgeries that only the
     // claims checks can catch.
-    let store = SeaUserStore::open(&mesh.database_url, 1).await.expect("store");
+    let store = SeaUserStore::open(&mesh.database_url, 1)
+        .await
+        .expect("store");
     let stored = store.signing_keys().await.expect("keys").remove(0);
-    let real_key = SigningKey::from_bytes(&stored.secret_key.as_slice().try_into().expect("32 bytes"));
+    let real_key =
+        SigningKey::from_bytes(&stored.secret_key.as_slice().try_into().expect("32 bytes"));
     let kid = stored.kid.clone();
     let header = json!({"alg": "EdDSA", "kid": kid, "typ": "JWT"});
     let claims = json!({
@@ -61,29 +75,62 @@ async fn forged_tokens_are_rejected_and_change_nothing() {
     let mut without_exp = claims.clone();
     without_exp.as_object_mut().map(|o| o.remove("exp"));
 
-    let unsigned_input = format!("{}.{}", b64(json!({"alg": "none", "kid": kid}).to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let unsigned_input = format!(
+        "{}.{}",
+        b64(json!({"alg": "none", "kid": kid}).to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
     let alg_none = format!("{unsigned_input}.");
-    let hs_input = format!("{}.{}", b64(json!({"alg": "HS256", "kid": kid}).to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let hs_input = format!(
+        "{}.{}",
+        b64(json!({"alg": "HS256", "kid": kid}).to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
     let public_key = real_key.verifying_key().to_bytes();
-    let hs256 = format!("{hs_input}.{}", b64(&hmac_sha256(&public_key, hs_input.as_bytes())));
+    let hs256 = format!(
+        "{hs_input}.{}",
+        b64(&hmac_sha256(&public_key, hs_input.as_bytes()))
+    );
     let tampered = {
         let parts: Vec<&str> = victim.access.split('.').collect();
         let mut payload: Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("payload")).expect("json");
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("payload"))
+                .expect("json");
         payload["role"] = json!("admin");
-        format!("{}.{}.{}", parts[0], b64(payload.to_string().as_bytes()), parts[2])
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(payload.to_string().as_bytes()),
+            parts[2]
+        )
     };
     let stranger = SigningKey::from_bytes(&[9u8; 32]);
-    let unknown_kid = ed25519_token(&stranger, &json!({"alg": "EdDSA", "kid": "not-a-known-kid"}), &claims);
+    let unknown_kid = ed25519_token(
+        &stranger,
+        &json!({"alg": "EdDSA", "kid": "not-a-known-kid"}),
+        &claims,
+    );
     let stranger_with_real_kid = ed25519_token(&stranger, &header, &claims);
 
     let forgeries = [
         ("alg none", alg_none),
         ("HS256 with the public key", hs256),
-        ("expired", ed25519_token(&real_key, &header, &with("exp", json!(now() - 3600)))),
-        ("wrong aud", ed25519_token(&real_key, &header, &with("aud", json!("someone-else")))),
-        ("wrong iss", ed25519_token(&real_key, &header, &with("iss", json!("evil")))),
-        ("missing exp", ed25519_token(&real_key, &header, &without_exp)),
+        (
+            "expired",
+            ed25519_token(&real_key, &header, &with("exp", json!(now() - 3600))),
+        ),
+        (
+            "wrong aud",
+            ed25519_token(&real_key, &header, &with("aud", json!("someone-else"))),
+        ),
+        (
+            "wrong iss",
+            ed25519_token(&real_key, &header, &with("iss", json!("evil"))),
+        ),
+        (
+            "missing exp",
+            ed25519_token(&real_key, &header, &without_exp),
+        ),
         ("tampered payload", tampered),
         ("unknown kid", unknown_kid),
         ("another key under a real kid", stranger_with_real_kid),
@@ -93,19 +140,35 @@ async fn forged_tokens_are_rejected_and_change_nothing() {
         let (status, body) = api.get("/v1/me", Some(token)).await;
         assert_eq!(status, 401, "{name}: {body}");
         let (status, _) = api
-            .call(Method::PATCH, "/v1/me", Some(token), Some(json!({"display_name": "pwned"})))
+            .call(
+                Method::PATCH,
+                "/v1/me",
+                Some(token),
+                Some(json!({"display_name": "pwned"})),
+            )
             .await;
         assert_eq!(status, 401, "{name} must not update a profile");
         let (status, _) = api
-            .post(&format!("/v1/admin/users/{}/role", victim.user_id), Some(token), json!({"role": "ROLE_ADMIN"}))
+            .post(
+                &format!("/v1/admin/users/{}/role", victim.user_id),
+                Some(token),
+                json!({"role": "ROLE_ADMIN"}),
+            )
             .await;
-        assert!(status == 401 || status == 403, "{name} must not reach an admin method: {status}");
+        assert!(
+            status == 401 || status == 403,
+            "{name} must not reach an admin method: {status}"
+        );
         let mut grpc = user_client(&mesh.edge_url).await;
         let refused = grpc
             .get_me(bearer(proto_gen::user::v1::GetMeRequest {}, token))
             .await
             .expect_err(name);
-        assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{name} over gRPC");
+        assert_eq!(
+            refused.code(),
+            tonic::Code::Unauthenticated,
+            "{name} over gRPC"
+        );
     }
 
     // The real key with honest claims works, which shows the refusals above were the claims'.
@@ -114,13 +177,28 @@ async fn forged_tokens_are_rejected_and_change_nothing() {
 
     // A disabled user's token, valid in every other way, stops working.
     let (status, _) = api
-        .post(&format!("/v1/admin/users/{}/disable", victim.user_id), Some(&admin.access), json!({"disabled": true}))
+        .post(
+            &format!("/v1/admin/users/{}/disable", victim.user_id),
+            Some(&admin.access),
+            json!({"disabled": true}),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(api.get("/v1/me", Some(&victim.access)).await.0, 401);
     assert_eq!(api.get("/v1/me", Some(&honest)).await.0, 401);
 
-    let (_, seen) = api.get(&format!("/v1/admin/users/{}", victim.user_id), Some(&admin.access)).await;
-    assert_eq!(seen["user"]["display_name"], "Test Voter", "no forgery changed the profile");
-    assert_eq!(seen["user"]["role"], "ROLE_VOTER", "no forgery changed the role");
+    let (_, seen) = api
+        .get(
+            &format!("/v1/admin/users/{}", victim.user_id),
+            Some(&admin.access),
+        )
+        .await;
+    assert_eq!(
+        seen["user"]["display_name"], "Test Voter",
+        "no forgery changed the profile"
+    );
+    assert_eq!(
+        seen["user"]["role"], "ROLE_VOTER",
+        "no forgery changed the role"
+    );
 }

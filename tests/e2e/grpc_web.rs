@@ -3,9 +3,9 @@
 
 use prost::Message;
 use proto_gen::user::v1::{
-    ChangePasswordRequest, GetMeRequest, GetMeResponse, LoginRequest, LoginResponse,
-    LogoutRequest, LogoutResponse, RefreshRequest, RefreshResponse, RegisterRequest,
-    RegisterResponse, UpdateMeRequest, UpdateMeResponse,
+    ChangePasswordRequest, GetMeRequest, GetMeResponse, LoginRequest, LoginResponse, LogoutRequest,
+    LogoutResponse, RefreshRequest, RefreshResponse, RegisterRequest, RegisterResponse,
+    UpdateMeRequest, UpdateMeResponse,
 };
 
 use crate::support::*;
@@ -33,8 +33,17 @@ fn trailer_value<'a>(trailers: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Posts a raw grpc-web body and parses data and trailer frames.
-pub async fn post_grpc_web(base: &str, path: &str, content_type: &str, body: Vec<u8>, token: Option<&str>) -> WebReply {
-    let client = reqwest::Client::builder().http1_only().build().expect("client");
+pub async fn post_grpc_web(
+    base: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    token: Option<&str>,
+) -> WebReply {
+    let client = reqwest::Client::builder()
+        .http1_only()
+        .build()
+        .expect("client");
     let mut request = client
         .post(format!("{base}{path}"))
         .header("content-type", content_type)
@@ -46,7 +55,13 @@ pub async fn post_grpc_web(base: &str, path: &str, content_type: &str, body: Vec
     }
     let response = request.send().await.expect("edge answers");
     let http_status = response.status().as_u16();
-    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let mut grpc_status = header("grpc-status").and_then(|s| s.parse().ok());
     let mut grpc_message = header("grpc-message").unwrap_or_default();
     let bytes = response.bytes().await.unwrap_or_default().to_vec();
@@ -55,11 +70,15 @@ pub async fn post_grpc_web(base: &str, path: &str, content_type: &str, body: Vec
     while rest.len() >= 5 {
         let flag = rest[0];
         let length = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
-        let Some(payload) = rest.get(5..5 + length) else { break };
+        let Some(payload) = rest.get(5..5 + length) else {
+            break;
+        };
         if flag & 0x80 != 0 {
             let trailers = String::from_utf8_lossy(payload);
             grpc_status = trailer_value(&trailers, "grpc-status").and_then(|s| s.parse().ok());
-            grpc_message = trailer_value(&trailers, "grpc-message").unwrap_or_default().to_owned();
+            grpc_message = trailer_value(&trailers, "grpc-message")
+                .unwrap_or_default()
+                .to_owned();
         } else {
             data = Some(payload.to_vec());
         }
@@ -80,8 +99,18 @@ async fn call<Req: Message, Res: Message + Default>(
     token: Option<&str>,
 ) -> Result<Res, (i32, String)> {
     let path = format!("/votemesh.user.v1.UserService/{method}");
-    let reply = post_grpc_web(base, &path, "application/grpc-web+proto", frame(&request.encode_to_vec()), token).await;
-    assert_eq!(reply.http_status, 200, "grpc-web answers 200 and carries the status in trailers");
+    let reply = post_grpc_web(
+        base,
+        &path,
+        "application/grpc-web+proto",
+        frame(&request.encode_to_vec()),
+        token,
+    )
+    .await;
+    assert_eq!(
+        reply.http_status, 200,
+        "grpc-web answers 200 and carries the status in trailers"
+    );
     match (reply.grpc_status, reply.data) {
         (Some(0), Some(data)) => Ok(Res::decode(data.as_slice()).expect("response decodes")),
         (status, _) => Err((status.unwrap_or(-1), reply.grpc_message)),
@@ -119,9 +148,13 @@ async fn a_user_lives_a_whole_session_over_grpc_web() {
     )
     .await
     .expect("login");
-    let me: GetMeResponse = call(base, "GetMe", GetMeRequest {}, Some(&login.access_token)).await.expect("me");
+    let me: GetMeResponse = call(base, "GetMe", GetMeRequest {}, Some(&login.access_token))
+        .await
+        .expect("me");
     assert_eq!(me.user.expect("user").user_id, user_id);
-    let denied = call::<_, GetMeResponse>(base, "GetMe", GetMeRequest {}, None).await.expect_err("no token");
+    let denied = call::<_, GetMeResponse>(base, "GetMe", GetMeRequest {}, None)
+        .await
+        .expect_err("no token");
     assert_eq!(denied.0, tonic::Code::Unauthenticated as i32);
 
     let updated: UpdateMeResponse = call(
@@ -197,15 +230,24 @@ async fn a_user_lives_a_whole_session_over_grpc_web() {
 async fn browsers_get_cors_answers_for_grpc_web() {
     let mesh = spawn_mesh().await;
     let response = reqwest::Client::new()
-        .request(reqwest::Method::OPTIONS, format!("{}/votemesh.user.v1.UserService/Login", mesh.edge_url))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/votemesh.user.v1.UserService/Login", mesh.edge_url),
+        )
         .header("origin", "http://app.example.org")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type,x-grpc-web,authorization")
+        .header(
+            "access-control-request-headers",
+            "content-type,x-grpc-web,authorization",
+        )
         .send()
         .await
         .expect("preflight answered");
     assert!(response.status().is_success());
-    let allowed_origin = response.headers().get("access-control-allow-origin").and_then(|v| v.to_str().ok());
+    let allowed_origin = response
+        .headers()
+        .get("access-control-allow-origin")
+        .and_then(|v| v.to_str().ok());
     assert_eq!(allowed_origin, Some("http://app.example.org"));
     let allowed_headers = response
         .headers()

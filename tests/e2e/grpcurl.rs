@@ -47,17 +47,41 @@ async fn lifecycle(target: &str) {
     )
     .await;
     assert_eq!(registered["user"]["email"], address.to_lowercase());
-    let login = invoke(target, "Login", json!({"email": address, "password": PASSWORD}), None).await;
-    let access = login["accessToken"].as_str().expect("access token").to_owned();
-    let refresh = login["refreshToken"].as_str().expect("refresh token").to_owned();
+    let login = invoke(
+        target,
+        "Login",
+        json!({"email": address, "password": PASSWORD}),
+        None,
+    )
+    .await;
+    let access = login["accessToken"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    let refresh = login["refreshToken"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
 
     let me = invoke(target, "GetMe", json!({}), Some(&access)).await;
     assert_eq!(me["user"]["email"], address.to_lowercase());
-    let updated = invoke(target, "UpdateMe", json!({"displayName": "Curly"}), Some(&access)).await;
+    let updated = invoke(
+        target,
+        "UpdateMe",
+        json!({"displayName": "Curly"}),
+        Some(&access),
+    )
+    .await;
     assert_eq!(updated["user"]["displayName"], "Curly");
     let rotated = invoke(target, "Refresh", json!({"refreshToken": refresh}), None).await;
-    let access = rotated["accessToken"].as_str().expect("rotated access").to_owned();
-    let refresh = rotated["refreshToken"].as_str().expect("rotated refresh").to_owned();
+    let access = rotated["accessToken"]
+        .as_str()
+        .expect("rotated access")
+        .to_owned();
+    let refresh = rotated["refreshToken"]
+        .as_str()
+        .expect("rotated refresh")
+        .to_owned();
     invoke(
         target,
         "ChangePassword",
@@ -65,11 +89,27 @@ async fn lifecycle(target: &str) {
         Some(&access),
     )
     .await;
-    invoke(target, "Logout", json!({"refreshToken": refresh}), Some(&access)).await;
+    invoke(
+        target,
+        "Logout",
+        json!({"refreshToken": refresh}),
+        Some(&access),
+    )
+    .await;
 
     let data = json!({"refreshToken": refresh}).to_string();
-    let (ok, _, stderr) = grpcurl(&["-plaintext", "-d", &data, target, "votemesh.user.v1.UserService/Refresh"]).await;
-    assert!(!ok && stderr.contains("Unauthenticated"), "a logged-out refresh token is refused: {stderr}");
+    let (ok, _, stderr) = grpcurl(&[
+        "-plaintext",
+        "-d",
+        &data,
+        target,
+        "votemesh.user.v1.UserService/Refresh",
+    ])
+    .await;
+    assert!(
+        !ok && stderr.contains("Unauthenticated"),
+        "a logged-out refresh token is refused: {stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,12 +118,29 @@ async fn grpcurl_works_through_the_edge_and_against_svc_user() {
     for target in [host(&mesh.edge_url), host(&mesh.user_urls[0])] {
         let (ok, listed, stderr) = grpcurl(&["-plaintext", target, "list"]).await;
         assert!(ok, "grpcurl list failed on {target}: {stderr}");
-        assert!(listed.lines().any(|l| l == "votemesh.user.v1.UserService"), "{listed}");
-        assert!(listed.lines().any(|l| l == "grpc.health.v1.Health"), "{listed}");
+        assert!(
+            listed.lines().any(|l| l == "votemesh.user.v1.UserService"),
+            "{listed}"
+        );
+        assert!(
+            listed.lines().any(|l| l == "grpc.health.v1.Health"),
+            "{listed}"
+        );
         lifecycle(target).await;
     }
-    let (ok, described, _) = grpcurl(&["-plaintext", host(&mesh.edge_url), "describe", "votemesh.user.v1.User"]).await;
+    let (ok, described, _) = grpcurl(&[
+        "-plaintext",
+        host(&mesh.edge_url),
+        "describe",
+        "votemesh.user.v1.User",
+    ])
+    .await;
     assert!(ok && described.contains("display_name"), "{described}");
-    let (ok, health, _) = grpcurl(&["-plaintext", host(&mesh.user_urls[0]), "grpc.health.v1.Health/Check"]).await;
+    let (ok, health, _) = grpcurl(&[
+        "-plaintext",
+        host(&mesh.user_urls[0]),
+        "grpc.health.v1.Health/Check",
+    ])
+    .await;
     assert!(ok && health.contains("SERVING"), "{health}");
 }

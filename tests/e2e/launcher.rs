@@ -46,25 +46,52 @@ async fn votemesh_up_serves_a_round_trip_from_an_empty_directory() {
     let api = Rest::new(&url);
     let session = api.voter("quickstart").await;
     assert_eq!(api.get("/v1/me", Some(&session.access)).await.0, 200);
-    assert!(data_dir.join("user.db").exists(), "data lives under the data directory");
+    assert!(
+        data_dir.join("user.db").exists(),
+        "data lives under the data directory"
+    );
 
     let bootstrap = votemesh()
-        .args(["admin", "bootstrap", "--email", "first-admin@example.org", "--password", "first admin password", "--data-dir"])
+        .args([
+            "admin",
+            "bootstrap",
+            "--email",
+            "first-admin@example.org",
+            "--password",
+            "first admin password",
+            "--data-dir",
+        ])
         .arg(&data_dir)
         .env("VOTEMESH_LOG", "warn")
         .output()
         .expect("bootstrap runs");
-    assert!(bootstrap.status.success(), "{}", String::from_utf8_lossy(&bootstrap.stderr));
-    let admin = api.login("first-admin@example.org", "first admin password").await;
+    assert!(
+        bootstrap.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bootstrap.stderr)
+    );
+    let admin = api
+        .login("first-admin@example.org", "first admin password")
+        .await;
     let (status, users) = api.get("/v1/admin/users", Some(&admin.access)).await;
     assert_eq!(status, 200);
     assert_eq!(users["users"].as_array().map(Vec::len), Some(2));
     let (status, _) = api
-        .post("/v1/auth/login", None, json!({"email": session.email, "password": "wrong password!!"}))
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": session.email, "password": "wrong password!!"}),
+        )
         .await;
     assert_eq!(status, 401);
 
     up.signal(15);
-    let exit = tokio::task::spawn_blocking(move || up.0.wait()).await.expect("join").expect("exit");
-    assert!(exit.success(), "Ctrl-C/SIGTERM stops votemesh up cleanly: {exit}");
+    let exit = tokio::task::spawn_blocking(move || up.0.wait())
+        .await
+        .expect("join")
+        .expect("exit");
+    assert!(
+        exit.success(),
+        "Ctrl-C/SIGTERM stops votemesh up cleanly: {exit}"
+    );
 }

@@ -34,7 +34,11 @@ async fn a_user_lives_a_whole_session_over_native_grpc() {
         .await
         .expect_err("bad email");
     assert_eq!(invalid.code(), Code::InvalidArgument);
-    assert!(invalid.message().starts_with("email:"), "{}", invalid.message());
+    assert!(
+        invalid.message().starts_with("email:"),
+        "{}",
+        invalid.message()
+    );
 
     let login = client
         .login(LoginRequest {
@@ -70,7 +74,10 @@ async fn a_user_lives_a_whole_session_over_native_grpc() {
         .user
         .expect("user");
     assert_eq!(updated.display_name, "Grace H.");
-    assert_eq!(updated.notification_channel, NotificationChannel::None as i32);
+    assert_eq!(
+        updated.notification_channel,
+        NotificationChannel::None as i32
+    );
 
     let refreshed = client
         .refresh(RefreshRequest {

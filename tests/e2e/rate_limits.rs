@@ -57,9 +57,19 @@ async fn a_login_burst_is_limited_per_client() {
                 .and_then(|v| v.parse::<u64>().ok());
         }
     }
-    assert_eq!(&statuses[..3], &[200, 200, 200], "the burst allowance is served: {statuses:?}");
-    assert!(statuses[3..].iter().all(|s| *s == 429), "then limited: {statuses:?}");
-    assert!(retry_after.is_some_and(|s| s >= 1), "429 carries Retry-After");
+    assert_eq!(
+        &statuses[..3],
+        &[200, 200, 200],
+        "the burst allowance is served: {statuses:?}"
+    );
+    assert!(
+        statuses[3..].iter().all(|s| *s == 429),
+        "then limited: {statuses:?}"
+    );
+    assert!(
+        retry_after.is_some_and(|s| s >= 1),
+        "429 carries Retry-After"
+    );
 
     let calm = rest_from(&mesh.edge_url, from(2));
     calm.login(&address, PASSWORD).await;

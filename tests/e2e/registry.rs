@@ -19,7 +19,9 @@ async fn watchers_see_registrations_and_evictions() {
     tokio::spawn(registry.run_until_stopped(shutdown.clone()));
     let mut client = registry_client(&url, "s3cret", Duration::from_secs(2)).expect("client");
     let mut stream = client
-        .watch(WatchRequest { service: "svc-test".into() })
+        .watch(WatchRequest {
+            service: "svc-test".into(),
+        })
         .await
         .expect("watch")
         .into_inner();
@@ -50,7 +52,9 @@ async fn watchers_see_registrations_and_evictions() {
 
     let mut wrong_secret = registry_client(&url, "guess", Duration::from_secs(2)).expect("client");
     let refused = wrong_secret
-        .resolve(proto_gen::registry::v1::ResolveRequest { service: "svc-test".into() })
+        .resolve(proto_gen::registry::v1::ResolveRequest {
+            service: "svc-test".into(),
+        })
         .await
         .expect_err("internal only");
     assert_eq!(refused.code(), tonic::Code::PermissionDenied);
@@ -68,13 +72,16 @@ async fn instances_register_again_after_the_registry_restarts() {
     let first = Shutdown::new();
     let mut config = registry::Config::local(&mesh.secret);
     config.common.listen = "127.0.0.1:0".parse().expect("addr");
-    let registry = registry::App::build(config.clone(), first.clone()).await.expect("registry");
+    let registry = registry::App::build(config.clone(), first.clone())
+        .await
+        .expect("registry");
     let address = registry.local_addr();
     let url = registry.url();
     tokio::spawn(registry.run_until_stopped(first.clone()));
 
     let user_shutdown = Shutdown::new();
-    let mut user_config = svc_user::Config::local(&mesh.secret, Some(url.clone()), mesh.database_url.clone());
+    let mut user_config =
+        svc_user::Config::local(&mesh.secret, Some(url.clone()), mesh.database_url.clone());
     user_config.common.lease_ttl_seconds = 1;
     let user = svc_user::App::build(user_config).await.expect("svc-user");
     tokio::spawn(user.run_until_stopped(user_shutdown.clone()));
@@ -82,7 +89,9 @@ async fn instances_register_again_after_the_registry_restarts() {
     let listed = |url: String, secret: String| async move {
         let mut client = registry_client(&url, &secret, Duration::from_secs(1)).expect("client");
         client
-            .resolve(proto_gen::registry::v1::ResolveRequest { service: USER_SERVICE.into() })
+            .resolve(proto_gen::registry::v1::ResolveRequest {
+                service: USER_SERVICE.into(),
+            })
             .await
             .map(|r| r.into_inner().instances.len())
             .unwrap_or(0)
@@ -101,7 +110,9 @@ async fn instances_register_again_after_the_registry_restarts() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let second = Shutdown::new();
     config.common.listen = address;
-    let restarted = registry::App::build(config, second.clone()).await.expect("registry restarts on its port");
+    let restarted = registry::App::build(config, second.clone())
+        .await
+        .expect("registry restarts on its port");
     tokio::spawn(restarted.run_until_stopped(second.clone()));
     let mut back = false;
     for _ in 0..100 {
@@ -111,7 +122,10 @@ async fn instances_register_again_after_the_registry_restarts() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(back, "svc-user registered again with the restarted registry");
+    assert!(
+        back,
+        "svc-user registered again with the restarted registry"
+    );
     user_shutdown.trigger();
     second.trigger();
 }

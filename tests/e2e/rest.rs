@@ -17,17 +17,37 @@ async fn a_user_lives_a_whole_session_over_rest() {
     assert_eq!(registered["user"]["email"], address.to_lowercase());
     assert_eq!(registered["user"]["role"], "ROLE_VOTER");
     let (status, body) = api
-        .post("/v1/auth/register", None, json!({"email": address, "password": PASSWORD, "display_name": "Twin"}))
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": address, "password": PASSWORD, "display_name": "Twin"}),
+        )
         .await;
-    assert_eq!((status, body["error"]["status"].as_str()), (409, Some("ALREADY_EXISTS")));
+    assert_eq!(
+        (status, body["error"]["status"].as_str()),
+        (409, Some("ALREADY_EXISTS"))
+    );
 
-    let (status, wrong) = api.post("/v1/auth/login", None, json!({"email": address, "password": "not the password!"})).await;
+    let (status, wrong) = api
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": address, "password": "not the password!"}),
+        )
+        .await;
     assert_eq!(status, 401);
     let (status, unknown) = api
-        .post("/v1/auth/login", None, json!({"email": email("nobody"), "password": PASSWORD}))
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": email("nobody"), "password": PASSWORD}),
+        )
         .await;
     assert_eq!(status, 401);
-    assert_eq!(wrong["error"]["message"], unknown["error"]["message"], "no account enumeration");
+    assert_eq!(
+        wrong["error"]["message"], unknown["error"]["message"],
+        "no account enumeration"
+    );
 
     let session = api.login(&address, PASSWORD).await;
     let (status, me) = api.get("/v1/me", Some(&session.access)).await;
@@ -46,23 +66,53 @@ async fn a_user_lives_a_whole_session_over_rest() {
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["user"]["display_name"], "Ada");
     assert_eq!(updated["user"]["phone"], "+4915112345678");
-    assert_eq!(updated["user"]["notification_channel"], "NOTIFICATION_CHANNEL_SMS");
+    assert_eq!(
+        updated["user"]["notification_channel"],
+        "NOTIFICATION_CHANNEL_SMS"
+    );
     let (status, refused) = api
-        .call(Method::PATCH, "/v1/me", Some(&session.access), Some(json!({"phone": "12"})))
+        .call(
+            Method::PATCH,
+            "/v1/me",
+            Some(&session.access),
+            Some(json!({"phone": "12"})),
+        )
         .await;
-    assert_eq!((status, refused["error"]["field"].as_str()), (400, Some("phone")));
-    assert_eq!(api.get("/v1/me", Some(&session.access)).await.1["user"]["phone"], "+4915112345678");
+    assert_eq!(
+        (status, refused["error"]["field"].as_str()),
+        (400, Some("phone"))
+    );
+    assert_eq!(
+        api.get("/v1/me", Some(&session.access)).await.1["user"]["phone"],
+        "+4915112345678"
+    );
 
     // Refresh rotates: the new pair works, the spent refresh token does not.
     let (status, rotated) = api
-        .post("/v1/auth/refresh", None, json!({"refresh_token": session.refresh}))
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": session.refresh}),
+        )
         .await;
     assert_eq!(status, 200, "{rotated}");
-    let access = rotated["access_token"].as_str().expect("access token").to_owned();
-    let refresh = rotated["refresh_token"].as_str().expect("refresh token").to_owned();
+    let access = rotated["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    let refresh = rotated["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
     assert_ne!(refresh, session.refresh);
     assert_eq!(api.get("/v1/me", Some(&access)).await.0, 200);
-    let (status, _) = api.post("/v1/auth/refresh", None, json!({"refresh_token": session.refresh})).await;
+    let (status, _) = api
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": session.refresh}),
+        )
+        .await;
     assert_eq!(status, 401, "a spent refresh token is refused");
 
     let (status, body) = api
@@ -72,26 +122,54 @@ async fn a_user_lives_a_whole_session_over_rest() {
             json!({"current_password": "wrong password here", "new_password": NEW_PASSWORD}),
         )
         .await;
-    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("current_password")));
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("current_password"))
+    );
     let (status, _) = api
-        .post("/v1/me/password", Some(&access), json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}))
+        .post(
+            "/v1/me/password",
+            Some(&access),
+            json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
+        )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(api.post("/v1/auth/login", None, json!({"email": address, "password": PASSWORD})).await.0, 401);
+    assert_eq!(
+        api.post(
+            "/v1/auth/login",
+            None,
+            json!({"email": address, "password": PASSWORD})
+        )
+        .await
+        .0,
+        401
+    );
     let fresh = api.login(&address, NEW_PASSWORD).await;
 
     let (status, _) = api
-        .post("/v1/auth/logout", Some(&fresh.access), json!({"refresh_token": fresh.refresh}))
+        .post(
+            "/v1/auth/logout",
+            Some(&fresh.access),
+            json!({"refresh_token": fresh.refresh}),
+        )
         .await;
     assert_eq!(status, 200);
-    let (status, _) = api.post("/v1/auth/refresh", None, json!({"refresh_token": fresh.refresh})).await;
+    let (status, _) = api
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": fresh.refresh}),
+        )
+        .await;
     assert_eq!(status, 401, "a logged-out refresh token is refused");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_describes_the_rest_routes() {
     let mesh = spawn_mesh().await;
-    let (status, document) = Rest::new(&mesh.edge_url).get("/api/openapi.json", None).await;
+    let (status, document) = Rest::new(&mesh.edge_url)
+        .get("/api/openapi.json", None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(document["openapi"], "3.0.3");
     let login = &document["paths"]["/v1/auth/login"]["post"];
@@ -100,5 +178,8 @@ async fn the_openapi_document_describes_the_rest_routes() {
     let get_user = &document["paths"]["/v1/admin/users/{user_id}"]["get"];
     assert_eq!(get_user["parameters"][0]["name"], "user_id");
     assert_eq!(get_user["security"][0]["bearer"], json!([]));
-    assert!(document["components"]["schemas"]["votemesh.user.v1.User"]["properties"]["email"].is_object());
+    assert!(
+        document["components"]["schemas"]["votemesh.user.v1.User"]["properties"]["email"]
+            .is_object()
+    );
 }

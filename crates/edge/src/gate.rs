@@ -40,7 +40,10 @@ impl Gate {
             verifier,
             per_ip: Buckets::new(limits.per_ip_per_second, limits.per_ip_burst),
             per_user: Buckets::new(limits.per_user_per_second, limits.per_user_burst),
-            credentials: Buckets::new(limits.credentials_per_minute / 60.0, limits.credentials_burst),
+            credentials: Buckets::new(
+                limits.credentials_per_minute / 60.0,
+                limits.credentials_burst,
+            ),
         }
     }
 
@@ -51,10 +54,14 @@ impl Gate {
         rule: &MethodRule,
         headers: &http::HeaderMap,
     ) -> Result<Option<Caller>, Denied> {
-        let client_key = client.map(|ip| ip.to_string()).unwrap_or_else(|| "unknown".into());
+        let client_key = client
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "unknown".into());
         self.per_ip.take(&client_key).map_err(Denied::Limited)?;
         if rule.rate_class == RateClass::Credentials {
-            self.credentials.take(&client_key).map_err(Denied::Limited)?;
+            self.credentials
+                .take(&client_key)
+                .map_err(Denied::Limited)?;
         }
         if rule.access == Access::Internal {
             return Err(Denied::Refused(Status::permission_denied(
@@ -65,7 +72,9 @@ impl Gate {
             .await
             .map_err(Denied::Refused)?;
         if let Some(caller) = &caller {
-            self.per_user.take(&caller.user_id).map_err(Denied::Limited)?;
+            self.per_user
+                .take(&caller.user_id)
+                .map_err(Denied::Limited)?;
         }
         Ok(caller)
     }

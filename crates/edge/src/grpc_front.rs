@@ -64,8 +64,9 @@ impl GrpcFront {
             Ok(_) => {}
             Err(Denied::Limited(wait)) => {
                 let seconds = retry_after_seconds(wait);
-                let mut response =
-                    reply(Status::resource_exhausted(format!("rate limit exceeded; retry in {seconds}s")));
+                let mut response = reply(Status::resource_exhausted(format!(
+                    "rate limit exceeded; retry in {seconds}s"
+                )));
                 if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
                     response.headers_mut().insert("retry-after", value);
                 }
@@ -75,7 +76,9 @@ impl GrpcFront {
         }
         let service = rule.descriptor.parent_service().full_name().to_owned();
         let Some(channel) = state.upstreams.pick(&service).await else {
-            return reply(Status::unavailable(format!("no live instance of {service}")));
+            return reply(Status::unavailable(format!(
+                "no live instance of {service}"
+            )));
         };
         for header in STRIPPED_HEADERS {
             request.headers_mut().remove(*header);
@@ -83,14 +86,17 @@ impl GrpcFront {
         if let Some(path_and_query) = request.uri().path_and_query().cloned() {
             *request.uri_mut() = http::Uri::from(path_and_query);
         }
-        let response = match tokio::time::timeout(state.upstreams.timeout(), channel.oneshot(request)).await {
-            Ok(Ok(response)) => response.map(Body::new),
-            Ok(Err(error)) => {
-                tracing::warn!(%service, %error, "upstream call failed");
-                reply(Status::unavailable(format!("{service} is unreachable")))
-            }
-            Err(_) => reply(Status::deadline_exceeded(format!("{service} did not answer in time"))),
-        };
+        let response =
+            match tokio::time::timeout(state.upstreams.timeout(), channel.oneshot(request)).await {
+                Ok(Ok(response)) => response.map(Body::new),
+                Ok(Err(error)) => {
+                    tracing::warn!(%service, %error, "upstream call failed");
+                    reply(Status::unavailable(format!("{service} is unreachable")))
+                }
+                Err(_) => reply(Status::deadline_exceeded(format!(
+                    "{service} did not answer in time"
+                ))),
+            };
         let code = response
             .headers()
             .get("grpc-status")

@@ -51,13 +51,21 @@ pub struct Config {
     #[arg(long, env = "VOTEMESH_EDGE_PER_IP_BURST", default_value_t = 400.0)]
     pub per_ip_burst: f64,
     /// Requests per second per signed-in user.
-    #[arg(long, env = "VOTEMESH_EDGE_PER_USER_PER_SECOND", default_value_t = 50.0)]
+    #[arg(
+        long,
+        env = "VOTEMESH_EDGE_PER_USER_PER_SECOND",
+        default_value_t = 50.0
+    )]
     pub per_user_per_second: f64,
     /// Burst per signed-in user.
     #[arg(long, env = "VOTEMESH_EDGE_PER_USER_BURST", default_value_t = 100.0)]
     pub per_user_burst: f64,
     /// Login, register and refresh calls per minute per client IP.
-    #[arg(long, env = "VOTEMESH_EDGE_CREDENTIALS_PER_MINUTE", default_value_t = 30.0)]
+    #[arg(
+        long,
+        env = "VOTEMESH_EDGE_CREDENTIALS_PER_MINUTE",
+        default_value_t = 30.0
+    )]
     pub credentials_per_minute: f64,
     /// Burst of credential calls per client IP.
     #[arg(long, env = "VOTEMESH_EDGE_CREDENTIALS_BURST", default_value_t = 10.0)]
@@ -143,7 +151,10 @@ async fn dispatch(
     request: Request<Body>,
 ) -> Response {
     if header_bytes(&request) > state.limits.max_header_bytes {
-        let error = rest::RestError::field("headers", format!("larger than {} bytes", state.limits.max_header_bytes));
+        let error = rest::RestError::field(
+            "headers",
+            format!("larger than {} bytes", state.limits.max_header_bytes),
+        );
         return error.with_status(431).into_response();
     }
     if is_grpc(&request) {
@@ -167,7 +178,11 @@ impl App {
             .ok_or_else(|| anyhow::anyhow!("the edge needs --registry-url to find services"))?;
         let policy = Arc::new(AccessPolicy::from_contracts()?);
         let routes = RouteTable::from_policy(&policy)?;
-        let registry = registry_client(&registry_url, &config.common.internal_token, config.common.upstream_timeout())?;
+        let registry = registry_client(
+            &registry_url,
+            &config.common.internal_token,
+            config.common.upstream_timeout(),
+        )?;
         let upstreams = Arc::new(Upstreams::new(registry, config.common.upstream_timeout()));
         let mut services: Vec<String> = policy
             .rules()
@@ -217,7 +232,13 @@ impl App {
         });
         let cors = CorsLayer::new()
             .allow_origin(AllowOrigin::mirror_request())
-            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
             .allow_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
@@ -261,7 +282,11 @@ impl App {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}:{}", self.config.common.advertise_host, self.local_addr().port())
+        format!(
+            "http://{}:{}",
+            self.config.common.advertise_host,
+            self.local_addr().port()
+        )
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
@@ -285,7 +310,9 @@ impl App {
             let health = self.health.clone();
             async move {
                 shutdown.wait().await;
-                health.set_service_status("", ServingStatus::NotServing).await;
+                health
+                    .set_service_status("", ServingStatus::NotServing)
+                    .await;
                 if let Some(registration) = registration {
                     registration.deregister().await;
                 }

@@ -26,7 +26,12 @@ pub async fn handle(state: Arc<EdgeState>, client: SocketAddr, request: Request<
         Ok((label, json)) => (label, (StatusCode::OK, Json(json)).into_response()),
         Err((label, error)) => (label, error.into_response()),
     };
-    kit::metrics::record("edge", label, outcome.status().as_u16().to_string(), started);
+    kit::metrics::record(
+        "edge",
+        label,
+        outcome.status().as_u16().to_string(),
+        started,
+    );
     outcome
 }
 
@@ -42,18 +47,28 @@ async fn transcoded_call(
     let (route, bound) = match state.routes.find(&parts.method, parts.uri.path()) {
         RouteMatch::Found(route, bound) => (route, bound),
         RouteMatch::WrongVerb => {
-            let error = RestError::new(Code::Unimplemented, format!("{} is not allowed on {}", parts.method, parts.uri.path()));
+            let error = RestError::new(
+                Code::Unimplemented,
+                format!("{} is not allowed on {}", parts.method, parts.uri.path()),
+            );
             return Err((unknown(), error.with_status(405)));
         }
         RouteMatch::NotFound => {
-            let error = RestError::new(Code::NotFound, format!("no route for {} {}", parts.method, parts.uri.path()));
+            let error = RestError::new(
+                Code::NotFound,
+                format!("no route for {} {}", parts.method, parts.uri.path()),
+            );
             return Err((unknown(), error));
         }
     };
     let label = route.grpc_path.clone();
     let fail = |error: RestError| Err((label.clone(), error));
 
-    match state.gate.admit(Some(client.ip()), &route.rule, &parts.headers).await {
+    match state
+        .gate
+        .admit(Some(client.ip()), &route.rule, &parts.headers)
+        .await
+    {
         Ok(_) => {}
         Err(Denied::Limited(wait)) => {
             let mut error = RestError::new(Code::ResourceExhausted, "rate limit exceeded");
@@ -64,7 +79,11 @@ async fn transcoded_call(
     }
 
     let too_large = || {
-        RestError::field("body", format!("larger than {} bytes", state.limits.max_body_bytes)).with_status(413)
+        RestError::field(
+            "body",
+            format!("larger than {} bytes", state.limits.max_body_bytes),
+        )
+        .with_status(413)
     };
     let declared_length = parts
         .headers
@@ -85,11 +104,17 @@ async fn transcoded_call(
 
     let service = route.method().parent_service().full_name().to_owned();
     let Some(channel) = state.upstreams.pick(&service).await else {
-        return fail(RestError::new(Code::Unavailable, format!("no live instance of {service}")));
+        return fail(RestError::new(
+            Code::Unavailable,
+            format!("no live instance of {service}"),
+        ));
     };
     let mut grpc = tonic::client::Grpc::new(channel);
     if grpc.ready().await.is_err() {
-        return fail(RestError::new(Code::Unavailable, format!("{service} is unreachable")));
+        return fail(RestError::new(
+            Code::Unavailable,
+            format!("{service} is unreachable"),
+        ));
     }
     let mut call = tonic::Request::new(Bytes::from(message));
     call.set_timeout(state.upstreams.timeout());
@@ -103,13 +128,17 @@ async fn transcoded_call(
     let Ok(path) = PathAndQuery::from_str(&route.grpc_path) else {
         return fail(RestError::new(Code::Internal, "bad method path"));
     };
-    let answer = tokio::time::timeout(state.upstreams.timeout(), grpc.unary(call, path, RawCodec)).await;
+    let answer =
+        tokio::time::timeout(state.upstreams.timeout(), grpc.unary(call, path, RawCodec)).await;
     match answer {
         Ok(Ok(response)) => match response_json(route.method().output(), &response.into_inner()) {
             Ok(json) => Ok((label, json)),
             Err(error) => fail(error),
         },
         Ok(Err(status)) => fail(RestError::from_status(&status)),
-        Err(_) => fail(RestError::new(Code::DeadlineExceeded, format!("{service} did not answer in time"))),
+        Err(_) => fail(RestError::new(
+            Code::DeadlineExceeded,
+            format!("{service} did not answer in time"),
+        )),
     }
 }

@@ -18,7 +18,11 @@ pub struct Migration {
 
 /// Connects to `url` (`postgres://…` or `sqlite://…`). On PostgreSQL the service's tables live
 /// in `schema`, which is created when missing.
-pub async fn connect(url: &str, schema: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+pub async fn connect(
+    url: &str,
+    schema: &str,
+    max_connections: u32,
+) -> anyhow::Result<DatabaseConnection> {
     let is_postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
     if is_postgres {
         let bootstrap = Database::connect(options(url, 1)).await?;
@@ -33,8 +37,10 @@ pub async fn connect(url: &str, schema: &str, max_connections: u32) -> anyhow::R
         Ok(Database::connect(opts).await?)
     } else {
         let db = Database::connect(options(url, max_connections)).await?;
-        db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;")
-            .await?;
+        db.execute_unprepared(
+            "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;",
+        )
+        .await?;
         Ok(db)
     }
 }
@@ -74,13 +80,16 @@ pub async fn migrate(db: &DatabaseConnection, migrations: &[Migration]) -> anyho
     for migration in migrations {
         let txn = db.begin().await?;
         if backend == DatabaseBackend::Postgres {
-            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7405001)").await?;
+            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7405001)")
+                .await?;
         }
         let applied = txn
             .query_one(Statement::from_sql_and_values(
                 backend,
                 match backend {
-                    DatabaseBackend::Postgres => "SELECT version FROM schema_migrations WHERE version = $1",
+                    DatabaseBackend::Postgres => {
+                        "SELECT version FROM schema_migrations WHERE version = $1"
+                    }
                     _ => "SELECT version FROM schema_migrations WHERE version = ?",
                 },
                 [migration.version.into()],
@@ -101,14 +110,20 @@ pub async fn migrate(db: &DatabaseConnection, migrations: &[Migration]) -> anyho
         txn.execute(Statement::from_sql_and_values(
             backend,
             match backend {
-                DatabaseBackend::Postgres => "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                DatabaseBackend::Postgres => {
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)"
+                }
                 _ => "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
             },
             [migration.version.into(), migration.name.into()],
         ))
         .await?;
         txn.commit().await?;
-        tracing::info!(version = migration.version, name = migration.name, "migration applied");
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "migration applied"
+        );
     }
     Ok(())
 }

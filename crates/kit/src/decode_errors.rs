@@ -32,7 +32,10 @@ pub struct DecodeErrorService<S> {
 }
 
 fn is_client_fault(response_headers: &http::HeaderMap) -> bool {
-    let internal = response_headers.get("grpc-status").map(HeaderValue::as_bytes) == Some(b"13");
+    let internal = response_headers
+        .get("grpc-status")
+        .map(HeaderValue::as_bytes)
+        == Some(b"13");
     let message = response_headers
         .get("grpc-message")
         .and_then(|v| v.to_str().ok())
@@ -81,7 +84,9 @@ mod tests {
         headers.insert("grpc-status", HeaderValue::from_static("13"));
         headers.insert(
             "grpc-message",
-            HeaderValue::from_static("failed%20to%20decode%20Protobuf%20message:%20invalid%20wire%20type"),
+            HeaderValue::from_static(
+                "failed%20to%20decode%20Protobuf%20message:%20invalid%20wire%20type",
+            ),
         );
         assert!(is_client_fault(&headers));
         headers.insert("grpc-message", HeaderValue::from_static("internal%20error"));

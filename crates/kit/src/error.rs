@@ -137,7 +137,9 @@ mod tests {
 
     #[test]
     fn internal_details_are_not_sent() {
-        let status = tonic::Status::from(ServiceError::internal(anyhow::anyhow!("db password is hunter2")));
+        let status = tonic::Status::from(ServiceError::internal(anyhow::anyhow!(
+            "db password is hunter2"
+        )));
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("hunter2"));
     }

@@ -47,7 +47,11 @@ pub fn endpoint(address: &str, timeout: Duration) -> anyhow::Result<Endpoint> {
 pub type RegistryClient = RegistryServiceClient<InterceptedService<Channel, InternalToken>>;
 
 /// A lazily connecting registry client that carries the internal token.
-pub fn registry_client(url: &str, token: &str, timeout: Duration) -> anyhow::Result<RegistryClient> {
+pub fn registry_client(
+    url: &str,
+    token: &str,
+    timeout: Duration,
+) -> anyhow::Result<RegistryClient> {
     let channel = endpoint(url, timeout)?.connect_lazy();
     Ok(RegistryServiceClient::with_interceptor(
         channel,

@@ -91,7 +91,8 @@ impl MetricsLayer {
     /// Known method paths keep their name; anything else is one label, so junk paths
     /// cannot blow up the series count.
     fn method_label(&self, path: &str) -> String {
-        let infrastructure = path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.");
+        let infrastructure =
+            path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.");
         if self.policy.rule(path).is_some() || infrastructure {
             path.to_owned()
         } else {

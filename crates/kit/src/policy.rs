@@ -105,11 +105,26 @@ mod tests {
     fn every_method_declares_access_and_the_declarations_are_read() {
         let policy = AccessPolicy::from_contracts().expect("contracts carry a rule per method");
         let access = |path: &str| policy.rule(path).map(|rule| rule.access);
-        assert_eq!(access("/votemesh.user.v1.UserService/Login"), Some(Access::Public));
-        assert_eq!(access("/votemesh.user.v1.UserService/GetMe"), Some(Access::Authenticated));
-        assert_eq!(access("/votemesh.user.v1.UserService/ListUsers"), Some(Access::Admin));
-        assert_eq!(access("/votemesh.user.v1.UserService/GetContact"), Some(Access::Internal));
-        assert_eq!(access("/votemesh.registry.v1.RegistryService/Watch"), Some(Access::Internal));
+        assert_eq!(
+            access("/votemesh.user.v1.UserService/Login"),
+            Some(Access::Public)
+        );
+        assert_eq!(
+            access("/votemesh.user.v1.UserService/GetMe"),
+            Some(Access::Authenticated)
+        );
+        assert_eq!(
+            access("/votemesh.user.v1.UserService/ListUsers"),
+            Some(Access::Admin)
+        );
+        assert_eq!(
+            access("/votemesh.user.v1.UserService/GetContact"),
+            Some(Access::Internal)
+        );
+        assert_eq!(
+            access("/votemesh.registry.v1.RegistryService/Watch"),
+            Some(Access::Internal)
+        );
         assert_eq!(access("/grpc.health.v1.Health/Check"), None);
     }
 
@@ -117,8 +132,17 @@ mod tests {
     fn credential_methods_are_in_the_strict_rate_class() {
         let policy = AccessPolicy::from_contracts().expect("policy");
         let class = |path: &str| policy.rule(path).map(|rule| rule.rate_class);
-        assert_eq!(class("/votemesh.user.v1.UserService/Login"), Some(RateClass::Credentials));
-        assert_eq!(class("/votemesh.user.v1.UserService/Register"), Some(RateClass::Credentials));
-        assert_eq!(class("/votemesh.user.v1.UserService/GetMe"), Some(RateClass::Standard));
+        assert_eq!(
+            class("/votemesh.user.v1.UserService/Login"),
+            Some(RateClass::Credentials)
+        );
+        assert_eq!(
+            class("/votemesh.user.v1.UserService/Register"),
+            Some(RateClass::Credentials)
+        );
+        assert_eq!(
+            class("/votemesh.user.v1.UserService/GetMe"),
+            Some(RateClass::Standard)
+        );
     }
 }

@@ -79,7 +79,9 @@ impl GrpcServer {
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_service_status("", ServingStatus::Serving).await;
         for service in &self.services {
-            health.set_service_status(*service, ServingStatus::Serving).await;
+            health
+                .set_service_status(*service, ServingStatus::Serving)
+                .await;
         }
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto_gen::FILE_DESCRIPTOR_SET)
@@ -102,7 +104,11 @@ impl GrpcServer {
 
         let registration = match &self.common.registry_url {
             Some(url) => Some(Registration::spawn(
-                registry_client(url, &self.common.internal_token, self.common.upstream_timeout())?,
+                registry_client(
+                    url,
+                    &self.common.internal_token,
+                    self.common.upstream_timeout(),
+                )?,
                 &self.services,
                 advertised.clone(),
                 self.common.lease_ttl_seconds,
@@ -117,9 +123,13 @@ impl GrpcServer {
             let services = self.services.clone();
             async move {
                 shutdown.wait().await;
-                health.set_service_status("", ServingStatus::NotServing).await;
+                health
+                    .set_service_status("", ServingStatus::NotServing)
+                    .await;
                 for service in services {
-                    health.set_service_status(service, ServingStatus::NotServing).await;
+                    health
+                        .set_service_status(service, ServingStatus::NotServing)
+                        .await;
                 }
                 if let Some(registration) = registration {
                     registration.deregister().await;

@@ -26,7 +26,10 @@ fn generate(out_dir: &Path) -> anyhow::Result<()> {
     compiler.include_imports(true).include_source_info(false);
     compiler.open_files(ENTRY_FILES)?;
     // The encoded form keeps custom options (access rules, HTTP rules) that prost_types drops.
-    fs::write(out_dir.join("descriptor.bin"), compiler.encode_file_descriptor_set())?;
+    fs::write(
+        out_dir.join("descriptor.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
 
     let mut with_docs = protox::Compiler::new([proto_root()])?;
     with_docs.include_imports(true).include_source_info(true);

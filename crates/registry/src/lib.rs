@@ -25,7 +25,11 @@ pub struct Config {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Lease length granted when an instance asks for none.
-    #[arg(long, env = "VOTEMESH_REGISTRY_DEFAULT_TTL_SECONDS", default_value_t = 10)]
+    #[arg(
+        long,
+        env = "VOTEMESH_REGISTRY_DEFAULT_TTL_SECONDS",
+        default_value_t = 10
+    )]
     pub default_ttl_seconds: u32,
     /// How often lapsed leases are swept and watchers told, in milliseconds.
     #[arg(long, env = "VOTEMESH_REGISTRY_SWEEP_MS", default_value_t = 200)]

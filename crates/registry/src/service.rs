@@ -25,7 +25,11 @@ pub struct RegistryService {
 }
 
 impl RegistryService {
-    pub fn new(store: Arc<dyn RegistryStore>, default_ttl_seconds: u32, shutdown: Shutdown) -> Self {
+    pub fn new(
+        store: Arc<dyn RegistryStore>,
+        default_ttl_seconds: u32,
+        shutdown: Shutdown,
+    ) -> Self {
         Self {
             store,
             default_ttl_seconds,
@@ -72,7 +76,9 @@ impl RegistryService {
 
 fn required(value: &str, field: &str) -> Result<(), Status> {
     if value.trim().is_empty() {
-        return Err(Status::invalid_argument(format!("{field}: must not be empty")));
+        return Err(Status::invalid_argument(format!(
+            "{field}: must not be empty"
+        )));
     }
     Ok(())
 }
@@ -91,7 +97,8 @@ impl registry_service_server::RegistryService for RegistryService {
             .ok_or_else(|| Status::invalid_argument("instance: required"))?;
         required(&instance.service, "instance.service")?;
         required(&instance.instance_id, "instance.instance_id")?;
-        let address_ok = instance.address.starts_with("http://") || instance.address.starts_with("https://");
+        let address_ok =
+            instance.address.starts_with("http://") || instance.address.starts_with("https://");
         if !address_ok {
             return Err(Status::invalid_argument(
                 "instance.address: must be an http:// or https:// URI",
@@ -114,10 +121,16 @@ impl registry_service_server::RegistryService for RegistryService {
         request: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
         let request = request.into_inner();
-        if self.store.renew(&request.service, &request.instance_id).await {
+        if self
+            .store
+            .renew(&request.service, &request.instance_id)
+            .await
+        {
             Ok(Response::new(HeartbeatResponse {}))
         } else {
-            Err(Status::not_found("instance_id: no live lease; register again"))
+            Err(Status::not_found(
+                "instance_id: no live lease; register again",
+            ))
         }
     }
 
@@ -126,7 +139,11 @@ impl registry_service_server::RegistryService for RegistryService {
         request: Request<DeregisterRequest>,
     ) -> Result<Response<DeregisterResponse>, Status> {
         let request = request.into_inner();
-        if self.store.remove(&request.service, &request.instance_id).await {
+        if self
+            .store
+            .remove(&request.service, &request.instance_id)
+            .await
+        {
             tracing::info!(service = %request.service, instance_id = %request.instance_id, "deregistered");
             self.publish(&request.service).await;
         }

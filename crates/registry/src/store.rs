@@ -50,21 +50,27 @@ impl MemoryStore {
 impl RegistryStore for MemoryStore {
     async fn upsert(&self, instance: Instance, ttl: Duration) {
         self.with(|services| {
-            services.entry(instance.service.clone()).or_default().insert(
-                instance.instance_id.clone(),
-                Lease {
-                    instance,
-                    ttl,
-                    expires: Instant::now() + ttl,
-                },
-            );
+            services
+                .entry(instance.service.clone())
+                .or_default()
+                .insert(
+                    instance.instance_id.clone(),
+                    Lease {
+                        instance,
+                        ttl,
+                        expires: Instant::now() + ttl,
+                    },
+                );
         });
     }
 
     async fn renew(&self, service: &str, instance_id: &str) -> bool {
         self.with(|services| {
             let now = Instant::now();
-            match services.get_mut(service).and_then(|s| s.get_mut(instance_id)) {
+            match services
+                .get_mut(service)
+                .and_then(|s| s.get_mut(instance_id))
+            {
                 Some(lease) if lease.expires > now => {
                     lease.expires = now + lease.ttl;
                     true
@@ -141,7 +147,12 @@ mod tests {
         store.upsert(instance("b"), Duration::from_secs(60)).await;
         assert_eq!(store.live("svc").await.len(), 2);
         tokio::time::sleep(Duration::from_millis(80)).await;
-        let live: Vec<_> = store.live("svc").await.into_iter().map(|i| i.instance_id).collect();
+        let live: Vec<_> = store
+            .live("svc")
+            .await
+            .into_iter()
+            .map(|i| i.instance_id)
+            .collect();
         assert_eq!(live, vec!["b"]);
         assert!(!store.renew("svc", "a").await);
         assert_eq!(store.evict_expired().await, vec!["svc".to_owned()]);
@@ -151,7 +162,9 @@ mod tests {
     #[tokio::test]
     async fn renewal_keeps_a_lease_alive() {
         let store = MemoryStore::default();
-        store.upsert(instance("a"), Duration::from_millis(100)).await;
+        store
+            .upsert(instance("a"), Duration::from_millis(100))
+            .await;
         for _ in 0..4 {
             tokio::time::sleep(Duration::from_millis(40)).await;
             assert!(store.renew("svc", "a").await);

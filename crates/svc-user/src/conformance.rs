@@ -39,13 +39,20 @@ pub async fn run(store: &dyn UserStore) -> anyhow::Result<()> {
 }
 
 async fn users(store: &dyn UserStore) -> anyhow::Result<()> {
-    let ada = store.create_user(user("ada@example.org", StoredRole::Voter)).await?;
+    let ada = store
+        .create_user(user("ada@example.org", StoredRole::Voter))
+        .await?;
     assert!(matches!(
-        store.create_user(user("ada@example.org", StoredRole::Voter)).await,
+        store
+            .create_user(user("ada@example.org", StoredRole::Voter))
+            .await,
         Err(StoreError::DuplicateEmail)
     ));
     assert_eq!(store.user_by_id(&ada.id).await?, Some(ada.clone()));
-    assert_eq!(store.user_by_email("ada@example.org").await?, Some(ada.clone()));
+    assert_eq!(
+        store.user_by_email("ada@example.org").await?,
+        Some(ada.clone())
+    );
     assert_eq!(store.user_by_email("nobody@example.org").await?, None);
 
     let patched = store
@@ -63,10 +70,16 @@ async fn users(store: &dyn UserStore) -> anyhow::Result<()> {
     assert_eq!(patched.notification_channel, "email");
 
     store.set_password_hash(&ada.id, "$argon2id$new").await?;
-    assert_eq!(store.user_by_id(&ada.id).await?.map(|u| u.password_hash), Some("$argon2id$new".into()));
+    assert_eq!(
+        store.user_by_id(&ada.id).await?.map(|u| u.password_hash),
+        Some("$argon2id$new".into())
+    );
 
     assert_eq!(store.count_active_admins().await?, 0);
-    assert_eq!(store.set_role(&ada.id, StoredRole::Admin).await?.role, StoredRole::Admin);
+    assert_eq!(
+        store.set_role(&ada.id, StoredRole::Admin).await?.role,
+        StoredRole::Admin
+    );
     assert_eq!(store.count_active_admins().await?, 1);
     assert!(store.set_disabled(&ada.id, true).await?.disabled);
     assert_eq!(store.count_active_admins().await?, 0);
@@ -80,9 +93,13 @@ async fn users(store: &dyn UserStore) -> anyhow::Result<()> {
 
 async fn listing(store: &dyn UserStore) -> anyhow::Result<()> {
     for i in 0..5 {
-        store.create_user(user(&format!("list{i}@example.com"), StoredRole::Voter)).await?;
+        store
+            .create_user(user(&format!("list{i}@example.com"), StoredRole::Voter))
+            .await?;
     }
-    let hidden = store.create_user(user("list9@example.com", StoredRole::Voter)).await?;
+    let hidden = store
+        .create_user(user("list9@example.com", StoredRole::Voter))
+        .await?;
     store.set_disabled(&hidden.id, true).await?;
 
     let page = |after: Option<String>, include_disabled| UserFilter {
@@ -123,31 +140,83 @@ async fn listing(store: &dyn UserStore) -> anyhow::Result<()> {
 }
 
 async fn refresh_tokens(store: &dyn UserStore) -> anyhow::Result<()> {
-    let owner = store.create_user(user("tokens@example.org", StoredRole::Voter)).await?;
-    let other = store.create_user(user("other@example.org", StoredRole::Voter)).await?;
+    let owner = store
+        .create_user(user("tokens@example.org", StoredRole::Voter))
+        .await?;
+    let other = store
+        .create_user(user("other@example.org", StoredRole::Voter))
+        .await?;
     let far = 4_000_000_000_000;
-    store.insert_refresh_token(token("t1", &owner.id, "fam", far)).await?;
+    store
+        .insert_refresh_token(token("t1", &owner.id, "fam", far))
+        .await?;
 
-    let rotated = store.rotate_refresh_token("t1", token("t2", "", "", far), 1).await?;
-    assert_eq!(rotated, Rotation::Rotated { user_id: owner.id.clone() });
+    let rotated = store
+        .rotate_refresh_token("t1", token("t2", "", "", far), 1)
+        .await?;
+    assert_eq!(
+        rotated,
+        Rotation::Rotated {
+            user_id: owner.id.clone()
+        }
+    );
     // Presenting the spent token again is reuse: the whole family dies, t2 included.
-    assert_eq!(store.rotate_refresh_token("t1", token("t3", "", "", far), 2).await?, Rotation::Reused);
-    assert_eq!(store.rotate_refresh_token("t2", token("t4", "", "", far), 3).await?, Rotation::Reused);
-    assert_eq!(store.rotate_refresh_token("nope", token("t5", "", "", far), 4).await?, Rotation::Invalid);
+    assert_eq!(
+        store
+            .rotate_refresh_token("t1", token("t3", "", "", far), 2)
+            .await?,
+        Rotation::Reused
+    );
+    assert_eq!(
+        store
+            .rotate_refresh_token("t2", token("t4", "", "", far), 3)
+            .await?,
+        Rotation::Reused
+    );
+    assert_eq!(
+        store
+            .rotate_refresh_token("nope", token("t5", "", "", far), 4)
+            .await?,
+        Rotation::Invalid
+    );
 
-    store.insert_refresh_token(token("old", &owner.id, "fam2", 10)).await?;
-    assert_eq!(store.rotate_refresh_token("old", token("t6", "", "", far), 11).await?, Rotation::Invalid);
+    store
+        .insert_refresh_token(token("old", &owner.id, "fam2", 10))
+        .await?;
+    assert_eq!(
+        store
+            .rotate_refresh_token("old", token("t6", "", "", far), 11)
+            .await?,
+        Rotation::Invalid
+    );
 
-    store.insert_refresh_token(token("mine", &owner.id, "fam3", far)).await?;
-    assert!(!store.revoke_refresh_token(&other.id, "mine").await?, "only the owner revokes");
+    store
+        .insert_refresh_token(token("mine", &owner.id, "fam3", far))
+        .await?;
+    assert!(
+        !store.revoke_refresh_token(&other.id, "mine").await?,
+        "only the owner revokes"
+    );
     assert!(store.revoke_refresh_token(&owner.id, "mine").await?);
-    assert!(!store.revoke_refresh_token(&owner.id, "mine").await?, "already revoked");
+    assert!(
+        !store.revoke_refresh_token(&owner.id, "mine").await?,
+        "already revoked"
+    );
 
-    store.insert_refresh_token(token("a", &owner.id, "fam4", far)).await?;
-    store.insert_refresh_token(token("b", &owner.id, "fam5", far)).await?;
+    store
+        .insert_refresh_token(token("a", &owner.id, "fam4", far))
+        .await?;
+    store
+        .insert_refresh_token(token("b", &owner.id, "fam5", far))
+        .await?;
     // "a", "b", and the expired but never revoked "old".
     assert_eq!(store.revoke_all_refresh_tokens(&owner.id).await?, 3);
-    assert_eq!(store.rotate_refresh_token("a", token("t7", "", "", far), 5).await?, Rotation::Reused);
+    assert_eq!(
+        store
+            .rotate_refresh_token("a", token("t7", "", "", far), 5)
+            .await?,
+        Rotation::Reused
+    );
     Ok(())
 }
 

@@ -64,13 +64,17 @@ impl UserService for UserApi {
         request: Request<ChangePasswordRequest>,
     ) -> Reply<ChangePasswordResponse> {
         let caller = caller(&request)?;
-        self.0.change_password(&caller, request.into_inner()).await?;
+        self.0
+            .change_password(&caller, request.into_inner())
+            .await?;
         Ok(Response::new(ChangePasswordResponse {}))
     }
 
     async fn list_users(&self, request: Request<ListUsersRequest>) -> Reply<ListUsersResponse> {
         let caller = caller(&request)?;
-        Ok(Response::new(self.0.list_users(&caller, request.into_inner()).await?))
+        Ok(Response::new(
+            self.0.list_users(&caller, request.into_inner()).await?,
+        ))
     }
 
     async fn get_user(&self, request: Request<GetUserRequest>) -> Reply<GetUserResponse> {
@@ -85,13 +89,18 @@ impl UserService for UserApi {
         Ok(Response::new(SetRoleResponse { user: Some(user) }))
     }
 
-    async fn disable_user(&self, request: Request<DisableUserRequest>) -> Reply<DisableUserResponse> {
+    async fn disable_user(
+        &self,
+        request: Request<DisableUserRequest>,
+    ) -> Reply<DisableUserResponse> {
         let caller = caller(&request)?;
         let user = self.0.disable_user(&caller, request.into_inner()).await?;
         Ok(Response::new(DisableUserResponse { user: Some(user) }))
     }
 
     async fn get_contact(&self, request: Request<GetContactRequest>) -> Reply<GetContactResponse> {
-        Ok(Response::new(self.0.contact(&request.get_ref().user_id).await?))
+        Ok(Response::new(
+            self.0.contact(&request.get_ref().user_id).await?,
+        ))
     }
 }

@@ -51,7 +51,8 @@ async fn load(store: &dyn UserStore) -> anyhow::Result<Loaded> {
     let newest = records
         .first()
         .ok_or_else(|| anyhow::anyhow!("no signing key after creating one"))?;
-    let signer = decode(newest).ok_or_else(|| anyhow::anyhow!("stored signing key is malformed"))?;
+    let signer =
+        decode(newest).ok_or_else(|| anyhow::anyhow!("stored signing key is malformed"))?;
     let verifiers = records
         .iter()
         .filter_map(|record| Some((record.kid.clone(), decode(record)?.verifying_key())))

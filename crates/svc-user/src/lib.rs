@@ -44,7 +44,11 @@ pub struct Config {
     #[arg(long, env = "VOTEMESH_BOOTSTRAP_ADMIN_EMAIL")]
     pub bootstrap_admin_email: Option<String>,
     /// Password for a bootstrap admin that does not exist yet.
-    #[arg(long, env = "VOTEMESH_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "VOTEMESH_BOOTSTRAP_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
     pub bootstrap_admin_password: Option<String>,
     /// Concurrent password hashes; defaults to the number of cores.
     #[arg(long, env = "VOTEMESH_PASSWORD_HASH_CONCURRENCY")]
@@ -70,8 +74,13 @@ impl Config {
 pub async fn build_users(config: &Config) -> anyhow::Result<(Arc<Users>, Arc<KeyRing>)> {
     let store: Arc<dyn store::UserStore> =
         Arc::new(SeaUserStore::open(&config.database_url, config.max_connections).await?);
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let hasher = PasswordHasher::new(HashStrength::Owasp, config.hash_concurrency.unwrap_or(cores))?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let hasher = PasswordHasher::new(
+        HashStrength::Owasp,
+        config.hash_concurrency.unwrap_or(cores),
+    )?;
     let keys = KeyRing::open(store.clone()).await?;
     let users = Arc::new(Users::new(
         store,
@@ -96,14 +105,23 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let (users, keys) = build_users(&config).await?;
         if let Some(email) = &config.bootstrap_admin_email {
-            let password = config.bootstrap_admin_password.as_deref().unwrap_or_default();
+            let password = config
+                .bootstrap_admin_password
+                .as_deref()
+                .unwrap_or_default();
             let admin = users.ensure_admin(email, password).await?;
             tracing::info!(user_id = %admin.user_id, "bootstrap admin is in place");
         }
         let verifier = TokenVerifier::new(keys, config.common.token_expectations());
         let routes = Routes::new(UserServiceServer::new(UserApi(users)));
-        let server =
-            GrpcServer::bind("svc-user", &config.common, routes, vec![SERVICE_NAME], verifier).await?;
+        let server = GrpcServer::bind(
+            "svc-user",
+            &config.common,
+            routes,
+            vec![SERVICE_NAME],
+            verifier,
+        )
+        .await?;
         Ok(Self { server })
     }
 

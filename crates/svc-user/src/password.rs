@@ -48,7 +48,11 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ServiceError> {
-        let _permit = self.permits.acquire().await.map_err(ServiceError::internal)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(ServiceError::internal)?;
         let argon = self.argon.clone();
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut rand::rngs::OsRng);
@@ -62,8 +66,16 @@ impl PasswordHasher {
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when there is no account.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ServiceError> {
-        let _permit = self.permits.acquire().await.map_err(ServiceError::internal)?;
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, ServiceError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(ServiceError::internal)?;
         let account_exists = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
         let argon = self.argon.clone();
@@ -85,10 +97,19 @@ mod tests {
     #[tokio::test]
     async fn a_hash_verifies_only_its_password_and_unknown_accounts_never_do() {
         let hasher = PasswordHasher::new(HashStrength::Owasp, 2).expect("hasher");
-        let hash = hasher.hash("correct horse battery".into()).await.expect("hash");
+        let hash = hasher
+            .hash("correct horse battery".into())
+            .await
+            .expect("hash");
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher.verify("correct horse battery".into(), Some(hash.clone())).await.expect("verify"));
-        assert!(!hasher.verify("wrong horse battery".into(), Some(hash)).await.expect("verify"));
+        assert!(hasher
+            .verify("correct horse battery".into(), Some(hash.clone()))
+            .await
+            .expect("verify"));
+        assert!(!hasher
+            .verify("wrong horse battery".into(), Some(hash))
+            .await
+            .expect("verify"));
         assert!(!hasher
             .verify("votemesh dummy password for unknown accounts".into(), None)
             .await

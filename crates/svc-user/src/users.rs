@@ -180,7 +180,9 @@ impl Users {
         validate::password("password", &request.password)?;
         let display_name = validate::display_name("display_name", &request.display_name)?;
         if self.store.user_by_email(&email).await?.is_some() {
-            return Err(ServiceError::AlreadyExists("email: already registered".into()));
+            return Err(ServiceError::AlreadyExists(
+                "email: already registered".into(),
+            ));
         }
         let password_hash = self.hasher.hash(request.password).await?;
         let record = self
@@ -239,16 +241,24 @@ impl Users {
         let record = self.refresh_record(&replacement, "", "");
         let rotation = self
             .store
-            .rotate_refresh_token(&hash_refresh_token(&request.refresh_token), record, now_ms())
+            .rotate_refresh_token(
+                &hash_refresh_token(&request.refresh_token),
+                record,
+                now_ms(),
+            )
             .await?;
         let user_id = match rotation {
             Rotation::Rotated { user_id } => user_id,
             Rotation::Invalid => {
-                return Err(ServiceError::Unauthenticated("refresh token is not valid".into()))
+                return Err(ServiceError::Unauthenticated(
+                    "refresh token is not valid".into(),
+                ))
             }
             Rotation::Reused => {
                 tracing::warn!("a spent refresh token was presented again; its family is revoked");
-                return Err(ServiceError::Unauthenticated("refresh token is not valid".into()));
+                return Err(ServiceError::Unauthenticated(
+                    "refresh token is not valid".into(),
+                ));
             }
         };
         let user = match self.store.user_by_id(&user_id).await? {
@@ -262,7 +272,11 @@ impl Users {
         })
     }
 
-    pub async fn logout(&self, caller: &Caller, request: LogoutRequest) -> Result<(), ServiceError> {
+    pub async fn logout(
+        &self,
+        caller: &Caller,
+        request: LogoutRequest,
+    ) -> Result<(), ServiceError> {
         let user = self.active(caller).await?;
         if request.all_sessions {
             self.store.revoke_all_refresh_tokens(&user.id).await?;
@@ -300,7 +314,11 @@ impl Users {
         Ok(to_proto(&self.active(caller).await?))
     }
 
-    pub async fn update_me(&self, caller: &Caller, request: UpdateMeRequest) -> Result<User, ServiceError> {
+    pub async fn update_me(
+        &self,
+        caller: &Caller,
+        request: UpdateMeRequest,
+    ) -> Result<User, ServiceError> {
         let user = self.active(caller).await?;
         let display_name = request
             .display_name
@@ -377,17 +395,17 @@ impl Users {
             }
             n => n,
         };
-        let after_email = if request.page_token.is_empty() {
-            None
-        } else {
-            let bytes = URL_SAFE_NO_PAD
-                .decode(&request.page_token)
-                .map_err(|_| ServiceError::invalid("page_token", "not a token from this API"))?;
-            Some(
-                String::from_utf8(bytes)
-                    .map_err(|_| ServiceError::invalid("page_token", "not a token from this API"))?,
-            )
-        };
+        let after_email =
+            if request.page_token.is_empty() {
+                None
+            } else {
+                let bytes = URL_SAFE_NO_PAD.decode(&request.page_token).map_err(|_| {
+                    ServiceError::invalid("page_token", "not a token from this API")
+                })?;
+                Some(String::from_utf8(bytes).map_err(|_| {
+                    ServiceError::invalid("page_token", "not a token from this API")
+                })?)
+            };
         let role = match Role::try_from(request.role) {
             Ok(Role::Unspecified) => None,
             Ok(Role::Voter) => Some(StoredRole::Voter),
@@ -451,12 +469,21 @@ impl Users {
             .ok_or_else(|| ServiceError::NotFound("user_id: no such user".into()))
     }
 
-    pub async fn set_role(&self, caller: &Caller, request: SetRoleRequest) -> Result<User, ServiceError> {
+    pub async fn set_role(
+        &self,
+        caller: &Caller,
+        request: SetRoleRequest,
+    ) -> Result<User, ServiceError> {
         self.active_admin(caller).await?;
         let role = match Role::try_from(request.role) {
             Ok(Role::Voter) => StoredRole::Voter,
             Ok(Role::Admin) => StoredRole::Admin,
-            _ => return Err(ServiceError::invalid("role", "must be ROLE_VOTER or ROLE_ADMIN")),
+            _ => {
+                return Err(ServiceError::invalid(
+                    "role",
+                    "must be ROLE_VOTER or ROLE_ADMIN",
+                ))
+            }
         };
         let target = self.target(&request.user_id).await?;
         if role == StoredRole::Voter {
@@ -475,7 +502,10 @@ impl Users {
         if request.disabled {
             self.keep_an_admin(&target).await?;
         }
-        let updated = self.store.set_disabled(&target.id, request.disabled).await?;
+        let updated = self
+            .store
+            .set_disabled(&target.id, request.disabled)
+            .await?;
         if request.disabled {
             self.store.revoke_all_refresh_tokens(&target.id).await?;
         }

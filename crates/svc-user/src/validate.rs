@@ -66,7 +66,10 @@ pub fn display_name(field: &str, value: &str) -> Result<String, ServiceError> {
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(ServiceError::invalid(field, "must not contain control characters"));
+        return Err(ServiceError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(value.to_owned())
 }
@@ -81,7 +84,10 @@ pub fn phone(field: &str, value: &str) -> Result<String, ServiceError> {
     if (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
         Ok(value.to_owned())
     } else {
-        Err(ServiceError::invalid(field, "must be E.164: + and 8 to 15 digits"))
+        Err(ServiceError::invalid(
+            field,
+            "must be E.164: + and 8 to 15 digits",
+        ))
     }
 }
 
@@ -91,8 +97,21 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(email("email", " Ada@Example.ORG ").expect("valid"), "ada@example.org");
-        for bad in ["", "ada", "ada@", "@example.org", "ada@example", "a b@example.org", "ada@exa mple.org", "ada@@example.org", "ada@-x.org"] {
+        assert_eq!(
+            email("email", " Ada@Example.ORG ").expect("valid"),
+            "ada@example.org"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.org",
+            "ada@example",
+            "a b@example.org",
+            "ada@exa mple.org",
+            "ada@@example.org",
+            "ada@-x.org",
+        ] {
             let error = email("email", bad).expect_err(bad);
             assert_eq!(error.to_string(), "email: not a valid email address");
         }
@@ -108,10 +127,16 @@ mod tests {
 
     #[test]
     fn names_and_phones() {
-        assert_eq!(display_name("display_name", "  Ada  ").expect("valid"), "Ada");
+        assert_eq!(
+            display_name("display_name", "  Ada  ").expect("valid"),
+            "Ada"
+        );
         assert!(display_name("display_name", "   ").is_err());
         assert!(display_name("display_name", &"n".repeat(81)).is_err());
-        assert_eq!(phone("phone", "+4915112345678").expect("valid"), "+4915112345678");
+        assert_eq!(
+            phone("phone", "+4915112345678").expect("valid"),
+            "+4915112345678"
+        );
         assert!(phone("phone", "12345678").is_err());
         assert!(phone("phone", "+12ab5678").is_err());
         assert_eq!(phone("phone", "").expect("clears"), "");

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use kit::{config::LogFormat, shutdown::Shutdown};
 
 #[derive(Parser)]
-#[command(name = "votemesh", version, about = "Online elections as a gRPC service mesh")]
+#[command(
+    name = "votemesh",
+    version,
+    about = "Online elections as a gRPC service mesh"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -61,7 +65,11 @@ struct BootstrapArgs {
     #[arg(long)]
     email: String,
     /// The admin's password (12 to 128 characters), used when the account is created.
-    #[arg(long, env = "VOTEMESH_BOOTSTRAP_ADMIN_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "VOTEMESH_BOOTSTRAP_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
     password: String,
 }
 
@@ -115,7 +123,9 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
 
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
-        let outcome = joined.map_err(anyhow::Error::from).and_then(|served| served);
+        let outcome = joined
+            .map_err(anyhow::Error::from)
+            .and_then(|served| served);
         if let Err(error) = outcome {
             tracing::error!(%error, "a service stopped with an error; stopping the rest");
             shutdown.trigger();
@@ -168,13 +178,19 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::User(config) => {
             serve_one(config.common.log_format, |shutdown| async move {
-                svc_user::App::build(config).await?.run_until_stopped(shutdown).await
+                svc_user::App::build(config)
+                    .await?
+                    .run_until_stopped(shutdown)
+                    .await
             })
             .await
         }
         Command::Edge(config) => {
             serve_one(config.common.log_format, |shutdown| async move {
-                edge::App::build(config).await?.run_until_stopped(shutdown).await
+                edge::App::build(config)
+                    .await?
+                    .run_until_stopped(shutdown)
+                    .await
             })
             .await
         }

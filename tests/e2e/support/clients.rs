@@ -32,7 +32,13 @@ impl Rest {
     }
 
     /// Sends one request and returns the status and the JSON body (Null when not JSON).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -68,14 +74,24 @@ impl Rest {
 
     pub async fn login(&self, email: &str, password: &str) -> Session {
         let (status, body) = self
-            .post("/v1/auth/login", None, json!({"email": email, "password": password}))
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"email": email, "password": password}),
+            )
             .await;
         assert_eq!(status, 200, "login: {body}");
         Session {
-            user_id: body["user"]["user_id"].as_str().unwrap_or_default().to_owned(),
+            user_id: body["user"]["user_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             email: email.to_owned(),
             access: body["access_token"].as_str().unwrap_or_default().to_owned(),
-            refresh: body["refresh_token"].as_str().unwrap_or_default().to_owned(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
         }
     }
 

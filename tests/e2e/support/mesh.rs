@@ -66,7 +66,8 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
 
     let mut user_urls = Vec::new();
     for _ in 0..options.user_instances {
-        let mut config = svc_user::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
+        let mut config =
+            svc_user::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
         config.bootstrap_admin_email = Some(ADMIN_EMAIL.into());
         config.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
         let user = svc_user::App::build(config).await.expect("svc-user builds");
@@ -89,7 +90,8 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
         user_urls,
         shutdown,
     };
-    mesh.wait_for_instances(USER_SERVICE, options.user_instances).await;
+    mesh.wait_for_instances(USER_SERVICE, options.user_instances)
+        .await;
     mesh
 }
 
@@ -103,7 +105,13 @@ impl Mesh {
                 service: service.into(),
             })
             .await
-            .map(|r| r.into_inner().instances.into_iter().map(|i| i.address).collect())
+            .map(|r| {
+                r.into_inner()
+                    .instances
+                    .into_iter()
+                    .map(|i| i.address)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

@@ -49,7 +49,10 @@ impl RestError {
         let field = (status.code() == Code::InvalidArgument)
             .then(|| message.split_once(": ").map(|(f, _)| f.to_owned()))
             .flatten()
-            .filter(|f| f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'));
+            .filter(|f| {
+                f.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            });
         Self {
             field,
             ..Self::new(status.code(), message)
@@ -59,7 +62,9 @@ impl RestError {
 
 impl IntoResponse for RestError {
     fn into_response(self) -> Response {
-        let status = self.http_status.unwrap_or_else(|| http_status_for(self.code));
+        let status = self
+            .http_status
+            .unwrap_or_else(|| http_status_for(self.code));
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut error = serde_json::json!({
             "code": status.as_u16(),
@@ -69,7 +74,8 @@ impl IntoResponse for RestError {
         if let Some(field) = self.field {
             error["field"] = serde_json::Value::String(field);
         }
-        let mut response = (status, axum::Json(serde_json::json!({ "error": error }))).into_response();
+        let mut response =
+            (status, axum::Json(serde_json::json!({ "error": error }))).into_response();
         if let Some(seconds) = self.retry_after_seconds {
             if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);

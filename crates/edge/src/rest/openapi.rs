@@ -18,7 +18,9 @@ fn scalar_schema(kind: &Kind) -> Json {
     match kind {
         Kind::String => json!({"type": "string"}),
         Kind::Bool => json!({"type": "boolean"}),
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => json!({"type": "integer", "format": "int32"}),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+            json!({"type": "integer", "format": "int32"})
+        }
         Kind::Uint32 | Kind::Fixed32 => json!({"type": "integer", "format": "int64", "minimum": 0}),
         // Proto JSON writes 64-bit integers as strings.
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => json!({"type": "string", "format": "int64"}),
@@ -26,8 +28,12 @@ fn scalar_schema(kind: &Kind) -> Json {
         Kind::Float => json!({"type": "number", "format": "float"}),
         Kind::Double => json!({"type": "number", "format": "double"}),
         Kind::Bytes => json!({"type": "string", "format": "byte"}),
-        Kind::Enum(e) => json!({"type": "string", "enum": e.values().map(|v| v.name().to_owned()).collect::<Vec<_>>()}),
-        Kind::Message(m) if m.full_name() == TIMESTAMP => json!({"type": "string", "format": "date-time"}),
+        Kind::Enum(e) => {
+            json!({"type": "string", "enum": e.values().map(|v| v.name().to_owned()).collect::<Vec<_>>()})
+        }
+        Kind::Message(m) if m.full_name() == TIMESTAMP => {
+            json!({"type": "string", "format": "date-time"})
+        }
         Kind::Message(m) => schema_ref(m),
     }
 }

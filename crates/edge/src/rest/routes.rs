@@ -82,10 +82,12 @@ fn parse_template(template: &str) -> Option<(Vec<Segment>, Option<String>)> {
     };
     let segments = path
         .split('/')
-        .map(|part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) => Segment::Variable(name.split('=').next().unwrap_or(name).to_owned()),
-            None => Segment::Literal(part.to_owned()),
-        })
+        .map(
+            |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) => Segment::Variable(name.split('=').next().unwrap_or(name).to_owned()),
+                None => Segment::Literal(part.to_owned()),
+            },
+        )
         .collect();
     Some((segments, custom_verb))
 }
@@ -97,7 +99,10 @@ fn verb_and_template(rule: &HttpRule) -> Option<(Method, String)> {
         Pattern::Post(t) => (Method::POST, t.clone()),
         Pattern::Delete(t) => (Method::DELETE, t.clone()),
         Pattern::Patch(t) => (Method::PATCH, t.clone()),
-        Pattern::Custom(custom) => (Method::from_bytes(custom.kind.as_bytes()).ok()?, custom.path.clone()),
+        Pattern::Custom(custom) => (
+            Method::from_bytes(custom.kind.as_bytes()).ok()?,
+            custom.path.clone(),
+        ),
     })
 }
 
@@ -173,8 +178,7 @@ impl RouteTable {
     pub fn find(&self, verb: &Method, path: &str) -> RouteMatch<'_> {
         let Some(segments) = path
             .strip_prefix('/')
-            .map(|p| p.split('/').map(decode_segment).collect::<Option<Vec<_>>>())
-            .flatten()
+            .and_then(|p| p.split('/').map(decode_segment).collect::<Option<Vec<_>>>())
         else {
             return RouteMatch::NotFound;
         };
@@ -215,24 +219,44 @@ mod tests {
         }
         match table.find(&Method::POST, "/v1/elections/e1/candidates:reorder") {
             RouteMatch::Found(route, bound) => {
-                assert_eq!(route.grpc_path, "/votemesh.election.v1.ElectionService/ReorderCandidates");
+                assert_eq!(
+                    route.grpc_path,
+                    "/votemesh.election.v1.ElectionService/ReorderCandidates"
+                );
                 assert_eq!(bound, vec![("election_id".to_owned(), "e1".to_owned())]);
             }
             _ => panic!("reorder route"),
         }
         match table.find(&Method::GET, "/v1/me") {
-            RouteMatch::Found(route, _) => assert_eq!(route.grpc_path, "/votemesh.user.v1.UserService/GetMe"),
+            RouteMatch::Found(route, _) => {
+                assert_eq!(route.grpc_path, "/votemesh.user.v1.UserService/GetMe")
+            }
             _ => panic!("me route"),
         }
-        assert!(matches!(table.find(&Method::DELETE, "/v1/me"), RouteMatch::WrongVerb));
-        assert!(matches!(table.find(&Method::GET, "/v1/nothing"), RouteMatch::NotFound));
-        assert!(matches!(table.find(&Method::GET, "/v1/admin/users/%zz"), RouteMatch::NotFound));
+        assert!(matches!(
+            table.find(&Method::DELETE, "/v1/me"),
+            RouteMatch::WrongVerb
+        ));
+        assert!(matches!(
+            table.find(&Method::GET, "/v1/nothing"),
+            RouteMatch::NotFound
+        ));
+        assert!(matches!(
+            table.find(&Method::GET, "/v1/admin/users/%zz"),
+            RouteMatch::NotFound
+        ));
     }
 
     #[test]
     fn internal_methods_have_no_routes() {
         let table = table();
-        assert!(table.routes().iter().all(|r| !r.grpc_path.ends_with("/GetContact")));
-        assert!(table.routes().iter().all(|r| !r.grpc_path.contains("Registry")));
+        assert!(table
+            .routes()
+            .iter()
+            .all(|r| !r.grpc_path.ends_with("/GetContact")));
+        assert!(table
+            .routes()
+            .iter()
+            .all(|r| !r.grpc_path.contains("Registry")));
     }
 }

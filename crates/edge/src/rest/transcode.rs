@@ -7,7 +7,7 @@ use prost_reflect::{
 };
 use serde_json::Value as Json;
 
-use super::{routes::decode_segment, Route, RestError};
+use super::{routes::decode_segment, RestError, Route};
 
 /// Builds the request message from the body, path variables and query string.
 pub fn request_message(
@@ -42,7 +42,10 @@ pub fn request_message(
     }
     if let Some(query) = query.filter(|q| !q.is_empty()) {
         if route.body == "*" {
-            return Err(RestError::field("query", "this route reads its fields from the body"));
+            return Err(RestError::field(
+                "query",
+                "this route reads its fields from the body",
+            ));
         }
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -66,7 +69,9 @@ fn parse_json(descriptor: &MessageDescriptor, body: &[u8]) -> Result<DynamicMess
         return Err(RestError::field("body", "must be a JSON object"));
     };
     for key in object.keys() {
-        if descriptor.get_field_by_name(key).is_none() && descriptor.get_field_by_json_name(key).is_none() {
+        if descriptor.get_field_by_name(key).is_none()
+            && descriptor.get_field_by_json_name(key).is_none()
+        {
             return Err(RestError::field(key.clone(), "unknown field"));
         }
     }
@@ -75,7 +80,8 @@ fn parse_json(descriptor: &MessageDescriptor, body: &[u8]) -> Result<DynamicMess
         Err(whole_error) => {
             // Find the field at fault, so the error can name it.
             for (key, value) in object {
-                let single = Json::Object(serde_json::Map::from_iter([(key.clone(), value.clone())]));
+                let single =
+                    Json::Object(serde_json::Map::from_iter([(key.clone(), value.clone())]));
                 if let Err(error) = DynamicMessage::deserialize(descriptor.clone(), single) {
                     return Err(RestError::field(key.clone(), error));
                 }
@@ -117,12 +123,14 @@ fn scalar_from_text(field: &FieldDescriptor, text: &str) -> Result<Value, RestEr
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
             Value::I64(text.parse().map_err(|_| bad("a 64-bit integer"))?)
         }
-        Kind::Uint32 | Kind::Fixed32 => {
-            Value::U32(text.parse().map_err(|_| bad("an unsigned 32-bit integer"))?)
-        }
-        Kind::Uint64 | Kind::Fixed64 => {
-            Value::U64(text.parse().map_err(|_| bad("an unsigned 64-bit integer"))?)
-        }
+        Kind::Uint32 | Kind::Fixed32 => Value::U32(
+            text.parse()
+                .map_err(|_| bad("an unsigned 32-bit integer"))?,
+        ),
+        Kind::Uint64 | Kind::Fixed64 => Value::U64(
+            text.parse()
+                .map_err(|_| bad("an unsigned 64-bit integer"))?,
+        ),
         Kind::Float => Value::F32(text.parse().map_err(|_| bad("a number"))?),
         Kind::Double => Value::F64(text.parse().map_err(|_| bad("a number"))?),
         Kind::Enum(enumeration) => {
@@ -142,7 +150,10 @@ fn scalar_from_text(field: &FieldDescriptor, text: &str) -> Result<Value, RestEr
 pub fn response_json(descriptor: MessageDescriptor, bytes: &[u8]) -> Result<Json, RestError> {
     let message = DynamicMessage::decode(descriptor, bytes).map_err(|error| {
         tracing::error!(%error, "upstream sent an undecodable response");
-        RestError::new(tonic::Code::Internal, "upstream response could not be decoded")
+        RestError::new(
+            tonic::Code::Internal,
+            "upstream response could not be decoded",
+        )
     })?;
     let options = SerializeOptions::new()
         .use_proto_field_name(true)
@@ -161,7 +172,8 @@ mod tests {
     use proto_gen::user::v1::{ListUsersRequest, RegisterRequest, Role, SetRoleRequest};
 
     fn route(verb: Method, path: &str) -> (Route, Vec<(String, String)>) {
-        let table = RouteTable::from_policy(&AccessPolicy::from_contracts().expect("policy")).expect("routes");
+        let table = RouteTable::from_policy(&AccessPolicy::from_contracts().expect("policy"))
+            .expect("routes");
         match table.find(&verb, path) {
             RouteMatch::Found(route, bound) => (route.clone(), bound),
             _ => panic!("no route for {path}"),
@@ -171,15 +183,26 @@ mod tests {
     #[test]
     fn a_json_body_and_path_variables_become_the_request() {
         let (route, bound) = route(Method::POST, "/v1/admin/users/u-1/role");
-        let bytes = request_message(&route, &bound, None, br#"{"role": "ROLE_ADMIN"}"#).expect("valid");
+        let bytes =
+            request_message(&route, &bound, None, br#"{"role": "ROLE_ADMIN"}"#).expect("valid");
         let request = SetRoleRequest::decode(bytes.as_slice()).expect("decodes");
         assert_eq!(request.user_id, "u-1");
         assert_eq!(request.role, Role::Admin as i32);
 
         let (route, bound) = route_for_register();
-        let bytes = request_message(&route, &bound, None, br#"{"email":"a@b.co","password":"p","displayName":"A"}"#)
-            .expect("camelCase accepted");
-        assert_eq!(RegisterRequest::decode(bytes.as_slice()).expect("decodes").display_name, "A");
+        let bytes = request_message(
+            &route,
+            &bound,
+            None,
+            br#"{"email":"a@b.co","password":"p","displayName":"A"}"#,
+        )
+        .expect("camelCase accepted");
+        assert_eq!(
+            RegisterRequest::decode(bytes.as_slice())
+                .expect("decodes")
+                .display_name,
+            "A"
+        );
     }
 
     fn route_for_register() -> (Route, Vec<(String, String)>) {
@@ -189,19 +212,29 @@ mod tests {
     #[test]
     fn query_parameters_fill_get_requests() {
         let (route, bound) = route(Method::GET, "/v1/admin/users");
-        let bytes = request_message(&route, &bound, Some("page_size=5&email_contains=ada%40x&role=ROLE_VOTER"), b"")
-            .expect("valid");
+        let bytes = request_message(
+            &route,
+            &bound,
+            Some("page_size=5&email_contains=ada%40x&role=ROLE_VOTER"),
+            b"",
+        )
+        .expect("valid");
         let request = ListUsersRequest::decode(bytes.as_slice()).expect("decodes");
-        assert_eq!((request.page_size, request.email_contains.as_str()), (5, "ada@x"));
+        assert_eq!(
+            (request.page_size, request.email_contains.as_str()),
+            (5, "ada@x")
+        );
         assert_eq!(request.role, Role::Voter as i32);
     }
 
     #[test]
     fn bad_input_names_the_field() {
         let (register, bound) = route_for_register();
-        let error = request_message(&register, &bound, None, br#"{"email": 5}"#).expect_err("wrong type");
+        let error =
+            request_message(&register, &bound, None, br#"{"email": 5}"#).expect_err("wrong type");
         assert_eq!(error.field.as_deref(), Some("email"));
-        let error = request_message(&register, &bound, None, br#"{"emial": "x"}"#).expect_err("unknown");
+        let error =
+            request_message(&register, &bound, None, br#"{"emial": "x"}"#).expect_err("unknown");
         assert_eq!(error.field.as_deref(), Some("emial"));
         let error = request_message(&register, &bound, None, b"{not json").expect_err("malformed");
         assert_eq!(error.field.as_deref(), Some("body"));
@@ -209,7 +242,8 @@ mod tests {
         assert_eq!(error.field.as_deref(), Some("body"));
 
         let (list, bound) = route(Method::GET, "/v1/admin/users");
-        let error = request_message(&list, &bound, Some("page_size=lots"), b"").expect_err("not a number");
+        let error =
+            request_message(&list, &bound, Some("page_size=lots"), b"").expect_err("not a number");
         assert_eq!(error.field.as_deref(), Some("page_size"));
         let error = request_message(&list, &bound, Some("sort=desc"), b"").expect_err("unknown");
         assert_eq!(error.field.as_deref(), Some("sort"));

@@ -76,7 +76,9 @@ pub async fn authorize_user(
             },
             Err(error) => Err(Status::unauthenticated(error.to_string())),
         },
-        None => Err(Status::unauthenticated("sign in first: missing bearer token")),
+        None => Err(Status::unauthenticated(
+            "sign in first: missing bearer token",
+        )),
     };
     match rule.access {
         // A stale token must not block signing in again.

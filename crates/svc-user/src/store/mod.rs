@@ -120,7 +120,8 @@ pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: UserRecord) -> Result<UserRecord, StoreError>;
     async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, StoreError>;
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
-    async fn update_profile(&self, id: &str, patch: ProfilePatch) -> Result<UserRecord, StoreError>;
+    async fn update_profile(&self, id: &str, patch: ProfilePatch)
+        -> Result<UserRecord, StoreError>;
     async fn set_password_hash(&self, id: &str, hash: &str) -> Result<(), StoreError>;
     async fn set_role(&self, id: &str, role: StoredRole) -> Result<UserRecord, StoreError>;
     async fn set_disabled(&self, id: &str, disabled: bool) -> Result<UserRecord, StoreError>;
@@ -137,7 +138,11 @@ pub trait UserStore: Send + Sync {
         now_ms: i64,
     ) -> Result<Rotation, StoreError>;
     /// Revokes one token of a user; false when it was not theirs or already spent.
-    async fn revoke_refresh_token(&self, user_id: &str, token_hash: &str) -> Result<bool, StoreError>;
+    async fn revoke_refresh_token(
+        &self,
+        user_id: &str,
+        token_hash: &str,
+    ) -> Result<bool, StoreError>;
     async fn revoke_all_refresh_tokens(&self, user_id: &str) -> Result<u64, StoreError>;
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;

@@ -109,7 +109,11 @@ impl UserStore for SeaUserStore {
             .map(to_record))
     }
 
-    async fn update_profile(&self, id: &str, patch: ProfilePatch) -> Result<UserRecord, StoreError> {
+    async fn update_profile(
+        &self,
+        id: &str,
+        patch: ProfilePatch,
+    ) -> Result<UserRecord, StoreError> {
         self.update_user(id, |active| {
             if let Some(name) = patch.display_name {
                 active.display_name = Set(name);
@@ -234,7 +238,11 @@ impl UserStore for SeaUserStore {
         })
     }
 
-    async fn revoke_refresh_token(&self, user_id: &str, token_hash: &str) -> Result<bool, StoreError> {
+    async fn revoke_refresh_token(
+        &self,
+        user_id: &str,
+        token_hash: &str,
+    ) -> Result<bool, StoreError> {
         let revoked = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::Revoked, Expr::value(true))
             .filter(refresh_token::Column::TokenHash.eq(token_hash))

