@@ -58,10 +58,11 @@ fn mesh_without_users() -> MeshOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_spreads_and_survives_a_killed_instance() {
     let mesh = spawn_mesh_with(mesh_without_users()).await;
-    let (port_a, port_b) = (free_port(), free_port());
+    let [port_a, port_b] = free_ports::<2>();
     let mut a = user_process(&mesh, port_a);
-    let _b = user_process(&mesh, port_b);
-    mesh.wait_for_instances(USER_SERVICE, 2).await;
+    let mut b = user_process(&mesh, port_b);
+    mesh.wait_for_instances_while(USER_SERVICE, 2, || a.still_running().and(b.still_running()))
+        .await;
     let api = Rest::new(&mesh.edge_url);
     let session = api.voter("balance").await;
 
@@ -124,7 +125,8 @@ async fn wait_until_watch_shows(mesh: &Mesh, count: usize) {
 async fn sigterm_drains_and_deregisters_at_once() {
     let mesh = spawn_mesh_with(mesh_without_users()).await;
     let mut child = user_process(&mesh, free_port());
-    mesh.wait_for_instances(USER_SERVICE, 1).await;
+    mesh.wait_for_instances_while(USER_SERVICE, 1, || child.still_running())
+        .await;
     child.signal(15);
     let started = Instant::now();
     let status = child.0.wait().expect("exit status");

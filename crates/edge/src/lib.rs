@@ -213,19 +213,7 @@ impl App {
 
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_service_status("", ServingStatus::Serving).await;
-        let local = Routes::new(health_service)
-            .add_service(
-                tonic_reflection::server::Builder::configure()
-                    .register_encoded_file_descriptor_set(proto_gen::FILE_DESCRIPTOR_SET)
-                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-                    .build_v1()?,
-            )
-            .add_service(
-                tonic_reflection::server::Builder::configure()
-                    .register_encoded_file_descriptor_set(proto_gen::FILE_DESCRIPTOR_SET)
-                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-                    .build_v1alpha()?,
-            );
+        let local = kit::server::with_reflection(Routes::new(health_service))?;
         let grpc = tonic_web::GrpcWebLayer::new().layer(GrpcFront {
             state: state.clone(),
             local,
@@ -324,14 +312,13 @@ impl App {
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(drain);
-        let deadline = common.drain_deadline();
-        tokio::select! {
-            served = server => served?,
-            _ = async { shutdown.wait().await; tokio::time::sleep(deadline).await } => {
-                tracing::warn!(?deadline, "edge drain deadline passed; closing the remaining calls");
-            }
-        }
-        tracing::info!("edge stopped");
+        kit::shutdown::serve_with_drain_deadline(
+            "edge",
+            std::future::IntoFuture::into_future(server),
+            &shutdown,
+            common.drain_deadline(),
+        )
+        .await?;
         Ok(())
     }
 }

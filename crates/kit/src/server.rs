@@ -16,7 +16,7 @@ use crate::{
     metrics::MetricsLayer,
     policy::AccessPolicy,
     registration::Registration,
-    shutdown::Shutdown,
+    shutdown::{serve_with_drain_deadline, Shutdown},
 };
 
 /// Most concurrent calls one connection may have in flight.
@@ -83,19 +83,7 @@ impl GrpcServer {
                 .set_service_status(*service, ServingStatus::Serving)
                 .await;
         }
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto_gen::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto_gen::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
-        let routes = self
-            .routes
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha);
+        let routes = with_reflection(self.routes.add_service(health_service))?;
 
         if let Some(listen) = self.common.metrics_listen {
             let bound = crate::metrics::serve(listen, shutdown.clone()).await?;
@@ -149,16 +137,21 @@ impl GrpcServer {
             .layer(layers)
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), drain_signal);
-        tokio::pin!(server);
-
-        let deadline = self.common.drain_deadline();
-        tokio::select! {
-            served = &mut server => served?,
-            _ = async { shutdown.wait().await; tokio::time::sleep(deadline).await } => {
-                tracing::warn!(service = self.name, ?deadline, "drain deadline passed; closing the remaining calls");
-            }
-        }
-        tracing::info!(service = self.name, "stopped");
+        serve_with_drain_deadline(self.name, server, &shutdown, self.common.drain_deadline())
+            .await?;
         Ok(())
     }
+}
+
+/// Adds server reflection, v1 and the v1alpha that grpcurl 1.8 asks for, over every votemesh
+/// contract and grpc.health.v1.
+pub fn with_reflection(routes: Routes) -> anyhow::Result<Routes> {
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto_gen::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    Ok(routes
+        .add_service(builder().build_v1()?)
+        .add_service(builder().build_v1alpha()?))
 }

@@ -48,6 +48,27 @@ impl Shutdown {
     }
 }
 
+/// Runs `server` until it finishes. Once `shutdown` fires it gets `deadline` to drain; after
+/// that it is dropped, which closes whatever calls are still open.
+pub async fn serve_with_drain_deadline<F, E>(
+    name: &str,
+    server: F,
+    shutdown: &Shutdown,
+    deadline: std::time::Duration,
+) -> Result<(), E>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+{
+    tokio::select! {
+        served = server => served?,
+        _ = async { shutdown.wait().await; tokio::time::sleep(deadline).await } => {
+            tracing::warn!(service = name, ?deadline, "drain deadline passed; closing the remaining calls");
+        }
+    }
+    tracing::info!(service = name, "stopped");
+    Ok(())
+}
+
 async fn wait_for_signal() {
     #[cfg(unix)]
     {

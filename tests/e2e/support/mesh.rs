@@ -116,7 +116,22 @@ impl Mesh {
     }
 
     pub async fn wait_for_instances(&self, service: &str, count: usize) {
-        for _ in 0..200 {
+        self.wait_for_instances_while(service, count, || Ok(()))
+            .await
+    }
+
+    /// Waits up to 30 s for `count` instances, failing at once when `alive` reports a
+    /// process that died on the way.
+    pub async fn wait_for_instances_while(
+        &self,
+        service: &str,
+        count: usize,
+        mut alive: impl FnMut() -> Result<(), String>,
+    ) {
+        for _ in 0..600 {
+            if let Err(death) = alive() {
+                panic!("waiting for {service}: {death}");
+            }
             if self.resolve(service).await.len() == count {
                 return;
             }

@@ -11,10 +11,15 @@ pub fn votemesh() -> Command {
 
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    free_ports::<1>()[0]
+}
+
+/// Distinct ports that were free a moment ago; all are held while picking, so no two repeat.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("bound").port())
 }
 
 pub struct ChildGuard(pub Child);
@@ -27,6 +32,15 @@ impl ChildGuard {
                 .spawn()
                 .expect("votemesh binary starts"),
         )
+    }
+
+    /// `Err` with the exit status once the process has ended.
+    pub fn still_running(&mut self) -> Result<(), String> {
+        match self.0.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(format!("process {} exited: {status}", self.0.id())),
+            Err(error) => Err(format!("process {} cannot be polled: {error}", self.0.id())),
+        }
     }
 
     pub fn pid(&self) -> i32 {
