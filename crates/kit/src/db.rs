@@ -52,7 +52,13 @@ fn tolerate_concurrent_create(
 ) -> Result<(), sea_orm::DbErr> {
     match result {
         Ok(_) => Ok(()),
-        Err(error) if error.to_string().contains("duplicate key") => Ok(()),
+        // Either message, depending on where PostgreSQL notices the other instance.
+        Err(error)
+            if error.to_string().contains("duplicate key")
+                || error.to_string().contains("already exists") =>
+        {
+            Ok(())
+        }
         Err(error) => Err(error),
     }
 }
@@ -67,37 +73,36 @@ fn options(url: &str, max_connections: u32) -> ConnectOptions {
     opts
 }
 
-/// Applies the migrations not yet recorded, each in its own transaction. On PostgreSQL an
-/// advisory lock serialises instances that start together.
+/// Applies the migrations not yet recorded, all in one transaction. On PostgreSQL an advisory
+/// lock taken first serialises instances that start together; SQLite's write lock does the same.
 pub async fn migrate(db: &DatabaseConnection, migrations: &[Migration]) -> anyhow::Result<()> {
     let backend = db.get_database_backend();
-    tolerate_concurrent_create(
-        db.execute_unprepared(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)",
-        )
-        .await,
-    )?;
+    let placeholder = |n: usize| match backend {
+        DatabaseBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    };
+    let txn = db.begin().await?;
+    if backend == DatabaseBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7405001)")
+            .await?;
+    }
+    txn.execute_unprepared(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)",
+    )
+    .await?;
     for migration in migrations {
-        let txn = db.begin().await?;
-        if backend == DatabaseBackend::Postgres {
-            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7405001)")
-                .await?;
-        }
         let applied = txn
             .query_one(Statement::from_sql_and_values(
                 backend,
-                match backend {
-                    DatabaseBackend::Postgres => {
-                        "SELECT version FROM schema_migrations WHERE version = $1"
-                    }
-                    _ => "SELECT version FROM schema_migrations WHERE version = ?",
-                },
+                format!(
+                    "SELECT version FROM schema_migrations WHERE version = {}",
+                    placeholder(1)
+                ),
                 [migration.version.into()],
             ))
             .await?
             .is_some();
         if applied {
-            txn.commit().await?;
             continue;
         }
         let statements = match backend {
@@ -109,21 +114,20 @@ pub async fn migrate(db: &DatabaseConnection, migrations: &[Migration]) -> anyho
         }
         txn.execute(Statement::from_sql_and_values(
             backend,
-            match backend {
-                DatabaseBackend::Postgres => {
-                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)"
-                }
-                _ => "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
-            },
+            format!(
+                "INSERT INTO schema_migrations (version, name) VALUES ({}, {})",
+                placeholder(1),
+                placeholder(2)
+            ),
             [migration.version.into(), migration.name.into()],
         ))
         .await?;
-        txn.commit().await?;
         tracing::info!(
             version = migration.version,
             name = migration.name,
             "migration applied"
         );
     }
+    txn.commit().await?;
     Ok(())
 }
