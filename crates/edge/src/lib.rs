@@ -6,7 +6,6 @@ mod gate;
 mod grpc_front;
 mod ratelimit;
 mod raw_codec;
-mod remote_keys;
 pub mod rest;
 mod rest_front;
 mod upstreams;
@@ -22,8 +21,12 @@ use axum::{
     Json, Router,
 };
 use kit::{
-    auth::TokenVerifier, config::CommonArgs, internal::registry_client, policy::AccessPolicy,
-    registration::Registration, shutdown::Shutdown,
+    auth::{RemoteKeys, TokenVerifier, USER_SERVICE},
+    config::CommonArgs,
+    internal::registry_client,
+    policy::AccessPolicy,
+    registration::Registration,
+    shutdown::Shutdown,
 };
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
@@ -32,10 +35,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use gate::Limits;
 
-use crate::{
-    gate::Gate, grpc_front::GrpcFront, remote_keys::RemoteKeys, rest::RouteTable,
-    upstreams::Upstreams,
-};
+use crate::{gate::Gate, grpc_front::GrpcFront, rest::RouteTable, upstreams::Upstreams};
 
 pub const SERVICE_NAME: &str = "votemesh.edge";
 
@@ -195,7 +195,7 @@ impl App {
             upstreams.follow(service);
         }
         let verifier = TokenVerifier::new(
-            Arc::new(RemoteKeys::new(upstreams.clone())),
+            Arc::new(RemoteKeys::new(upstreams.follow(USER_SERVICE))),
             config.common.token_expectations(),
         );
         let openapi = rest::openapi::document(&routes);

@@ -97,7 +97,11 @@ async fn transcoded_call(
         Ok(body) => body,
         Err(_) => return fail(too_large()),
     };
-    let message = match request_message(route, &bound, parts.uri.query(), &body) {
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let message = match request_message(route, &bound, parts.uri.query(), content_type, &body) {
         Ok(message) => message,
         Err(error) => return fail(error),
     };

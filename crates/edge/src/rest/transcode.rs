@@ -9,11 +9,40 @@ use serde_json::Value as Json;
 
 use super::{routes::decode_segment, RestError, Route};
 
+fn is_json(content_type: Option<&str>) -> bool {
+    content_type.is_none_or(|ct| ct.starts_with("application/json") || ct.ends_with("+json"))
+}
+
+/// The value of a route's body field: JSON for messages; for a string or bytes field a
+/// non-JSON body (a CSV upload, say) is taken as it is.
+fn body_field_value(field: &FieldDescriptor, body: &[u8], json: bool) -> Result<Value, RestError> {
+    match field.kind() {
+        Kind::Message(inner) => Ok(Value::Message(parse_json(&inner, body)?)),
+        Kind::String if !json => String::from_utf8(body.to_vec())
+            .map(Value::String)
+            .map_err(|_| RestError::field(field.name(), "must be UTF-8 text")),
+        Kind::Bytes if !json => Ok(Value::Bytes(body.to_vec().into())),
+        Kind::String => serde_json::from_slice::<String>(body)
+            .map(Value::String)
+            .map_err(|_| {
+                RestError::field(
+                    field.name(),
+                    "must be a JSON string, or send the text with its own content type",
+                )
+            }),
+        _ => Err(RestError::field(
+            "body",
+            "route binds a field that cannot carry a body",
+        )),
+    }
+}
+
 /// Builds the request message from the body, path variables and query string.
 pub fn request_message(
     route: &Route,
     bound: &[(String, String)],
     query: Option<&str>,
+    content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Vec<u8>, RestError> {
     let descriptor = route.method().input();
@@ -29,11 +58,11 @@ pub fn request_message(
             let field = descriptor
                 .get_field_by_name(field_name)
                 .ok_or_else(|| RestError::field("body", "route binds an unknown field"))?;
-            let Kind::Message(inner) = field.kind() else {
-                return Err(RestError::field("body", "route binds a non-message field"));
-            };
             let mut message = DynamicMessage::new(descriptor.clone());
-            message.set_field(&field, Value::Message(parse_json(&inner, body)?));
+            message.set_field(
+                &field,
+                body_field_value(&field, body, is_json(content_type))?,
+            );
             message
         }
     };
@@ -183,8 +212,8 @@ mod tests {
     #[test]
     fn a_json_body_and_path_variables_become_the_request() {
         let (route, bound) = route(Method::POST, "/v1/admin/users/u-1/role");
-        let bytes =
-            request_message(&route, &bound, None, br#"{"role": "ROLE_ADMIN"}"#).expect("valid");
+        let bytes = request_message(&route, &bound, None, None, br#"{"role": "ROLE_ADMIN"}"#)
+            .expect("valid");
         let request = SetRoleRequest::decode(bytes.as_slice()).expect("decodes");
         assert_eq!(request.user_id, "u-1");
         assert_eq!(request.role, Role::Admin as i32);
@@ -193,6 +222,7 @@ mod tests {
         let bytes = request_message(
             &route,
             &bound,
+            None,
             None,
             br#"{"email":"a@b.co","password":"p","displayName":"A"}"#,
         )
@@ -210,12 +240,26 @@ mod tests {
     }
 
     #[test]
+    fn a_text_body_fills_a_string_body_field() {
+        let (route, bound) = route(Method::POST, "/v1/elections/e1/roll:import");
+        let csv = b"email\nada@example.org\n";
+        let bytes = request_message(&route, &bound, None, Some("text/csv"), csv).expect("csv body");
+        let request = proto_gen::election::v1::ImportRollCsvRequest::decode(bytes.as_slice())
+            .expect("decodes");
+        assert_eq!(
+            (request.election_id.as_str(), request.csv.as_bytes()),
+            ("e1", &csv[..])
+        );
+    }
+
+    #[test]
     fn query_parameters_fill_get_requests() {
         let (route, bound) = route(Method::GET, "/v1/admin/users");
         let bytes = request_message(
             &route,
             &bound,
             Some("page_size=5&email_contains=ada%40x&role=ROLE_VOTER"),
+            None,
             b"",
         )
         .expect("valid");
@@ -230,22 +274,25 @@ mod tests {
     #[test]
     fn bad_input_names_the_field() {
         let (register, bound) = route_for_register();
-        let error =
-            request_message(&register, &bound, None, br#"{"email": 5}"#).expect_err("wrong type");
+        let error = request_message(&register, &bound, None, None, br#"{"email": 5}"#)
+            .expect_err("wrong type");
         assert_eq!(error.field.as_deref(), Some("email"));
-        let error =
-            request_message(&register, &bound, None, br#"{"emial": "x"}"#).expect_err("unknown");
+        let error = request_message(&register, &bound, None, None, br#"{"emial": "x"}"#)
+            .expect_err("unknown");
         assert_eq!(error.field.as_deref(), Some("emial"));
-        let error = request_message(&register, &bound, None, b"{not json").expect_err("malformed");
+        let error =
+            request_message(&register, &bound, None, None, b"{not json").expect_err("malformed");
         assert_eq!(error.field.as_deref(), Some("body"));
-        let error = request_message(&register, &bound, None, b"[1,2]").expect_err("not an object");
+        let error =
+            request_message(&register, &bound, None, None, b"[1,2]").expect_err("not an object");
         assert_eq!(error.field.as_deref(), Some("body"));
 
         let (list, bound) = route(Method::GET, "/v1/admin/users");
-        let error =
-            request_message(&list, &bound, Some("page_size=lots"), b"").expect_err("not a number");
+        let error = request_message(&list, &bound, Some("page_size=lots"), None, b"")
+            .expect_err("not a number");
         assert_eq!(error.field.as_deref(), Some("page_size"));
-        let error = request_message(&list, &bound, Some("sort=desc"), b"").expect_err("unknown");
+        let error =
+            request_message(&list, &bound, Some("sort=desc"), None, b"").expect_err("unknown");
         assert_eq!(error.field.as_deref(), Some("sort"));
     }
 }

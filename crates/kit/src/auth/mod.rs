@@ -4,10 +4,12 @@
 mod jwt;
 mod keys;
 mod layer;
+mod remote_keys;
 
 pub use jwt::{sign, verify_with, Claims, Expectations, TokenError, TokenHeader};
 pub use keys::{KeyProvider, KeySet, StaticKeys, TokenVerifier};
 pub use layer::{authorize_user, bearer_token, AuthLayer, AuthService, INTERNAL_TOKEN_HEADER};
+pub use remote_keys::{RemoteKeys, USER_SERVICE};
 
 use proto_gen::user::v1::Role;
 

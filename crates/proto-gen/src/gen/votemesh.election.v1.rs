@@ -205,6 +205,9 @@ pub struct AddCandidateRequest {
     /// The candidate; id and election_id are ignored, ballot_position 0 appends.
     #[prost(message, optional, tag = "2")]
     pub candidate: ::core::option::Option<Candidate>,
+    /// The election version the caller read, or 0 to skip the check; a stale one gets ABORTED.
+    #[prost(uint64, tag = "3")]
+    pub expected_version: u64,
 }
 /// The added candidate.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -212,6 +215,9 @@ pub struct AddCandidateResponse {
     /// The candidate.
     #[prost(message, optional, tag = "1")]
     pub candidate: ::core::option::Option<Candidate>,
+    /// The election's version after the change.
+    #[prost(uint64, tag = "2")]
+    pub election_version: u64,
 }
 /// Edits a candidate.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -234,6 +240,9 @@ pub struct UpdateCandidateRequest {
     /// New image URL.
     #[prost(string, optional, tag = "6")]
     pub image_url: ::core::option::Option<::prost::alloc::string::String>,
+    /// The election version the caller read, or 0 to skip the check; a stale one gets ABORTED.
+    #[prost(uint64, tag = "7")]
+    pub expected_version: u64,
 }
 /// The edited candidate.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -241,6 +250,9 @@ pub struct UpdateCandidateResponse {
     /// The candidate.
     #[prost(message, optional, tag = "1")]
     pub candidate: ::core::option::Option<Candidate>,
+    /// The election's version after the change.
+    #[prost(uint64, tag = "2")]
+    pub election_version: u64,
 }
 /// Removes a candidate.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -251,10 +263,17 @@ pub struct RemoveCandidateRequest {
     /// The candidate id.
     #[prost(string, tag = "2")]
     pub candidate_id: ::prost::alloc::string::String,
+    /// The election version the caller read, or 0 to skip the check; a stale one gets ABORTED.
+    #[prost(uint64, tag = "3")]
+    pub expected_version: u64,
 }
-/// Empty on success.
+/// The election after the removal.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
-pub struct RemoveCandidateResponse {}
+pub struct RemoveCandidateResponse {
+    /// The election's version after the change.
+    #[prost(uint64, tag = "1")]
+    pub election_version: u64,
+}
 /// Sets the ballot order.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ReorderCandidatesRequest {
@@ -264,6 +283,9 @@ pub struct ReorderCandidatesRequest {
     /// Every candidate id of the election, in the new order.
     #[prost(string, repeated, tag = "2")]
     pub candidate_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// The election version the caller read, or 0 to skip the check; a stale one gets ABORTED.
+    #[prost(uint64, tag = "3")]
+    pub expected_version: u64,
 }
 /// The candidates in their new order.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -271,6 +293,9 @@ pub struct ReorderCandidatesResponse {
     /// The candidates.
     #[prost(message, repeated, tag = "1")]
     pub candidates: ::prost::alloc::vec::Vec<Candidate>,
+    /// The election's version after the change.
+    #[prost(uint64, tag = "2")]
+    pub election_version: u64,
 }
 /// Lists candidates.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -318,6 +343,16 @@ pub struct ImportRollResponse {
     /// Every refused row.
     #[prost(message, repeated, tag = "2")]
     pub errors: ::prost::alloc::vec::Vec<RollRowError>,
+}
+/// A CSV roll upload.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ImportRollCsvRequest {
+    /// The election id.
+    #[prost(string, tag = "1")]
+    pub election_id: ::prost::alloc::string::String,
+    /// The CSV text: one email per line.
+    #[prost(string, tag = "2")]
+    pub csv: ::prost::alloc::string::String,
 }
 /// Lists a roll.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -991,6 +1026,37 @@ pub mod election_service_client {
                 );
             self.inner.client_streaming(req, path, codec).await
         }
+        /// Imports a voter roll uploaded as CSV (one email per line; a first line `email` is a header).
+        /// Over REST, send the file itself as the body with `Content-Type: text/csv`.
+        pub async fn import_roll_csv(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ImportRollCsvRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ImportRollResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/votemesh.election.v1.ElectionService/ImportRollCsv",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "votemesh.election.v1.ElectionService",
+                        "ImportRollCsv",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// Lists or searches a voter roll.
         pub async fn list_roll(
             &mut self,
@@ -1212,6 +1278,15 @@ pub mod election_service_server {
         async fn import_roll(
             &self,
             request: tonic::Request<tonic::Streaming<super::ImportRollRequest>>,
+        ) -> std::result::Result<
+            tonic::Response<super::ImportRollResponse>,
+            tonic::Status,
+        >;
+        /// Imports a voter roll uploaded as CSV (one email per line; a first line `email` is a header).
+        /// Over REST, send the file itself as the body with `Content-Type: text/csv`.
+        async fn import_roll_csv(
+            &self,
+            request: tonic::Request<super::ImportRollCsvRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ImportRollResponse>,
             tonic::Status,
@@ -1873,6 +1948,52 @@ pub mod election_service_server {
                                 max_encoding_message_size,
                             );
                         let res = grpc.client_streaming(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/votemesh.election.v1.ElectionService/ImportRollCsv" => {
+                    #[allow(non_camel_case_types)]
+                    struct ImportRollCsvSvc<T: ElectionService>(pub Arc<T>);
+                    impl<
+                        T: ElectionService,
+                    > tonic::server::UnaryService<super::ImportRollCsvRequest>
+                    for ImportRollCsvSvc<T> {
+                        type Response = super::ImportRollResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ImportRollCsvRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ElectionService>::import_roll_csv(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ImportRollCsvSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
                         Ok(res)
                     };
                     Box::pin(fut)

@@ -3,30 +3,32 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, RwLock},
+    sync::{Mutex, RwLock},
     time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
 use ed25519_dalek::VerifyingKey;
-use kit::auth::{KeyProvider, KeySet};
 use proto_gen::user::v1::{user_service_client::UserServiceClient, GetSigningKeysRequest};
 
-use crate::upstreams::Upstreams;
+use super::{KeyProvider, KeySet};
+use crate::discovery::Balanced;
 
 const REFETCH_INTERVAL: Duration = Duration::from_secs(1);
-const USER_SERVICE: &str = "votemesh.user.v1.UserService";
+/// The service that issues tokens and serves their keys.
+pub const USER_SERVICE: &str = "votemesh.user.v1.UserService";
 
 pub struct RemoteKeys {
-    upstreams: Arc<Upstreams>,
+    users: Balanced,
     keys: RwLock<KeySet>,
     last_fetch: Mutex<Option<Instant>>,
 }
 
 impl RemoteKeys {
-    pub fn new(upstreams: Arc<Upstreams>) -> Self {
+    /// Fetches from the svc-user instances in `users`.
+    pub fn new(users: Balanced) -> Self {
         Self {
-            upstreams,
+            users,
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
         }
@@ -40,7 +42,7 @@ impl RemoteKeys {
             }
             *last = Some(Instant::now());
         }
-        let Some(channel) = self.upstreams.pick(USER_SERVICE).await else {
+        let Some(channel) = self.users.pick_within(REFETCH_INTERVAL).await else {
             tracing::warn!("no svc-user instance to fetch signing keys from");
             return;
         };
