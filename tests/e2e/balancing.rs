@@ -51,6 +51,7 @@ async fn get_me_count(metrics_port: u16) -> u64 {
 fn mesh_without_users() -> MeshOptions {
     MeshOptions {
         user_instances: 0,
+        candidate_instances: 0,
         edge: Box::new(|config| config.common.upstream_timeout_ms = 2000),
     }
 }

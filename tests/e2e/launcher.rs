@@ -85,6 +85,10 @@ async fn votemesh_up_serves_a_round_trip_from_an_empty_directory() {
         .await;
     assert_eq!(status, 401);
 
+    let election = create_election(&api, &admin.access, draft_body("Quickstart poll")).await;
+    assert_eq!(election["status"], "ELECTION_STATUS_DRAFT");
+    assert!(data_dir.join("candidate.db").exists());
+
     up.signal(15);
     let exit = tokio::task::spawn_blocking(move || up.0.wait())
         .await

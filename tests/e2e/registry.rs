@@ -65,6 +65,7 @@ async fn watchers_see_registrations_and_evictions() {
 async fn instances_register_again_after_the_registry_restarts() {
     let mesh = spawn_mesh_with(MeshOptions {
         user_instances: 0,
+        candidate_instances: 0,
         edge: Box::new(|_| {}),
     })
     .await;

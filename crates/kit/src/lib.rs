@@ -14,5 +14,6 @@ pub mod registration;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod validate;
 
 pub use error::ServiceError;

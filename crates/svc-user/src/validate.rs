@@ -8,34 +8,8 @@ pub const DISPLAY_NAME_MAX_CHARS: usize = 80;
 
 /// Returns the normalised (trimmed, lower-cased) email.
 pub fn email(field: &str, value: &str) -> Result<String, ServiceError> {
-    let value = value.trim().to_lowercase();
-    let invalid = || ServiceError::invalid(field, "not a valid email address");
-    if value.is_empty() || value.len() > 254 {
-        return Err(invalid());
-    }
-    let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
-    let local_ok = !local.is_empty()
-        && local.len() <= 64
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
-        && labels.iter().all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
-    if local_ok && domain_ok {
-        Ok(value)
-    } else {
-        Err(invalid())
-    }
+    kit::validate::email(value)
+        .ok_or_else(|| ServiceError::invalid(field, "not a valid email address"))
 }
 
 pub fn password(field: &str, value: &str) -> Result<(), ServiceError> {

@@ -21,12 +21,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the registry, svc-user and the edge in one process on SQLite, with data in one directory.
+    /// Runs the registry, svc-user, svc-candidate and the edge in one process on SQLite, with
+    /// data in one directory.
     Up(UpArgs),
     /// Runs the registry.
     Registry(registry::Config),
     /// Runs svc-user.
     User(svc_user::Config),
+    /// Runs svc-candidate.
+    Candidate(svc_candidate::Config),
     /// Runs the edge.
     Edge(edge::Config),
     /// Administration that works on the database directly.
@@ -104,6 +107,14 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let user = svc_user::App::build(user_config).await?;
     tasks.spawn(user.run_until_stopped(shutdown.clone()));
 
+    let candidate_config = svc_candidate::Config::local(
+        &secret,
+        Some(registry_url.clone()),
+        sqlite_url(&args.data_dir, "candidate.db"),
+    );
+    let candidate = svc_candidate::App::build(candidate_config).await?;
+    tasks.spawn(candidate.run_until_stopped(shutdown.clone()));
+
     let mut edge_config = edge::Config::local(&secret, registry_url);
     edge_config.common.listen = args.listen;
     let edge = edge::App::build(edge_config).await?;
@@ -179,6 +190,15 @@ async fn main() -> anyhow::Result<()> {
         Command::User(config) => {
             serve_one(config.common.log_format, |shutdown| async move {
                 svc_user::App::build(config)
+                    .await?
+                    .run_until_stopped(shutdown)
+                    .await
+            })
+            .await
+        }
+        Command::Candidate(config) => {
+            serve_one(config.common.log_format, |shutdown| async move {
+                svc_candidate::App::build(config)
                     .await?
                     .run_until_stopped(shutdown)
                     .await

@@ -9,6 +9,7 @@ use proto_gen::registry::v1::ResolveRequest;
 use super::{fresh_database, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 pub const USER_SERVICE: &str = "votemesh.user.v1.UserService";
+pub const ELECTION_SERVICE: &str = "votemesh.election.v1.ElectionService";
 
 pub struct Mesh {
     pub edge_url: String,
@@ -16,6 +17,7 @@ pub struct Mesh {
     pub secret: String,
     pub database_url: String,
     pub user_urls: Vec<String>,
+    pub candidate_urls: Vec<String>,
     pub shutdown: Shutdown,
 }
 
@@ -28,6 +30,7 @@ impl Drop for Mesh {
 /// What a test may change about the mesh.
 pub struct MeshOptions {
     pub user_instances: usize,
+    pub candidate_instances: usize,
     pub edge: Box<dyn FnOnce(&mut edge::Config) + Send>,
 }
 
@@ -35,6 +38,7 @@ impl Default for MeshOptions {
     fn default() -> Self {
         Self {
             user_instances: 1,
+            candidate_instances: 1,
             edge: Box::new(|_| {}),
         }
     }
@@ -75,6 +79,17 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
         tokio::spawn(user.run_until_stopped(shutdown.clone()));
     }
 
+    let mut candidate_urls = Vec::new();
+    for _ in 0..options.candidate_instances {
+        let config =
+            svc_candidate::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
+        let candidate = svc_candidate::App::build(config)
+            .await
+            .expect("svc-candidate builds");
+        candidate_urls.push(candidate.url());
+        tokio::spawn(candidate.run_until_stopped(shutdown.clone()));
+    }
+
     let mut config = edge::Config::local(&secret, registry_url.clone());
     relax(&mut config);
     (options.edge)(&mut config);
@@ -88,9 +103,12 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
         secret,
         database_url,
         user_urls,
+        candidate_urls,
         shutdown,
     };
     mesh.wait_for_instances(USER_SERVICE, options.user_instances)
+        .await;
+    mesh.wait_for_instances(ELECTION_SERVICE, options.candidate_instances)
         .await;
     mesh
 }

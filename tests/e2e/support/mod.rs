@@ -1,11 +1,13 @@
 //! Test helpers: fresh PostgreSQL databases, an in-process mesh on ephemeral ports, clients.
 
 pub mod clients;
+pub mod elections;
 pub mod mesh;
 pub mod postgres;
 pub mod process;
 
 pub use clients::*;
+pub use elections::*;
 pub use mesh::*;
 pub use postgres::fresh_database;
 

@@ -1,0 +1,94 @@
+//! Between stored records and the wire types.
+
+use proto_gen::election::v1::{
+    BallotMethod, Candidate, Election, ElectionStatus, Eligibility, ResultsVisibility,
+};
+
+use crate::store::{CandidateRecord, ElectionRecord, Status};
+
+pub fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+pub fn millis(timestamp: &prost_types::Timestamp) -> i64 {
+    timestamp.seconds * 1000 + i64::from(timestamp.nanos) / 1_000_000
+}
+
+pub fn method_name(method: BallotMethod) -> &'static str {
+    match method {
+        BallotMethod::Approval => "approval",
+        BallotMethod::Ranked => "ranked",
+        _ => "plurality",
+    }
+}
+
+fn method_of(name: &str) -> BallotMethod {
+    match name {
+        "approval" => BallotMethod::Approval,
+        "ranked" => BallotMethod::Ranked,
+        _ => BallotMethod::Plurality,
+    }
+}
+
+pub fn visibility_name(visibility: ResultsVisibility) -> &'static str {
+    match visibility {
+        ResultsVisibility::Live => "live",
+        _ => "after_close",
+    }
+}
+
+pub fn eligibility_name(eligibility: Eligibility) -> &'static str {
+    match eligibility {
+        Eligibility::Roll => "roll",
+        _ => "all_voters",
+    }
+}
+
+pub fn status_of(status: Status) -> ElectionStatus {
+    match status {
+        Status::Draft => ElectionStatus::Draft,
+        Status::Open => ElectionStatus::Open,
+        Status::Closed => ElectionStatus::Closed,
+        Status::Archived => ElectionStatus::Archived,
+    }
+}
+
+pub fn election(record: &ElectionRecord) -> Election {
+    Election {
+        election_id: record.id.clone(),
+        title: record.title.clone(),
+        description: record.description.clone(),
+        method: method_of(&record.method) as i32,
+        max_choices: record.max_choices as u32,
+        opens_at: Some(timestamp(record.opens_at_ms)),
+        closes_at: Some(timestamp(record.closes_at_ms)),
+        results_visibility: if record.results_visibility == "live" {
+            ResultsVisibility::Live
+        } else {
+            ResultsVisibility::AfterClose
+        } as i32,
+        eligibility: if record.eligibility == "roll" {
+            Eligibility::Roll
+        } else {
+            Eligibility::AllVoters
+        } as i32,
+        status: status_of(record.status) as i32,
+        version: record.version as u64,
+        created_at: Some(timestamp(record.created_at_ms)),
+    }
+}
+
+pub fn candidate(record: &CandidateRecord) -> Candidate {
+    Candidate {
+        candidate_id: record.id.clone(),
+        election_id: record.election_id.clone(),
+        name: record.name.clone(),
+        party: record.party.clone(),
+        description: record.description.clone(),
+        image_url: record.image_url.clone(),
+        ballot_position: record.ballot_position as u32,
+    }
+}

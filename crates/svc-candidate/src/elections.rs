@@ -1,0 +1,649 @@
+//! The elections domain: lifecycle, ballots, rolls and eligibility, independent of the wire.
+
+use std::{collections::HashSet, sync::Arc};
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use kit::ServiceError;
+use prost::Message;
+use proto_gen::{
+    election::v1::{
+        AddCandidateRequest, Candidate, CheckEligibilityResponse, CreateElectionRequest, Election,
+        ElectionStatus, ImportRollResponse, ListElectionsResponse, ListRollResponse,
+        ReorderCandidatesRequest, UpdateCandidateRequest, UpdateElectionRequest,
+    },
+    events::v1::ElectionStatusChanged,
+};
+
+use crate::{
+    convert::{self, millis},
+    roll,
+    store::{
+        CandidateChange, CandidateRecord, DraftFields, ElectionRecord, ElectionStore, Guard,
+        OutboxEvent, Status, StoreError,
+    },
+    validate::{self, ElectionInput},
+};
+
+/// The topic election lifecycle events go to.
+pub const STATUS_TOPIC: &str = "votemesh.election.status.v1";
+const MIN_CANDIDATES_TO_OPEN: usize = 2;
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+const DEFAULT_ROLL_PAGE: u32 = 100;
+const MAX_ROLL_PAGE: u32 = 1000;
+
+pub struct Elections {
+    store: Arc<dyn ElectionStore>,
+    roll_limit: usize,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// Store outcomes in the client's terms; `action` says what was refused.
+fn refused(error: StoreError, action: &str) -> ServiceError {
+    match error {
+        StoreError::NotFound => ServiceError::NotFound("election_id: no such election".into()),
+        StoreError::WrongStatus(status) => {
+            ServiceError::FailedPrecondition(format!("election is {}; cannot {action}", status.label()))
+        }
+        StoreError::Stale { current } => ServiceError::Aborted(format!(
+            "election changed since it was read; current version is {current}"
+        )),
+        StoreError::TooFewCandidates(count) => ServiceError::FailedPrecondition(format!(
+            "election is DRAFT with {count} candidate(s); at least {MIN_CANDIDATES_TO_OPEN} are needed to open"
+        )),
+        StoreError::CandidateNotFound => ServiceError::NotFound("candidate_id: no such candidate in this election".into()),
+        StoreError::BadOrder => ServiceError::invalid(
+            "candidate_ids",
+            "must name every candidate of the election exactly once",
+        ),
+        StoreError::RollEntryNotFound => ServiceError::NotFound("email: not on this election's roll".into()),
+        StoreError::Database(error) => ServiceError::internal(error),
+    }
+}
+
+fn page_limit(requested: u32, default: u32, max: u32) -> Result<u64, ServiceError> {
+    match requested {
+        0 => Ok(u64::from(default)),
+        n if n > max => Err(ServiceError::invalid(
+            "page_size",
+            format!("must be at most {max}"),
+        )),
+        n => Ok(u64::from(n)),
+    }
+}
+
+fn decode_token(token: &str) -> Result<Option<String>, ServiceError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .map(Some)
+        .ok_or_else(|| ServiceError::invalid("page_token", "not a token from this API"))
+}
+
+fn encode_token(text: &str) -> String {
+    URL_SAFE_NO_PAD.encode(text.as_bytes())
+}
+
+fn status_event(election: &ElectionRecord) -> OutboxEvent {
+    let event_id = uuid::Uuid::new_v4().to_string();
+    let payload = ElectionStatusChanged {
+        event_id: event_id.clone(),
+        election_id: election.id.clone(),
+        status: convert::status_of(election.status) as i32,
+        version: election.version as u64,
+        occurred_at: Some(convert::timestamp(now_ms())),
+    };
+    OutboxEvent {
+        id: event_id,
+        topic: STATUS_TOPIC.into(),
+        partition_key: election.id.clone(),
+        payload: payload.encode_to_vec(),
+    }
+}
+
+impl Elections {
+    pub fn new(store: Arc<dyn ElectionStore>, roll_limit: usize) -> Self {
+        Self { store, roll_limit }
+    }
+
+    async fn current(&self, election_id: &str) -> Result<ElectionRecord, ServiceError> {
+        let id = validate::id("election_id", election_id)?;
+        self.store
+            .election(&id)
+            .await
+            .map_err(|e| refused(e, "read it"))?
+            .ok_or_else(|| ServiceError::NotFound("election_id: no such election".into()))
+    }
+
+    pub async fn create(&self, request: CreateElectionRequest) -> Result<Election, ServiceError> {
+        let input = request
+            .election
+            .ok_or_else(|| ServiceError::invalid("election", "required"))?;
+        let fields = validate::election(
+            ElectionInput {
+                title: &input.title,
+                description: &input.description,
+                method: input.method,
+                max_choices: input.max_choices,
+                opens_at: input.opens_at.as_ref(),
+                closes_at: input.closes_at.as_ref(),
+                results_visibility: input.results_visibility,
+                eligibility: input.eligibility,
+            },
+            now_ms(),
+        )?;
+        let record = ElectionRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            title: fields.title,
+            description: fields.description,
+            method: fields.method,
+            max_choices: fields.max_choices,
+            opens_at_ms: fields.opens_at_ms,
+            closes_at_ms: fields.closes_at_ms,
+            results_visibility: fields.results_visibility,
+            eligibility: fields.eligibility,
+            status: Status::Draft,
+            version: 1,
+            created_at_ms: now_ms(),
+        };
+        let created = self
+            .store
+            .create_election(record)
+            .await
+            .map_err(|e| refused(e, "create it"))?;
+        tracing::info!(election_id = %created.id, "election created");
+        Ok(convert::election(&created))
+    }
+
+    pub async fn get(&self, election_id: &str) -> Result<Election, ServiceError> {
+        Ok(convert::election(&self.current(election_id).await?))
+    }
+
+    pub async fn list(
+        &self,
+        page_size: u32,
+        page_token: &str,
+        status: i32,
+    ) -> Result<ListElectionsResponse, ServiceError> {
+        let limit = page_limit(page_size, DEFAULT_PAGE, MAX_PAGE)?;
+        let status = match ElectionStatus::try_from(status) {
+            Ok(ElectionStatus::Unspecified) => None,
+            Ok(ElectionStatus::Draft) => Some(Status::Draft),
+            Ok(ElectionStatus::Open) => Some(Status::Open),
+            Ok(ElectionStatus::Closed) => Some(Status::Closed),
+            Ok(ElectionStatus::Archived) => Some(Status::Archived),
+            Err(_) => return Err(ServiceError::invalid("status", "unknown status")),
+        };
+        let after = match decode_token(page_token)? {
+            None => None,
+            Some(token) => {
+                let (created, id) = token
+                    .split_once('/')
+                    .and_then(|(c, id)| Some((c.parse::<i64>().ok()?, id.to_owned())))
+                    .ok_or_else(|| {
+                        ServiceError::invalid("page_token", "not a token from this API")
+                    })?;
+                Some((created, id))
+            }
+        };
+        let mut records = self
+            .store
+            .list_elections(status, after, limit + 1)
+            .await
+            .map_err(|e| refused(e, "list"))?;
+        let next_page_token = if records.len() as u64 > limit {
+            records.truncate(limit as usize);
+            records
+                .last()
+                .map(|r| encode_token(&format!("{}/{}", r.created_at_ms, r.id)))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(ListElectionsResponse {
+            elections: records.iter().map(convert::election).collect(),
+            next_page_token,
+        })
+    }
+
+    pub async fn update(&self, request: UpdateElectionRequest) -> Result<Election, ServiceError> {
+        let current = self.current(&request.election_id).await?;
+        if current.status != Status::Draft {
+            return Err(refused(StoreError::WrongStatus(current.status), "edit it"));
+        }
+        let guard = match Guard::from_expected(request.expected_version) {
+            Guard::Any => Guard::Version(current.version),
+            explicit => explicit,
+        };
+        let merged = Election {
+            title: request.title.unwrap_or(current.title.clone()),
+            description: request.description.unwrap_or(current.description.clone()),
+            method: request.method.unwrap_or(convert::election(&current).method),
+            max_choices: request.max_choices.unwrap_or(current.max_choices as u32),
+            opens_at: Some(
+                request
+                    .opens_at
+                    .unwrap_or(convert::timestamp(current.opens_at_ms)),
+            ),
+            closes_at: Some(
+                request
+                    .closes_at
+                    .unwrap_or(convert::timestamp(current.closes_at_ms)),
+            ),
+            results_visibility: request
+                .results_visibility
+                .unwrap_or(convert::election(&current).results_visibility),
+            eligibility: request
+                .eligibility
+                .unwrap_or(convert::election(&current).eligibility),
+            ..Default::default()
+        };
+        let fields: DraftFields = validate::election(
+            ElectionInput {
+                title: &merged.title,
+                description: &merged.description,
+                method: merged.method,
+                max_choices: merged.max_choices,
+                opens_at: merged.opens_at.as_ref(),
+                closes_at: merged.closes_at.as_ref(),
+                results_visibility: merged.results_visibility,
+                eligibility: merged.eligibility,
+            },
+            now_ms(),
+        )?;
+        let updated = self
+            .store
+            .update_draft(&current.id, guard, fields)
+            .await
+            .map_err(|e| refused(e, "edit it"))?;
+        Ok(convert::election(&updated))
+    }
+
+    /// Moves an election along DRAFT → OPEN → CLOSED → ARCHIVED.
+    pub async fn transition(
+        &self,
+        election_id: &str,
+        target: i32,
+        expected_version: u64,
+    ) -> Result<Election, ServiceError> {
+        let current = self.current(election_id).await?;
+        let target = ElectionStatus::try_from(target).unwrap_or(ElectionStatus::Unspecified);
+        let (from, to, action) = match target {
+            ElectionStatus::Open => (Status::Draft, Status::Open, "open it"),
+            ElectionStatus::Closed => (Status::Open, Status::Closed, "close it"),
+            ElectionStatus::Archived => (Status::Closed, Status::Archived, "archive it"),
+            ElectionStatus::Draft | ElectionStatus::Unspecified => {
+                return Err(ServiceError::invalid(
+                    "target",
+                    "must be OPEN, CLOSED or ARCHIVED",
+                ))
+            }
+        };
+        if current.status != from {
+            return Err(refused(StoreError::WrongStatus(current.status), action));
+        }
+        if to == Status::Open && current.closes_at_ms <= now_ms() {
+            return Err(ServiceError::FailedPrecondition(
+                "election is DRAFT and its closes_at has passed; move closes_at first".into(),
+            ));
+        }
+        let guard = Guard::from_expected(expected_version);
+        let moved = self
+            .apply_transition(&current.id, from, to, guard)
+            .await
+            .map_err(|e| refused(e, action))?;
+        Ok(convert::election(&moved))
+    }
+
+    async fn apply_transition(
+        &self,
+        id: &str,
+        from: Status,
+        to: Status,
+        guard: Guard,
+    ) -> Result<ElectionRecord, StoreError> {
+        let min = if to == Status::Open {
+            MIN_CANDIDATES_TO_OPEN
+        } else {
+            0
+        };
+        let moved = self
+            .store
+            .transition(id, from, to, guard, min, Box::new(status_event))
+            .await?;
+        tracing::info!(election_id = %id, from = from.label(), to = to.label(), "election status changed");
+        Ok(moved)
+    }
+
+    pub async fn extend(
+        &self,
+        election_id: &str,
+        closes_at: Option<&prost_types::Timestamp>,
+        expected_version: u64,
+    ) -> Result<Election, ServiceError> {
+        let current = self.current(election_id).await?;
+        if current.status != Status::Open {
+            return Err(refused(
+                StoreError::WrongStatus(current.status),
+                "extend it",
+            ));
+        }
+        let closes_at = closes_at
+            .map(millis)
+            .ok_or_else(|| ServiceError::invalid("closes_at", "required"))?;
+        if closes_at <= current.closes_at_ms || closes_at <= now_ms() {
+            return Err(ServiceError::invalid(
+                "closes_at",
+                "must be later than the current closing time",
+            ));
+        }
+        let extended = self
+            .store
+            .extend(
+                &current.id,
+                Guard::from_expected(expected_version),
+                closes_at,
+                Box::new(status_event),
+            )
+            .await
+            .map_err(|e| refused(e, "extend it"))?;
+        Ok(convert::election(&extended))
+    }
+
+    fn candidate_record(
+        election_id: &str,
+        id: String,
+        input: &Candidate,
+    ) -> Result<CandidateRecord, ServiceError> {
+        Ok(CandidateRecord {
+            id,
+            election_id: election_id.to_owned(),
+            name: validate::text("candidate.name", &input.name, 1, 200)?,
+            party: validate::text("candidate.party", &input.party, 0, 200)?,
+            description: validate::text("candidate.description", &input.description, 0, 2000)?,
+            image_url: validate::image_url("candidate.image_url", &input.image_url)?,
+            ballot_position: i64::from(input.ballot_position),
+        })
+    }
+
+    async fn change(
+        &self,
+        election_id: &str,
+        expected_version: u64,
+        change: CandidateChange,
+    ) -> Result<(ElectionRecord, Vec<CandidateRecord>), ServiceError> {
+        self.store
+            .change_candidates(election_id, Guard::from_expected(expected_version), change)
+            .await
+            .map_err(|e| {
+                refused(
+                    e,
+                    "change its candidates; the ballot is frozen once the election opens",
+                )
+            })
+    }
+
+    pub async fn add_candidate(
+        &self,
+        request: AddCandidateRequest,
+    ) -> Result<(Candidate, u64), ServiceError> {
+        let election_id = validate::id("election_id", &request.election_id)?;
+        let input = request
+            .candidate
+            .ok_or_else(|| ServiceError::invalid("candidate", "required"))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let record = Self::candidate_record(&election_id, id.clone(), &input)?;
+        let (election, list) = self
+            .change(
+                &election_id,
+                request.expected_version,
+                CandidateChange::Add(record),
+            )
+            .await?;
+        let added = list
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| ServiceError::internal(anyhow::anyhow!("added candidate vanished")))?;
+        Ok((convert::candidate(added), election.version as u64))
+    }
+
+    pub async fn update_candidate(
+        &self,
+        request: UpdateCandidateRequest,
+    ) -> Result<(Candidate, u64), ServiceError> {
+        let election_id = validate::id("election_id", &request.election_id)?;
+        let candidate_id = validate::id("candidate_id", &request.candidate_id)?;
+        let current = self
+            .store
+            .candidates(&election_id)
+            .await
+            .map_err(|e| refused(e, "read its candidates"))?
+            .into_iter()
+            .find(|c| c.id == candidate_id)
+            .ok_or_else(|| refused(StoreError::CandidateNotFound, ""))?;
+        let merged = Candidate {
+            name: request.name.unwrap_or(current.name),
+            party: request.party.unwrap_or(current.party),
+            description: request.description.unwrap_or(current.description),
+            image_url: request.image_url.unwrap_or(current.image_url),
+            ..Default::default()
+        };
+        let record = Self::candidate_record(&election_id, candidate_id.clone(), &merged)?;
+        let (election, list) = self
+            .change(
+                &election_id,
+                request.expected_version,
+                CandidateChange::Update(record),
+            )
+            .await?;
+        let updated = list
+            .iter()
+            .find(|c| c.id == candidate_id)
+            .ok_or_else(|| refused(StoreError::CandidateNotFound, ""))?;
+        Ok((convert::candidate(updated), election.version as u64))
+    }
+
+    pub async fn remove_candidate(
+        &self,
+        election_id: &str,
+        candidate_id: &str,
+        expected_version: u64,
+    ) -> Result<u64, ServiceError> {
+        let election_id = validate::id("election_id", election_id)?;
+        let candidate_id = validate::id("candidate_id", candidate_id)?;
+        let (election, _) = self
+            .change(
+                &election_id,
+                expected_version,
+                CandidateChange::Remove(candidate_id),
+            )
+            .await?;
+        Ok(election.version as u64)
+    }
+
+    pub async fn reorder(
+        &self,
+        request: ReorderCandidatesRequest,
+    ) -> Result<(Vec<Candidate>, u64), ServiceError> {
+        let election_id = validate::id("election_id", &request.election_id)?;
+        let (election, list) = self
+            .change(
+                &election_id,
+                request.expected_version,
+                CandidateChange::Reorder(request.candidate_ids),
+            )
+            .await?;
+        Ok((
+            list.iter().map(convert::candidate).collect(),
+            election.version as u64,
+        ))
+    }
+
+    pub async fn candidates(&self, election_id: &str) -> Result<Vec<Candidate>, ServiceError> {
+        let election = self.current(election_id).await?;
+        let list = self
+            .store
+            .candidates(&election.id)
+            .await
+            .map_err(|e| refused(e, "read its candidates"))?;
+        Ok(list.iter().map(convert::candidate).collect())
+    }
+
+    /// Adds rows to a DRAFT election's roll; every refused row is reported, good rows stay.
+    pub async fn import_roll(
+        &self,
+        election_id: &str,
+        rows: Vec<String>,
+    ) -> Result<ImportRollResponse, ServiceError> {
+        let election = self.current(election_id).await?;
+        if election.status != Status::Draft {
+            return Err(refused(
+                StoreError::WrongStatus(election.status),
+                "change its roll",
+            ));
+        }
+        let classified = roll::classify(rows, self.roll_limit);
+        let mut errors = classified.refused;
+        let emails: Vec<String> = classified
+            .good
+            .iter()
+            .map(|(_, email)| email.clone())
+            .collect();
+        let already: HashSet<String> = self
+            .store
+            .import_roll(&election.id, emails)
+            .await
+            .map_err(|e| refused(e, "change its roll"))?
+            .into_iter()
+            .collect();
+        let mut accepted = 0u32;
+        for (row, email) in classified.good {
+            if already.contains(&email) {
+                errors.push(proto_gen::election::v1::RollRowError {
+                    row,
+                    value: email,
+                    reason: "already on the roll".into(),
+                });
+            } else {
+                accepted += 1;
+            }
+        }
+        errors.sort_by_key(|error| error.row);
+        tracing::info!(election_id = %election.id, accepted, refused = errors.len(), "roll imported");
+        Ok(ImportRollResponse { accepted, errors })
+    }
+
+    pub async fn list_roll(
+        &self,
+        election_id: &str,
+        email_contains: String,
+        requested: u32,
+        page_token: &str,
+    ) -> Result<ListRollResponse, ServiceError> {
+        let election = self.current(election_id).await?;
+        let limit = page_limit(requested, DEFAULT_ROLL_PAGE, MAX_ROLL_PAGE)?;
+        let after = decode_token(page_token)?;
+        let mut emails = self
+            .store
+            .roll_page(&election.id, Some(email_contains), after, limit + 1)
+            .await
+            .map_err(|e| refused(e, "list its roll"))?;
+        let next_page_token = if emails.len() as u64 > limit {
+            emails.truncate(limit as usize);
+            emails.last().map(|e| encode_token(e)).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(ListRollResponse {
+            emails,
+            next_page_token,
+        })
+    }
+
+    pub async fn count_roll(&self, election_id: &str) -> Result<u64, ServiceError> {
+        let election = self.current(election_id).await?;
+        self.store
+            .roll_count(&election.id)
+            .await
+            .map_err(|e| refused(e, "count its roll"))
+    }
+
+    pub async fn remove_roll_entry(
+        &self,
+        election_id: &str,
+        email: &str,
+    ) -> Result<(), ServiceError> {
+        let election_id = validate::id("election_id", election_id)?;
+        let email = kit::validate::email(email)
+            .ok_or_else(|| ServiceError::invalid("email", "not a valid email address"))?;
+        self.store
+            .remove_roll_entry(&election_id, &email)
+            .await
+            .map_err(|e| refused(e, "change its roll"))
+    }
+
+    /// For svc-voting: may this user vote here? Answers with the ballot so it can be cached.
+    pub async fn check_eligibility(
+        &self,
+        election_id: &str,
+        email: &str,
+    ) -> Result<CheckEligibilityResponse, ServiceError> {
+        let election = self.current(election_id).await?;
+        let eligible = match election.eligibility.as_str() {
+            "roll" => match kit::validate::email(email) {
+                Some(email) => self
+                    .store
+                    .on_roll(&election.id, &email)
+                    .await
+                    .map_err(|e| refused(e, "read its roll"))?,
+                None => false,
+            },
+            _ => true,
+        };
+        let candidates = self.candidates(&election.id).await?;
+        Ok(CheckEligibilityResponse {
+            eligible,
+            election: Some(convert::election(&election)),
+            candidates,
+        })
+    }
+
+    /// Applies every transition whose time has come; returns elections that could not open.
+    pub async fn apply_due_transitions(&self) -> Result<Vec<String>, ServiceError> {
+        let now = now_ms();
+        let mut stuck = Vec::new();
+        let store_error = |e| refused(e, "schedule it");
+        for id in self.store.due_for_opening(now).await.map_err(store_error)? {
+            match self
+                .apply_transition(&id, Status::Draft, Status::Open, Guard::Any)
+                .await
+            {
+                Ok(_) => {}
+                Err(StoreError::TooFewCandidates(_)) => stuck.push(id),
+                // Another replica, or an admin, moved it first.
+                Err(StoreError::WrongStatus(_) | StoreError::Stale { .. }) => {}
+                Err(error) => return Err(refused(error, "open it")),
+            }
+        }
+        for id in self.store.due_for_closing(now).await.map_err(store_error)? {
+            match self
+                .apply_transition(&id, Status::Open, Status::Closed, Guard::Any)
+                .await
+            {
+                Ok(_) | Err(StoreError::WrongStatus(_) | StoreError::Stale { .. }) => {}
+                Err(error) => return Err(refused(error, "close it")),
+            }
+        }
+        Ok(stuck)
+    }
+}

@@ -1,0 +1,136 @@
+//! svc-candidate: elections, their candidates and voter rolls.
+#![forbid(unsafe_code)]
+
+mod convert;
+pub mod elections;
+mod grpc;
+mod roll;
+mod scheduler;
+pub mod store;
+mod validate;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use kit::{
+    auth::{RemoteKeys, TokenVerifier, USER_SERVICE},
+    config::CommonArgs,
+    discovery::Balanced,
+    internal::registry_client,
+    server::GrpcServer,
+    shutdown::Shutdown,
+};
+use proto_gen::election::v1::election_service_server::ElectionServiceServer;
+use tonic::service::Routes;
+
+pub use elections::Elections;
+
+use crate::{grpc::ElectionApi, store::SeaElectionStore};
+
+pub const SERVICE_NAME: &str = "votemesh.election.v1.ElectionService";
+
+/// svc-candidate settings.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Config {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// `postgres://…` in production, `sqlite://path?mode=rwc` embedded.
+    #[arg(long, env = "VOTEMESH_CANDIDATE_DATABASE_URL")]
+    pub database_url: String,
+    /// A read replica for list and count reads; the primary when unset.
+    #[arg(long, env = "VOTEMESH_CANDIDATE_READ_DATABASE_URL")]
+    pub read_database_url: Option<String>,
+    /// Database pool size.
+    #[arg(
+        long,
+        env = "VOTEMESH_CANDIDATE_DB_MAX_CONNECTIONS",
+        default_value_t = 10
+    )]
+    pub max_connections: u32,
+    /// How often the scheduler looks for due openings and closings, in milliseconds.
+    #[arg(long, env = "VOTEMESH_SCHEDULER_INTERVAL_MS", default_value_t = 500)]
+    pub scheduler_interval_ms: u64,
+    /// Most rows one roll import may carry; later rows are reported, not imported.
+    #[arg(long, env = "VOTEMESH_ROLL_IMPORT_LIMIT", default_value_t = 100_000)]
+    pub roll_import_limit: usize,
+}
+
+impl Config {
+    pub fn local(internal_token: &str, registry_url: Option<String>, database_url: String) -> Self {
+        Self {
+            common: CommonArgs::local(internal_token, registry_url),
+            database_url,
+            read_database_url: None,
+            max_connections: 10,
+            scheduler_interval_ms: 500,
+            roll_import_limit: 100_000,
+        }
+    }
+}
+
+/// A bound svc-candidate, ready to run.
+pub struct App {
+    server: GrpcServer,
+    elections: Arc<Elections>,
+    scheduler_interval: Duration,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = SeaElectionStore::open(
+            &config.database_url,
+            config.read_database_url.as_deref(),
+            config.max_connections,
+        )
+        .await?;
+        let elections = Arc::new(Elections::new(Arc::new(store), config.roll_import_limit));
+        let registry_url = config.common.registry_url.clone().ok_or_else(|| {
+            anyhow::anyhow!("svc-candidate needs --registry-url to find svc-user's keys")
+        })?;
+        let users = Balanced::watch(
+            registry_client(
+                &registry_url,
+                &config.common.internal_token,
+                config.common.upstream_timeout(),
+            )?,
+            USER_SERVICE,
+            config.common.upstream_timeout(),
+        );
+        let verifier = TokenVerifier::new(
+            Arc::new(RemoteKeys::new(users)),
+            config.common.token_expectations(),
+        );
+        let routes = Routes::new(ElectionServiceServer::new(ElectionApi(elections.clone())));
+        let server = GrpcServer::bind(
+            "svc-candidate",
+            &config.common,
+            routes,
+            vec![SERVICE_NAME],
+            verifier,
+        )
+        .await?;
+        Ok(Self {
+            server,
+            elections,
+            scheduler_interval: Duration::from_millis(config.scheduler_interval_ms.max(10)),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    pub fn url(&self) -> String {
+        self.server.advertised_address()
+    }
+
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let scheduler = tokio::spawn(scheduler::run(
+            self.elections.clone(),
+            self.scheduler_interval,
+            shutdown.clone(),
+        ));
+        let served = self.server.run_until_stopped(shutdown).await;
+        scheduler.abort();
+        served
+    }
+}

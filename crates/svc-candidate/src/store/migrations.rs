@@ -1,0 +1,98 @@
+//! svc-candidate's schema. Times are unix milliseconds so both backends store them alike.
+
+use kit::db::Migration;
+
+const POSTGRES: &[&str] = &[
+    "CREATE TABLE elections (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL,
+        method TEXT NOT NULL,
+        max_choices BIGINT NOT NULL,
+        opens_at_ms BIGINT NOT NULL,
+        closes_at_ms BIGINT NOT NULL,
+        results_visibility TEXT NOT NULL,
+        eligibility TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('draft', 'open', 'closed', 'archived')),
+        version BIGINT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        updated_at_ms BIGINT NOT NULL
+    )",
+    "CREATE INDEX elections_due ON elections (status, opens_at_ms, closes_at_ms)",
+    "CREATE INDEX elections_by_age ON elections (created_at_ms DESC, id DESC)",
+    "CREATE TABLE candidates (
+        id TEXT PRIMARY KEY,
+        election_id TEXT NOT NULL REFERENCES elections (id),
+        name TEXT NOT NULL,
+        party TEXT NOT NULL,
+        description TEXT NOT NULL,
+        image_url TEXT NOT NULL,
+        ballot_position BIGINT NOT NULL
+    )",
+    "CREATE INDEX candidates_by_election ON candidates (election_id, ballot_position)",
+    "CREATE TABLE roll_entries (
+        election_id TEXT NOT NULL REFERENCES elections (id),
+        email TEXT NOT NULL,
+        PRIMARY KEY (election_id, email)
+    )",
+    "CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        topic TEXT NOT NULL,
+        partition_key TEXT NOT NULL,
+        payload BYTEA NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        published_at_ms BIGINT
+    )",
+    "CREATE INDEX outbox_unpublished ON outbox (created_at_ms) WHERE published_at_ms IS NULL",
+];
+
+const SQLITE: &[&str] = &[
+    "CREATE TABLE elections (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL,
+        method TEXT NOT NULL,
+        max_choices INTEGER NOT NULL,
+        opens_at_ms INTEGER NOT NULL,
+        closes_at_ms INTEGER NOT NULL,
+        results_visibility TEXT NOT NULL,
+        eligibility TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('draft', 'open', 'closed', 'archived')),
+        version INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    )",
+    "CREATE INDEX elections_due ON elections (status, opens_at_ms, closes_at_ms)",
+    "CREATE INDEX elections_by_age ON elections (created_at_ms DESC, id DESC)",
+    "CREATE TABLE candidates (
+        id TEXT PRIMARY KEY,
+        election_id TEXT NOT NULL REFERENCES elections (id),
+        name TEXT NOT NULL,
+        party TEXT NOT NULL,
+        description TEXT NOT NULL,
+        image_url TEXT NOT NULL,
+        ballot_position INTEGER NOT NULL
+    )",
+    "CREATE INDEX candidates_by_election ON candidates (election_id, ballot_position)",
+    "CREATE TABLE roll_entries (
+        election_id TEXT NOT NULL REFERENCES elections (id),
+        email TEXT NOT NULL,
+        PRIMARY KEY (election_id, email)
+    )",
+    "CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        topic TEXT NOT NULL,
+        partition_key TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        published_at_ms INTEGER
+    )",
+    "CREATE INDEX outbox_unpublished ON outbox (created_at_ms) WHERE published_at_ms IS NULL",
+];
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "elections, candidates, voter rolls, outbox",
+    postgres: POSTGRES,
+    sqlite: SQLITE,
+}];

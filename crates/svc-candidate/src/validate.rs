@@ -1,0 +1,141 @@
+//! Input rules for elections and candidates; each error names its field.
+
+use kit::ServiceError;
+use proto_gen::election::v1::{BallotMethod, Eligibility, ResultsVisibility};
+
+use crate::{
+    convert::{eligibility_name, method_name, millis, visibility_name},
+    store::DraftFields,
+};
+
+pub fn id(field: &str, value: &str) -> Result<String, ServiceError> {
+    uuid::Uuid::parse_str(value)
+        .map(|id| id.to_string())
+        .map_err(|_| ServiceError::invalid(field, "not a valid id"))
+}
+
+pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, ServiceError> {
+    let value = value.trim();
+    let chars = value.chars().count();
+    if chars < min || chars > max {
+        let bounds = if min == 0 {
+            format!("at most {max} characters")
+        } else {
+            format!("{min} to {max} characters")
+        };
+        return Err(ServiceError::invalid(field, format!("must be {bounds}")));
+    }
+    Ok(value.to_owned())
+}
+
+/// Empty, or an https URL with a host and no spaces.
+pub fn image_url(field: &str, value: &str) -> Result<String, ServiceError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    let host = value
+        .strip_prefix("https://")
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    let valid = value.len() <= 2048
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        && host.is_some_and(|h| !h.is_empty() && h.contains('.') && !h.starts_with('.'));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(ServiceError::invalid(field, "must be an https URL"))
+    }
+}
+
+/// The fields of an election as a client set them, before checks.
+pub struct ElectionInput<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub method: i32,
+    pub max_choices: u32,
+    pub opens_at: Option<&'a prost_types::Timestamp>,
+    pub closes_at: Option<&'a prost_types::Timestamp>,
+    pub results_visibility: i32,
+    pub eligibility: i32,
+}
+
+pub fn election(input: ElectionInput<'_>, now_ms: i64) -> Result<DraftFields, ServiceError> {
+    let title = text("title", input.title, 1, 200)?;
+    let description = text("description", input.description, 0, 5000)?;
+    let method = match BallotMethod::try_from(input.method) {
+        Ok(BallotMethod::Unspecified) | Err(_) => {
+            return Err(ServiceError::invalid(
+                "method",
+                "must be PLURALITY, APPROVAL or RANKED",
+            ))
+        }
+        Ok(method) => method,
+    };
+    let max_choices = match method {
+        BallotMethod::Plurality if input.max_choices > 1 => {
+            return Err(ServiceError::invalid(
+                "max_choices",
+                "must be 0 or 1 for PLURALITY",
+            ))
+        }
+        BallotMethod::Plurality => 1,
+        BallotMethod::Approval if input.max_choices == 0 => {
+            return Err(ServiceError::invalid(
+                "max_choices",
+                "must be at least 1 for APPROVAL",
+            ))
+        }
+        _ => i64::from(input.max_choices),
+    };
+    let opens_at = input
+        .opens_at
+        .map(millis)
+        .ok_or_else(|| ServiceError::invalid("opens_at", "required"))?;
+    let closes_at = input
+        .closes_at
+        .map(millis)
+        .ok_or_else(|| ServiceError::invalid("closes_at", "required"))?;
+    if opens_at <= now_ms {
+        return Err(ServiceError::invalid(
+            "opens_at",
+            "must be in the future; open early to start now",
+        ));
+    }
+    if closes_at <= opens_at {
+        return Err(ServiceError::invalid("closes_at", "must be after opens_at"));
+    }
+    let visibility = ResultsVisibility::try_from(input.results_visibility)
+        .map_err(|_| ServiceError::invalid("results_visibility", "unknown value"))?;
+    let eligibility = Eligibility::try_from(input.eligibility)
+        .map_err(|_| ServiceError::invalid("eligibility", "unknown value"))?;
+    Ok(DraftFields {
+        title,
+        description,
+        method: method_name(method).into(),
+        max_choices,
+        opens_at_ms: opens_at,
+        closes_at_ms: closes_at,
+        results_visibility: visibility_name(visibility).into(),
+        eligibility: eligibility_name(eligibility).into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_urls_must_be_https() {
+        assert!(image_url("image_url", "").is_ok());
+        assert!(image_url("image_url", "https://cdn.example.org/a.png").is_ok());
+        for bad in [
+            "http://x.org/a.png",
+            "https://",
+            "https://nohost",
+            "javascript:alert(1)",
+            "https://x.org/a b.png",
+        ] {
+            assert!(image_url("image_url", bad).is_err(), "{bad}");
+        }
+    }
+}
