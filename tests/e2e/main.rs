@@ -17,6 +17,7 @@ mod grpcurl;
 mod launcher;
 mod native_grpc;
 mod rate_limits;
+mod read_replica;
 mod registry;
 mod rest;
 mod roll_import;

@@ -45,6 +45,22 @@ pub async fn connect(
     }
 }
 
+/// Connects to a read replica of a PostgreSQL primary: the schema comes from the primary, so
+/// nothing is created here (a standby would refuse it). Other URLs connect as [`connect`] does.
+pub async fn connect_replica(
+    url: &str,
+    schema: &str,
+    max_connections: u32,
+) -> anyhow::Result<DatabaseConnection> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let mut opts = options(url, max_connections);
+        opts.set_schema_search_path(schema);
+        Ok(Database::connect(opts).await?)
+    } else {
+        connect(url, schema, max_connections).await
+    }
+}
+
 /// `CREATE … IF NOT EXISTS` racing another instance on PostgreSQL can still fail on the
 /// catalog's unique index; the object then exists, which is all the caller wanted.
 fn tolerate_concurrent_create(

@@ -25,7 +25,8 @@ struct Loaded {
 pub struct KeyRing {
     store: Arc<dyn UserStore>,
     loaded: RwLock<Loaded>,
-    last_reload: Mutex<Instant>,
+    /// `None` until the first reload, so a fresh ring may reload at once.
+    last_reload: Mutex<Option<Instant>>,
 }
 
 fn decode(record: &SigningKeyRecord) -> Option<SigningKey> {
@@ -33,19 +34,26 @@ fn decode(record: &SigningKeyRecord) -> Option<SigningKey> {
     Some(SigningKey::from_bytes(&bytes))
 }
 
+/// The kid of the key created on first start. A fixed kid makes instances that start together
+/// on an empty database collide on the primary key, so they all end up with the one key.
+const FIRST_KID: &str = "initial";
+
 async fn load(store: &dyn UserStore) -> anyhow::Result<Loaded> {
     let mut records = store.signing_keys().await?;
     if records.is_empty() {
         let mut seed = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
-        store
+        let created = store
             .insert_signing_key(SigningKeyRecord {
-                kid: uuid::Uuid::new_v4().simple().to_string(),
+                kid: FIRST_KID.into(),
                 secret_key: seed.to_vec(),
                 created_at_ms: now_ms(),
             })
-            .await?;
-        tracing::info!("created the first signing key");
+            .await;
+        match created {
+            Ok(()) => tracing::info!("created the first signing key"),
+            Err(error) => tracing::info!(%error, "another instance created the first signing key"),
+        }
         records = store.signing_keys().await?;
     }
     let newest = records
@@ -77,7 +85,7 @@ impl KeyRing {
         Ok(Arc::new(Self {
             store,
             loaded: RwLock::new(loaded),
-            last_reload: Mutex::new(Instant::now()),
+            last_reload: Mutex::new(None),
         }))
     }
 
@@ -101,10 +109,10 @@ impl KeyRing {
     async fn reload_if_due(&self) {
         {
             let mut last = self.last_reload.lock().unwrap_or_else(|p| p.into_inner());
-            if last.elapsed() < RELOAD_INTERVAL {
+            if last.is_some_and(|at| at.elapsed() < RELOAD_INTERVAL) {
                 return;
             }
-            *last = Instant::now();
+            *last = Some(Instant::now());
         }
         match load(self.store.as_ref()).await {
             Ok(fresh) => {

@@ -73,7 +73,9 @@ impl SeaElectionStore {
         let primary = kit::db::connect(url, "svc_candidate", max_connections).await?;
         kit::db::migrate(&primary, super::MIGRATIONS).await?;
         let reads = match read_url {
-            Some(read_url) => kit::db::connect(read_url, "svc_candidate", max_connections).await?,
+            Some(read_url) => {
+                kit::db::connect_replica(read_url, "svc_candidate", max_connections).await?
+            }
             None => primary.clone(),
         };
         Ok(Self { primary, reads })
