@@ -11,8 +11,8 @@ use proto_gen::{
     events::v1::ElectionStatusChanged,
 };
 use reqwest::Method;
+use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
-use svc_candidate::store::{ElectionStore, SeaElectionStore};
 use tonic::Code;
 
 use crate::support::*;
@@ -254,25 +254,14 @@ async fn an_election_runs_its_whole_lifecycle_over_rest() {
         "ELECTION_STATUS_ARCHIVED"
     );
 
-    // Every status change (and the extension) went into the outbox with its event.
-    let store = SeaElectionStore::open(&mesh.database_url, None, 1)
-        .await
-        .expect("store");
-    let events: Vec<ElectionStatusChanged> = store
-        .unpublished_events(100)
-        .await
-        .expect("outbox")
-        .into_iter()
-        .filter(|e| e.partition_key == id)
-        .map(|e| ElectionStatusChanged::decode(e.payload.as_slice()).expect("event decodes"))
-        .collect();
-    let statuses: Vec<i32> = events.iter().map(|e| e.status).collect();
+    // Every status change (and the extension) went into the outbox with its event, and the
+    // relay published each one.
+    let statuses = wait_for_published_events(&mesh.database_url, &id, 4).await;
     use ElectionStatus::*;
     assert_eq!(
         statuses,
         [Open as i32, Open as i32, Closed as i32, Archived as i32]
     );
-    assert!(events.windows(2).all(|w| w[0].version < w[1].version));
 
     let (status, _) = api
         .get(
@@ -397,6 +386,49 @@ async fn an_election_runs_its_lifecycle_over_grpc() {
         .transition_election(open(ElectionStatus::Closed))
         .await
         .expect("close");
+}
+
+/// The statuses of an election's outbox events once all `count` are published.
+async fn wait_for_published_events(
+    database_url: &str,
+    election_id: &str,
+    count: usize,
+) -> Vec<i32> {
+    let db = sea_orm::Database::connect(database_url.to_owned())
+        .await
+        .expect("db");
+    for _ in 0..100 {
+        let rows = db
+            .query_all(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DatabaseBackend::Postgres,
+                "SELECT payload, published_at_ms FROM svc_candidate.outbox WHERE partition_key = $1 ORDER BY created_at_ms",
+                [election_id.into()],
+            ))
+            .await
+            .expect("outbox rows");
+        let published = rows.iter().all(|row| {
+            row.try_get::<Option<i64>>("", "published_at_ms")
+                .ok()
+                .flatten()
+                .is_some()
+        });
+        if rows.len() == count && published {
+            let events: Vec<ElectionStatusChanged> = rows
+                .iter()
+                .map(|row| {
+                    let payload: Vec<u8> = row.try_get("", "payload").expect("payload");
+                    ElectionStatusChanged::decode(payload.as_slice()).expect("event decodes")
+                })
+                .collect();
+            assert!(
+                events.windows(2).all(|w| w[0].version < w[1].version),
+                "versions increase"
+            );
+            return events.iter().map(|e| e.status).collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the outbox never held {count} published events for {election_id}");
 }
 
 fn prost_types_timestamp(seconds_from_now: i64) -> prost_types::Timestamp {

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod db;
 pub mod decode_errors;
@@ -9,6 +10,7 @@ pub mod discovery;
 pub mod error;
 pub mod internal;
 pub mod metrics;
+pub mod outbox;
 pub mod policy;
 pub mod registration;
 pub mod server;

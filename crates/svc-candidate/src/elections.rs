@@ -35,6 +35,7 @@ const MAX_ROLL_PAGE: u32 = 1000;
 pub struct Elections {
     store: Arc<dyn ElectionStore>,
     roll_limit: usize,
+    status_topic: String,
 }
 
 fn now_ms() -> i64 {
@@ -94,7 +95,7 @@ fn encode_token(text: &str) -> String {
     URL_SAFE_NO_PAD.encode(text.as_bytes())
 }
 
-fn status_event(election: &ElectionRecord) -> OutboxEvent {
+fn status_event(topic: &str, election: &ElectionRecord) -> OutboxEvent {
     let event_id = uuid::Uuid::new_v4().to_string();
     let payload = ElectionStatusChanged {
         event_id: event_id.clone(),
@@ -105,15 +106,24 @@ fn status_event(election: &ElectionRecord) -> OutboxEvent {
     };
     OutboxEvent {
         id: event_id,
-        topic: STATUS_TOPIC.into(),
+        topic: topic.to_owned(),
         partition_key: election.id.clone(),
         payload: payload.encode_to_vec(),
     }
 }
 
 impl Elections {
-    pub fn new(store: Arc<dyn ElectionStore>, roll_limit: usize) -> Self {
-        Self { store, roll_limit }
+    pub fn new(store: Arc<dyn ElectionStore>, roll_limit: usize, status_topic: String) -> Self {
+        Self {
+            store,
+            roll_limit,
+            status_topic,
+        }
+    }
+
+    fn event_for(&self) -> crate::store::EventFor {
+        let topic = self.status_topic.clone();
+        Box::new(move |election| status_event(&topic, election))
     }
 
     async fn current(&self, election_id: &str) -> Result<ElectionRecord, ServiceError> {
@@ -319,7 +329,7 @@ impl Elections {
         };
         let moved = self
             .store
-            .transition(id, from, to, guard, min, Box::new(status_event))
+            .transition(id, from, to, guard, min, self.event_for())
             .await?;
         tracing::info!(election_id = %id, from = from.label(), to = to.label(), "election status changed");
         Ok(moved)
@@ -353,7 +363,7 @@ impl Elections {
                 &current.id,
                 Guard::from_expected(expected_version),
                 closes_at,
-                Box::new(status_event),
+                self.event_for(),
             )
             .await
             .map_err(|e| refused(e, "extend it"))?;

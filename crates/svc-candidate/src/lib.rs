@@ -13,9 +13,11 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use kit::{
     auth::{RemoteKeys, TokenVerifier, USER_SERVICE},
+    bus::{InProcessBus, KafkaBus, KafkaSettings, Publisher},
     config::CommonArgs,
     discovery::Balanced,
     internal::registry_client,
+    outbox::OutboxRelay,
     server::GrpcServer,
     shutdown::Shutdown,
 };
@@ -52,6 +54,15 @@ pub struct Config {
     /// Most rows one roll import may carry; later rows are reported, not imported.
     #[arg(long, env = "VOTEMESH_ROLL_IMPORT_LIMIT", default_value_t = 100_000)]
     pub roll_import_limit: usize,
+    /// Kafka bootstrap servers; unset uses the in-process bus (the embedded default).
+    #[arg(long, env = "VOTEMESH_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// Topic for election status events.
+    #[arg(long, env = "VOTEMESH_ELECTION_STATUS_TOPIC", default_value = elections::STATUS_TOPIC)]
+    pub status_topic: String,
+    /// Partitions of the status topic when it is created.
+    #[arg(long, env = "VOTEMESH_ELECTION_STATUS_PARTITIONS", default_value_t = 3)]
+    pub status_partitions: i32,
 }
 
 impl Config {
@@ -63,6 +74,9 @@ impl Config {
             max_connections: 10,
             scheduler_interval_ms: 500,
             roll_import_limit: 100_000,
+            kafka_brokers: None,
+            status_topic: elections::STATUS_TOPIC.into(),
+            status_partitions: 3,
         }
     }
 }
@@ -72,6 +86,26 @@ pub struct App {
     server: GrpcServer,
     elections: Arc<Elections>,
     scheduler_interval: Duration,
+    relay: OutboxRelay,
+}
+
+/// Kafka when brokers are configured, else the in-process bus. A broker that is down at start
+/// is not fatal: votes and elections go on, and the outbox drains when it returns.
+async fn event_bus(config: &Config) -> anyhow::Result<Arc<dyn Publisher>> {
+    let Some(brokers) = &config.kafka_brokers else {
+        return Ok(Arc::new(InProcessBus::default()));
+    };
+    let bus = KafkaBus::connect(KafkaSettings {
+        brokers: brokers.clone(),
+        delivery_timeout: config.common.upstream_timeout(),
+    })?;
+    if let Err(error) = bus
+        .ensure_topics(&[(config.status_topic.as_str(), config.status_partitions)])
+        .await
+    {
+        tracing::warn!(%error, "could not create topics now; publishing will retry");
+    }
+    Ok(Arc::new(bus))
 }
 
 impl App {
@@ -82,7 +116,17 @@ impl App {
             config.max_connections,
         )
         .await?;
-        let elections = Arc::new(Elections::new(Arc::new(store), config.roll_import_limit));
+        let relay = OutboxRelay::new(
+            store.primary().clone(),
+            event_bus(&config).await?,
+            Duration::from_millis(200),
+            "svc-candidate",
+        );
+        let elections = Arc::new(Elections::new(
+            Arc::new(store),
+            config.roll_import_limit,
+            config.status_topic.clone(),
+        ));
         let registry_url = config.common.registry_url.clone().ok_or_else(|| {
             anyhow::anyhow!("svc-candidate needs --registry-url to find svc-user's keys")
         })?;
@@ -112,6 +156,7 @@ impl App {
             server,
             elections,
             scheduler_interval: Duration::from_millis(config.scheduler_interval_ms.max(10)),
+            relay,
         })
     }
 
@@ -129,8 +174,10 @@ impl App {
             self.scheduler_interval,
             shutdown.clone(),
         ));
+        let relay = tokio::spawn(self.relay.run(shutdown.clone()));
         let served = self.server.run_until_stopped(shutdown).await;
         scheduler.abort();
+        relay.abort();
         served
     }
 }

@@ -217,7 +217,4 @@ pub trait ElectionStore: Send + Sync {
     async fn roll_count(&self, election_id: &str) -> Result<u64, StoreError>;
     async fn remove_roll_entry(&self, election_id: &str, email: &str) -> Result<(), StoreError>;
     async fn on_roll(&self, election_id: &str, email: &str) -> Result<bool, StoreError>;
-
-    /// Events not yet published, oldest first.
-    async fn unpublished_events(&self, limit: u64) -> Result<Vec<OutboxEvent>, StoreError>;
 }

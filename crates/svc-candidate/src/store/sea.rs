@@ -81,6 +81,11 @@ impl SeaElectionStore {
         Ok(Self { primary, reads })
     }
 
+    /// The primary connection, for the outbox relay.
+    pub fn primary(&self) -> &DatabaseConnection {
+        &self.primary
+    }
+
     /// Takes the election row for this transaction; see the module docs.
     async fn lock(
         txn: &DatabaseTransaction,
@@ -472,23 +477,6 @@ impl ElectionStore for SeaElectionStore {
             .count(&self.primary)
             .await?
             > 0)
-    }
-
-    async fn unpublished_events(&self, limit: u64) -> Result<Vec<OutboxEvent>, StoreError> {
-        Ok(outbox::Entity::find()
-            .filter(outbox::Column::PublishedAtMs.is_null())
-            .order_by_asc(outbox::Column::CreatedAtMs)
-            .limit(limit)
-            .all(&self.primary)
-            .await?
-            .into_iter()
-            .map(|row| OutboxEvent {
-                id: row.id,
-                topic: row.topic,
-                partition_key: row.partition_key,
-                payload: row.payload,
-            })
-            .collect())
     }
 }
 

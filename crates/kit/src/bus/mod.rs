@@ -1,0 +1,33 @@
+//! The event bus port: Kafka in production, an in-process bus for the embedded default.
+//! Correctness never rests on it alone: events come from an outbox, and consumers
+//! deduplicate by event id.
+
+mod kafka;
+mod memory;
+
+use async_trait::async_trait;
+
+pub use kafka::{KafkaBus, KafkaSettings};
+pub use memory::InProcessBus;
+
+/// One event on the wire: a protobuf payload keyed so one election's events stay in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BusMessage {
+    pub topic: String,
+    pub key: String,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("broker did not acknowledge: {0}")]
+    Unacknowledged(String),
+    #[error("bus configuration: {0}")]
+    Config(String),
+}
+
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    /// Publishes and waits until the bus has acknowledged the message.
+    async fn publish(&self, message: &BusMessage) -> Result<(), BusError>;
+}

@@ -1,0 +1,155 @@
+//! The outbox relay: rows written in the same transaction as a change are published to the
+//! bus and then marked. Replicas share the work through `FOR UPDATE SKIP LOCKED`; a crash
+//! between publish and mark publishes again, which consumers absorb by event id. While the
+//! bus is down rows wait, and the relay drains them when it returns.
+
+use std::{sync::Arc, time::Duration};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait, Value,
+};
+
+use crate::{
+    bus::{BusMessage, Publisher},
+    shutdown::Shutdown,
+};
+
+/// Rows per batch.
+const BATCH: u64 = 256;
+
+pub struct OutboxRelay {
+    db: DatabaseConnection,
+    bus: Arc<dyn Publisher>,
+    idle_interval: Duration,
+    service: &'static str,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl OutboxRelay {
+    /// Relays the `outbox` table of `db` (columns id, topic, partition_key, payload,
+    /// created_at_ms, published_at_ms).
+    pub fn new(
+        db: DatabaseConnection,
+        bus: Arc<dyn Publisher>,
+        idle_interval: Duration,
+        service: &'static str,
+    ) -> Self {
+        Self {
+            db,
+            bus,
+            idle_interval,
+            service,
+        }
+    }
+
+    /// Publishes one batch; returns how many rows it published.
+    pub async fn relay_once(&self) -> anyhow::Result<usize> {
+        let backend = self.db.get_database_backend();
+        let txn = self.db.begin().await?;
+        let select = match backend {
+            DatabaseBackend::Postgres => format!(
+                "SELECT id, topic, partition_key, payload FROM outbox WHERE published_at_ms IS NULL \
+                 ORDER BY created_at_ms LIMIT {BATCH} FOR UPDATE SKIP LOCKED"
+            ),
+            _ => format!(
+                "SELECT id, topic, partition_key, payload FROM outbox WHERE published_at_ms IS NULL \
+                 ORDER BY created_at_ms LIMIT {BATCH}"
+            ),
+        };
+        let rows = txn
+            .query_all(Statement::from_string(backend, select))
+            .await?;
+        let mut published = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get("", "id")?;
+            let message = BusMessage {
+                topic: row.try_get("", "topic")?,
+                key: row.try_get("", "partition_key")?,
+                payload: row.try_get("", "payload")?,
+            };
+            if let Err(error) = self.bus.publish(&message).await {
+                // Mark what went out; the rest stays for the next attempt.
+                tracing::warn!(service = self.service, %error, "bus unavailable; outbox rows wait");
+                break;
+            }
+            published.push(id);
+        }
+        if !published.is_empty() {
+            let placeholders: Vec<String> = (0..published.len())
+                .map(|i| match backend {
+                    DatabaseBackend::Postgres => format!("${}", i + 2),
+                    _ => "?".into(),
+                })
+                .collect();
+            let first = match backend {
+                DatabaseBackend::Postgres => "$1",
+                _ => "?",
+            };
+            let sql = format!(
+                "UPDATE outbox SET published_at_ms = {first} WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut values: Vec<Value> = vec![now_ms().into()];
+            values.extend(published.iter().map(|id| Value::from(id.clone())));
+            txn.execute(Statement::from_sql_and_values(backend, sql, values))
+                .await?;
+        }
+        txn.commit().await?;
+        metrics::counter!("votemesh_outbox_published_total", "service" => self.service)
+            .increment(published.len() as u64);
+        if published.len() < rows.len() {
+            anyhow::bail!("bus unavailable");
+        }
+        Ok(published.len())
+    }
+
+    /// Rows not yet published, as the `votemesh_outbox_unpublished` gauge reports.
+    pub async fn lag(&self) -> anyhow::Result<i64> {
+        let backend = self.db.get_database_backend();
+        let row = self
+            .db
+            .query_one(Statement::from_string(
+                backend,
+                "SELECT COUNT(*) AS waiting FROM outbox WHERE published_at_ms IS NULL",
+            ))
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<i64>("", "waiting"))
+            .transpose()?
+            .unwrap_or(0))
+    }
+
+    /// Relays until shutdown: at once while there is work, every `idle_interval` otherwise,
+    /// backing off while the bus is down.
+    pub async fn run(self, shutdown: Shutdown) {
+        let mut backoff = self.idle_interval;
+        loop {
+            let pause = match self.relay_once().await {
+                Ok(n) if n as u64 == BATCH => Duration::ZERO,
+                Ok(_) => {
+                    backoff = self.idle_interval;
+                    self.idle_interval
+                }
+                Err(error) => {
+                    tracing::debug!(service = self.service, %error, "outbox relay retrying");
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    backoff
+                }
+            };
+            if let Ok(waiting) = self.lag().await {
+                metrics::gauge!("votemesh_outbox_unpublished", "service" => self.service)
+                    .set(waiting as f64);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+}
