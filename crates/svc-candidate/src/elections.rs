@@ -235,27 +235,18 @@ impl Elections {
             Guard::Any => Guard::Version(current.version),
             explicit => explicit,
         };
+        let stored = convert::election(&current);
         let merged = Election {
-            title: request.title.unwrap_or(current.title.clone()),
-            description: request.description.unwrap_or(current.description.clone()),
-            method: request.method.unwrap_or(convert::election(&current).method),
-            max_choices: request.max_choices.unwrap_or(current.max_choices as u32),
-            opens_at: Some(
-                request
-                    .opens_at
-                    .unwrap_or(convert::timestamp(current.opens_at_ms)),
-            ),
-            closes_at: Some(
-                request
-                    .closes_at
-                    .unwrap_or(convert::timestamp(current.closes_at_ms)),
-            ),
+            title: request.title.unwrap_or(stored.title),
+            description: request.description.unwrap_or(stored.description),
+            method: request.method.unwrap_or(stored.method),
+            max_choices: request.max_choices.unwrap_or(stored.max_choices),
+            opens_at: request.opens_at.or(stored.opens_at),
+            closes_at: request.closes_at.or(stored.closes_at),
             results_visibility: request
                 .results_visibility
-                .unwrap_or(convert::election(&current).results_visibility),
-            eligibility: request
-                .eligibility
-                .unwrap_or(convert::election(&current).eligibility),
+                .unwrap_or(stored.results_visibility),
+            eligibility: request.eligibility.unwrap_or(stored.eligibility),
             ..Default::default()
         };
         let fields: DraftFields = validate::election(
