@@ -67,3 +67,81 @@ async fn voters_cannot_change_elections_and_strangers_cannot_read_rolls() {
         .await;
     assert_eq!(status, 401, "even candidates need a signed-in caller");
 }
+
+/// Polls `check` until it holds, for at most five seconds: disabling and demoting are
+/// confirmed with svc-user at most every two seconds.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..50 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} never took effect");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_or_demoting_takes_effect_beyond_svc_user() {
+    let mesh = spawn_mesh().await;
+    let api = Rest::new(&mesh.edge_url);
+    let admin = api.admin().await;
+    let deputy = api.voter("deputy").await;
+    let role = format!("/v1/admin/users/{}/role", deputy.user_id);
+    assert_eq!(
+        api.post(&role, Some(&admin.access), json!({"role": "ROLE_ADMIN"}))
+            .await
+            .0,
+        200
+    );
+    let deputy = api.login(&deputy.email, PASSWORD).await;
+    create_election(&api, &deputy.access, draft_body("Before demotion")).await;
+
+    assert_eq!(
+        api.post(&role, Some(&admin.access), json!({"role": "ROLE_VOTER"}))
+            .await
+            .0,
+        200
+    );
+    eventually("demotion at the edge", || async {
+        api.post("/v1/elections", Some(&deputy.access), draft_body("After"))
+            .await
+            .0
+            == 403
+    })
+    .await;
+    let mut direct =
+        proto_gen::election::v1::election_service_client::ElectionServiceClient::connect(
+            mesh.candidate_urls[0].clone(),
+        )
+        .await
+        .expect("connect");
+    let refused = direct
+        .list_roll(bearer(
+            proto_gen::election::v1::ListRollRequest {
+                election_id: uuid::Uuid::new_v4().to_string(),
+                ..Default::default()
+            },
+            &deputy.access,
+        ))
+        .await
+        .expect_err("no longer an admin at svc-candidate either");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+
+    let voter = api.voter("soon-disabled").await;
+    assert_eq!(api.get("/v1/elections", Some(&voter.access)).await.0, 200);
+    let disable = format!("/v1/admin/users/{}/disable", voter.user_id);
+    assert_eq!(
+        api.post(&disable, Some(&admin.access), json!({"disabled": true}))
+            .await
+            .0,
+        200
+    );
+    eventually("disabling at the edge", || async {
+        api.get("/v1/elections", Some(&voter.access)).await.0 == 401
+    })
+    .await;
+}

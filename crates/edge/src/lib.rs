@@ -21,9 +21,9 @@ use axum::{
     Json, Router,
 };
 use kit::{
-    auth::{RemoteKeys, TokenVerifier, USER_SERVICE},
+    auth::{RemoteAccounts, RemoteKeys, TokenVerifier, USER_SERVICE},
     config::CommonArgs,
-    internal::registry_client,
+    internal::{registry_client, InternalToken},
     policy::AccessPolicy,
     registration::Registration,
     shutdown::Shutdown,
@@ -38,6 +38,10 @@ pub use gate::Limits;
 use crate::{gate::Gate, grpc_front::GrpcFront, rest::RouteTable, upstreams::Upstreams};
 
 pub const SERVICE_NAME: &str = "votemesh.edge";
+
+/// How long a confirmed account stays confirmed: the most a disabled or demoted user keeps
+/// acting through the edge.
+const ACCOUNT_STATUS_TTL: Duration = Duration::from_secs(2);
 
 /// Edge settings.
 #[derive(clap::Args, Clone, Debug)]
@@ -197,7 +201,12 @@ impl App {
         let verifier = TokenVerifier::new(
             Arc::new(RemoteKeys::new(upstreams.follow(USER_SERVICE))),
             config.common.token_expectations(),
-        );
+        )
+        .with_account_status(Arc::new(RemoteAccounts::new(
+            upstreams.follow(USER_SERVICE),
+            InternalToken::new(&config.common.internal_token)?,
+            ACCOUNT_STATUS_TTL,
+        )));
         let openapi = rest::openapi::document(&routes);
         let state = Arc::new(EdgeState {
             policy,

@@ -13,11 +13,11 @@ mod validate;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use kit::{
-    auth::{RemoteKeys, TokenVerifier, USER_SERVICE},
+    auth::{RemoteAccounts, RemoteKeys, TokenVerifier, USER_SERVICE},
     bus::{InProcessBus, KafkaBus, KafkaSettings, Publisher},
     config::CommonArgs,
     discovery::Balanced,
-    internal::registry_client,
+    internal::{registry_client, InternalToken},
     outbox::OutboxRelay,
     server::GrpcServer,
     shutdown::Shutdown,
@@ -141,9 +141,14 @@ impl App {
             config.common.upstream_timeout(),
         );
         let verifier = TokenVerifier::new(
-            Arc::new(RemoteKeys::new(users)),
+            Arc::new(RemoteKeys::new(users.clone())),
             config.common.token_expectations(),
-        );
+        )
+        .with_account_status(Arc::new(RemoteAccounts::new(
+            users,
+            InternalToken::new(&config.common.internal_token)?,
+            Duration::from_secs(2),
+        )));
         let routes = Routes::new(ElectionServiceServer::new(ElectionApi(elections.clone())));
         let server = GrpcServer::bind(
             "svc-candidate",

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use kit::auth::caller;
 use proto_gen::user::v1::{
     user_service_server::UserService, ChangePasswordRequest, ChangePasswordResponse,
-    DisableUserRequest, DisableUserResponse, GetContactRequest, GetContactResponse, GetMeRequest,
-    GetMeResponse, GetSigningKeysRequest, GetSigningKeysResponse, GetUserRequest, GetUserResponse,
-    ListUsersRequest, ListUsersResponse, LoginRequest, LoginResponse, LogoutRequest,
-    LogoutResponse, RefreshRequest, RefreshResponse, RegisterRequest, RegisterResponse,
-    SetRoleRequest, SetRoleResponse, UpdateMeRequest, UpdateMeResponse,
+    DisableUserRequest, DisableUserResponse, GetAccountStatusRequest, GetAccountStatusResponse,
+    GetContactRequest, GetContactResponse, GetMeRequest, GetMeResponse, GetSigningKeysRequest,
+    GetSigningKeysResponse, GetUserRequest, GetUserResponse, ListUsersRequest, ListUsersResponse,
+    LoginRequest, LoginResponse, LogoutRequest, LogoutResponse, RefreshRequest, RefreshResponse,
+    RegisterRequest, RegisterResponse, SetRoleRequest, SetRoleResponse, UpdateMeRequest,
+    UpdateMeResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -96,6 +97,15 @@ impl UserService for UserApi {
         let caller = caller(&request)?;
         let user = self.0.disable_user(&caller, request.into_inner()).await?;
         Ok(Response::new(DisableUserResponse { user: Some(user) }))
+    }
+
+    async fn get_account_status(
+        &self,
+        request: Request<GetAccountStatusRequest>,
+    ) -> Reply<GetAccountStatusResponse> {
+        Ok(Response::new(
+            self.0.account_status(&request.get_ref().user_id).await?,
+        ))
     }
 
     async fn get_contact(&self, request: Request<GetContactRequest>) -> Reply<GetContactResponse> {

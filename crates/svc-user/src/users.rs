@@ -8,10 +8,10 @@ use kit::{
     ServiceError,
 };
 use proto_gen::user::v1::{
-    ChangePasswordRequest, DisableUserRequest, GetContactResponse, GetSigningKeysResponse,
-    ListUsersRequest, ListUsersResponse, LoginRequest, LoginResponse, LogoutRequest,
-    NotificationChannel, RefreshRequest, RefreshResponse, RegisterRequest, Role, SetRoleRequest,
-    SigningKey, UpdateMeRequest, User,
+    ChangePasswordRequest, DisableUserRequest, GetAccountStatusResponse, GetContactResponse,
+    GetSigningKeysResponse, ListUsersRequest, ListUsersResponse, LoginRequest, LoginResponse,
+    LogoutRequest, NotificationChannel, RefreshRequest, RefreshResponse, RegisterRequest, Role,
+    SetRoleRequest, SigningKey, UpdateMeRequest, User,
 };
 use sha2::{Digest, Sha256};
 
@@ -511,6 +511,20 @@ impl Users {
         }
         tracing::info!(user_id = %target.id, disabled = request.disabled, "user disabled flag changed");
         Ok(to_proto(&updated))
+    }
+
+    pub async fn account_status(&self, id: &str) -> Result<GetAccountStatusResponse, ServiceError> {
+        let Ok(id) = user_id(id) else {
+            return Ok(GetAccountStatusResponse::default());
+        };
+        Ok(match self.store.user_by_id(&id).await? {
+            Some(user) => GetAccountStatusResponse {
+                exists: true,
+                disabled: user.disabled,
+                role: role_of(user.role) as i32,
+            },
+            None => GetAccountStatusResponse::default(),
+        })
     }
 
     pub async fn contact(&self, id: &str) -> Result<GetContactResponse, ServiceError> {

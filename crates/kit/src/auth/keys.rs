@@ -6,7 +6,10 @@ use std::{collections::HashMap, sync::Arc};
 use async_trait::async_trait;
 use ed25519_dalek::VerifyingKey;
 
-use super::jwt::{parse_header, verify_with, Claims, Expectations, TokenError};
+use super::{
+    accounts::AccountStatus,
+    jwt::{parse_header, verify_with, Claims, Expectations, TokenError},
+};
 
 /// Verifying keys by kid.
 pub type KeySet = HashMap<String, VerifyingKey>;
@@ -32,11 +35,26 @@ impl KeyProvider for StaticKeys {
 pub struct TokenVerifier {
     keys: Arc<dyn KeyProvider>,
     expect: Expectations,
+    accounts: Option<Arc<dyn AccountStatus>>,
 }
 
 impl TokenVerifier {
     pub fn new(keys: Arc<dyn KeyProvider>, expect: Expectations) -> Self {
-        Self { keys, expect }
+        Self {
+            keys,
+            expect,
+            accounts: None,
+        }
+    }
+
+    /// Also confirms each signed-in caller's account and takes its current role from there.
+    pub fn with_account_status(mut self, accounts: Arc<dyn AccountStatus>) -> Self {
+        self.accounts = Some(accounts);
+        self
+    }
+
+    pub fn account_status(&self) -> Option<&dyn AccountStatus> {
+        self.accounts.as_deref()
     }
 
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {

@@ -80,9 +80,24 @@ pub async fn authorize_user(
             "sign in first: missing bearer token",
         )),
     };
-    match rule.access {
+    if rule.access == Access::Public {
         // A stale token must not block signing in again.
-        Access::Public => Ok(caller.ok()),
+        return Ok(caller.ok());
+    }
+    let mut caller = caller?;
+    if let Some(accounts) = verifier.account_status() {
+        match accounts.current_role(&caller.user_id).await? {
+            Some(role) => caller.role = role,
+            None => {
+                return Err(Status::unauthenticated(
+                    "account is disabled or no longer exists",
+                ))
+            }
+        }
+    }
+    let caller = Ok(caller);
+    match rule.access {
+        Access::Public => Ok(None),
         Access::Authenticated => caller.map(Some),
         Access::Admin => {
             let caller = caller?;

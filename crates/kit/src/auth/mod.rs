@@ -1,11 +1,13 @@
 //! Access tokens: EdDSA JWTs, the keys that verify them, and the layer that enforces the
 //! access policy on every server.
 
+mod accounts;
 mod jwt;
 mod keys;
 mod layer;
 mod remote_keys;
 
+pub use accounts::{AccountStatus, RemoteAccounts};
 pub use jwt::{sign, verify_with, Claims, Expectations, TokenError, TokenHeader};
 pub use keys::{KeyProvider, KeySet, StaticKeys, TokenVerifier};
 pub use layer::{authorize_user, bearer_token, AuthLayer, AuthService, INTERNAL_TOKEN_HEADER};

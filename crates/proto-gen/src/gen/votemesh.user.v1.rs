@@ -249,6 +249,26 @@ pub struct DisableUserResponse {
     #[prost(message, optional, tag = "1")]
     pub user: ::core::option::Option<User>,
 }
+/// Asks about one account.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetAccountStatusRequest {
+    /// The user id (a token's `sub`).
+    #[prost(string, tag = "1")]
+    pub user_id: ::prost::alloc::string::String,
+}
+/// One account's standing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetAccountStatusResponse {
+    /// False when no such account exists.
+    #[prost(bool, tag = "1")]
+    pub exists: bool,
+    /// True once an admin disabled the account.
+    #[prost(bool, tag = "2")]
+    pub disabled: bool,
+    /// The role the account holds now.
+    #[prost(enumeration = "Role", tag = "3")]
+    pub role: i32,
+}
 /// Reads contact details for a notification.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetContactRequest {
@@ -729,6 +749,34 @@ pub mod user_service_client {
                 .insert(GrpcMethod::new("votemesh.user.v1.UserService", "DisableUser"));
             self.inner.unary(req, path, codec).await
         }
+        /// Whether an account may act now, and with which role; the edge and services ask this so
+        /// that disabling or demoting takes effect within seconds, not at token expiry.
+        pub async fn get_account_status(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetAccountStatusRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetAccountStatusResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/votemesh.user.v1.UserService/GetAccountStatus",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("votemesh.user.v1.UserService", "GetAccountStatus"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// Contact details for notifications. Other services only.
         pub async fn get_contact(
             &mut self,
@@ -845,6 +893,15 @@ pub mod user_service_server {
             request: tonic::Request<super::DisableUserRequest>,
         ) -> std::result::Result<
             tonic::Response<super::DisableUserResponse>,
+            tonic::Status,
+        >;
+        /// Whether an account may act now, and with which role; the edge and services ask this so
+        /// that disabling or demoting takes effect within seconds, not at token expiry.
+        async fn get_account_status(
+            &self,
+            request: tonic::Request<super::GetAccountStatusRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::GetAccountStatusResponse>,
             tonic::Status,
         >;
         /// Contact details for notifications. Other services only.
@@ -1454,6 +1511,52 @@ pub mod user_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = DisableUserSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/votemesh.user.v1.UserService/GetAccountStatus" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetAccountStatusSvc<T: UserService>(pub Arc<T>);
+                    impl<
+                        T: UserService,
+                    > tonic::server::UnaryService<super::GetAccountStatusRequest>
+                    for GetAccountStatusSvc<T> {
+                        type Response = super::GetAccountStatusResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetAccountStatusRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as UserService>::get_account_status(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetAccountStatusSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
