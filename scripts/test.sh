@@ -103,6 +103,10 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+say "deployment manifests"
+cargo build --locked -p votemesh
+bash scripts/check-deploy.sh
+
 say "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
