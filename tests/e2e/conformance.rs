@@ -74,3 +74,18 @@ async fn the_election_store_conforms_on_sqlite() {
         .await
         .expect("conformance");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cast_lock_conforms_on_redis_and_in_memory() {
+    let redis = svc_voting::lock::RedisLock::connect(
+        "redis://127.0.0.1:6379",
+        std::time::Duration::from_millis(500),
+    )
+    .expect("redis pool");
+    svc_voting::lock::conformance(&redis)
+        .await
+        .expect("redis lock conforms");
+    svc_voting::lock::conformance(&svc_voting::lock::MemoryLock::default())
+        .await
+        .expect("memory lock conforms");
+}

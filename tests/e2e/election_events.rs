@@ -22,6 +22,8 @@ async fn status_changes_reach_kafka_through_the_outbox() {
     let mesh = spawn_mesh_with(MeshOptions {
         user_instances: 1,
         candidate_instances: 0,
+        voting_instances: 0,
+        voting: Box::new(|_| {}),
         edge: Box::new(|_| {}),
     })
     .await;

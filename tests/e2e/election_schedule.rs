@@ -39,6 +39,8 @@ async fn a_scheduled_election_opens_and_closes_itself_across_a_restart() {
     let mesh = spawn_mesh_with(MeshOptions {
         user_instances: 1,
         candidate_instances: 0,
+        voting_instances: 0,
+        voting: Box::new(|_| {}),
         edge: Box::new(|_| {}),
     })
     .await;

@@ -22,3 +22,4 @@ mod read_replica;
 mod registry;
 mod rest;
 mod roll_import;
+mod voting;

@@ -53,6 +53,8 @@ async fn lists_come_from_the_replica_and_gets_from_the_primary() {
     let mesh = spawn_mesh_with(MeshOptions {
         user_instances: 1,
         candidate_instances: 0,
+        voting_instances: 0,
+        voting: Box::new(|_| {}),
         edge: Box::new(|_| {}),
     })
     .await;

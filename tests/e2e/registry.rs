@@ -66,6 +66,8 @@ async fn instances_register_again_after_the_registry_restarts() {
     let mesh = spawn_mesh_with(MeshOptions {
         user_instances: 0,
         candidate_instances: 0,
+        voting_instances: 0,
+        voting: Box::new(|_| {}),
         edge: Box::new(|_| {}),
     })
     .await;

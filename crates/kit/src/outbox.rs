@@ -17,11 +17,21 @@ use crate::{
 /// Rows per batch.
 const BATCH: u64 = 256;
 
+/// What happens to a row once it is published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retention {
+    /// Keep it, marked with its publish time (an audit trail).
+    Mark,
+    /// Delete it (nothing lingers that could pair events up).
+    Delete,
+}
+
 pub struct OutboxRelay {
     db: DatabaseConnection,
     bus: Arc<dyn Publisher>,
     idle_interval: Duration,
     service: &'static str,
+    retention: Retention,
 }
 
 fn now_ms() -> i64 {
@@ -45,7 +55,13 @@ impl OutboxRelay {
             bus,
             idle_interval,
             service,
+            retention: Retention::Mark,
         }
+    }
+
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
     }
 
     /// Publishes one batch; returns how many rows it published.
@@ -81,21 +97,28 @@ impl OutboxRelay {
             published.push(id);
         }
         if !published.is_empty() {
-            let placeholders: Vec<String> = (0..published.len())
-                .map(|i| match backend {
-                    DatabaseBackend::Postgres => format!("${}", i + 2),
-                    _ => "?".into(),
-                })
-                .collect();
-            let first = match backend {
-                DatabaseBackend::Postgres => "$1",
-                _ => "?",
+            let placeholder = |n: usize| match backend {
+                DatabaseBackend::Postgres => format!("${n}"),
+                _ => "?".to_owned(),
             };
-            let sql = format!(
-                "UPDATE outbox SET published_at_ms = {first} WHERE id IN ({})",
-                placeholders.join(", ")
-            );
-            let mut values: Vec<Value> = vec![now_ms().into()];
+            let mut values: Vec<Value> = Vec::with_capacity(published.len() + 1);
+            let sql = match self.retention {
+                Retention::Mark => {
+                    values.push(now_ms().into());
+                    let ids: Vec<String> =
+                        (0..published.len()).map(|i| placeholder(i + 2)).collect();
+                    format!(
+                        "UPDATE outbox SET published_at_ms = {} WHERE id IN ({})",
+                        placeholder(1),
+                        ids.join(", ")
+                    )
+                }
+                Retention::Delete => {
+                    let ids: Vec<String> =
+                        (0..published.len()).map(|i| placeholder(i + 1)).collect();
+                    format!("DELETE FROM outbox WHERE id IN ({})", ids.join(", "))
+                }
+            };
             values.extend(published.iter().map(|id| Value::from(id.clone())));
             txn.execute(Statement::from_sql_and_values(backend, sql, values))
                 .await?;

@@ -14,7 +14,6 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use kit::{
     auth::{RemoteAccounts, RemoteKeys, TokenVerifier, USER_SERVICE},
-    bus::{InProcessBus, KafkaBus, KafkaSettings, Publisher},
     config::CommonArgs,
     discovery::Balanced,
     internal::{registry_client, InternalToken},
@@ -90,25 +89,6 @@ pub struct App {
     relay: OutboxRelay,
 }
 
-/// Kafka when brokers are configured, else the in-process bus. A broker that is down at start
-/// is not fatal: votes and elections go on, and the outbox drains when it returns.
-async fn event_bus(config: &Config) -> anyhow::Result<Arc<dyn Publisher>> {
-    let Some(brokers) = &config.kafka_brokers else {
-        return Ok(Arc::new(InProcessBus::default()));
-    };
-    let bus = KafkaBus::connect(KafkaSettings {
-        brokers: brokers.clone(),
-        delivery_timeout: config.common.upstream_timeout(),
-    })?;
-    if let Err(error) = bus
-        .ensure_topics(&[(config.status_topic.as_str(), config.status_partitions)])
-        .await
-    {
-        tracing::warn!(%error, "could not create topics now; publishing will retry");
-    }
-    Ok(Arc::new(bus))
-}
-
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let store = SeaElectionStore::open(
@@ -119,7 +99,12 @@ impl App {
         .await?;
         let relay = OutboxRelay::new(
             store.primary().clone(),
-            event_bus(&config).await?,
+            kit::bus::connect(
+                config.kafka_brokers.as_deref(),
+                config.common.upstream_timeout(),
+                &[(config.status_topic.as_str(), config.status_partitions)],
+            )
+            .await?,
             Duration::from_millis(200),
             "svc-candidate",
         );

@@ -21,7 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the registry, svc-user, svc-candidate and the edge in one process on SQLite, with
+    /// Runs the registry, svc-user, svc-candidate, svc-voting and the edge in one process on
+    /// SQLite, with
     /// data in one directory.
     Up(UpArgs),
     /// Runs the registry.
@@ -30,6 +31,8 @@ enum Command {
     User(svc_user::Config),
     /// Runs svc-candidate.
     Candidate(svc_candidate::Config),
+    /// Runs svc-voting.
+    Voting(svc_voting::Config),
     /// Runs the edge.
     Edge(edge::Config),
     /// Administration that works on the database directly.
@@ -115,6 +118,14 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let candidate = svc_candidate::App::build(candidate_config).await?;
     tasks.spawn(candidate.run_until_stopped(shutdown.clone()));
 
+    let voting_config = svc_voting::Config::local(
+        &secret,
+        Some(registry_url.clone()),
+        sqlite_url(&args.data_dir, "voting.db"),
+    );
+    let voting = svc_voting::App::build(voting_config).await?;
+    tasks.spawn(voting.run_until_stopped(shutdown.clone()));
+
     let mut edge_config = edge::Config::local(&secret, registry_url);
     edge_config.common.listen = args.listen;
     let edge = edge::App::build(edge_config).await?;
@@ -199,6 +210,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Candidate(config) => {
             serve_one(config.common.log_format, |shutdown| async move {
                 svc_candidate::App::build(config)
+                    .await?
+                    .run_until_stopped(shutdown)
+                    .await
+            })
+            .await
+        }
+        Command::Voting(config) => {
+            serve_one(config.common.log_format, |shutdown| async move {
+                svc_voting::App::build(config)
                     .await?
                     .run_until_stopped(shutdown)
                     .await

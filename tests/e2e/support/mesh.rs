@@ -10,6 +10,7 @@ use super::{fresh_database, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 pub const USER_SERVICE: &str = "votemesh.user.v1.UserService";
 pub const ELECTION_SERVICE: &str = "votemesh.election.v1.ElectionService";
+pub const VOTING_SERVICE: &str = "votemesh.voting.v1.VotingService";
 
 pub struct Mesh {
     pub edge_url: String,
@@ -31,6 +32,8 @@ impl Drop for Mesh {
 pub struct MeshOptions {
     pub user_instances: usize,
     pub candidate_instances: usize,
+    pub voting_instances: usize,
+    pub voting: Box<dyn Fn(&mut svc_voting::Config) + Send>,
     pub edge: Box<dyn FnOnce(&mut edge::Config) + Send>,
 }
 
@@ -39,6 +42,8 @@ impl Default for MeshOptions {
         Self {
             user_instances: 1,
             candidate_instances: 1,
+            voting_instances: 0,
+            voting: Box::new(|_| {}),
             edge: Box::new(|_| {}),
         }
     }
@@ -90,6 +95,16 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
         tokio::spawn(candidate.run_until_stopped(shutdown.clone()));
     }
 
+    for _ in 0..options.voting_instances {
+        let mut config =
+            svc_voting::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
+        (options.voting)(&mut config);
+        let voting = svc_voting::App::build(config)
+            .await
+            .expect("svc-voting builds");
+        tokio::spawn(voting.run_until_stopped(shutdown.clone()));
+    }
+
     let mut config = edge::Config::local(&secret, registry_url.clone());
     relax(&mut config);
     (options.edge)(&mut config);
@@ -109,6 +124,8 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
     mesh.wait_for_instances(USER_SERVICE, options.user_instances)
         .await;
     mesh.wait_for_instances(ELECTION_SERVICE, options.candidate_instances)
+        .await;
+    mesh.wait_for_instances(VOTING_SERVICE, options.voting_instances)
         .await;
     mesh
 }

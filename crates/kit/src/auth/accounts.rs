@@ -2,20 +2,13 @@
 //! cached briefly, so disabling or demoting takes effect within the cache time everywhere,
 //! not when the token expires.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use proto_gen::user::v1::{user_service_client::UserServiceClient, GetAccountStatusRequest, Role};
 use tonic::Status;
 
-use crate::{discovery::Balanced, internal::InternalToken};
-
-/// Beyond this many cached accounts, expired entries are dropped.
-const PRUNE_ABOVE: usize = 100_000;
+use crate::{cache::SingleFlight, discovery::Balanced, internal::InternalToken};
 
 #[async_trait]
 pub trait AccountStatus: Send + Sync {
@@ -26,8 +19,7 @@ pub trait AccountStatus: Send + Sync {
 pub struct RemoteAccounts {
     users: Balanced,
     token: InternalToken,
-    ttl: Duration,
-    cache: Mutex<HashMap<String, (Instant, Option<Role>)>>,
+    cache: SingleFlight<String, Option<Role>>,
 }
 
 impl RemoteAccounts {
@@ -35,26 +27,11 @@ impl RemoteAccounts {
         Self {
             users,
             token,
-            ttl,
-            cache: Mutex::new(HashMap::new()),
+            cache: SingleFlight::new(ttl),
         }
     }
 
-    fn cached(&self, user_id: &str) -> Option<Option<Role>> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .get(user_id)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, role)| *role)
-    }
-}
-
-#[async_trait]
-impl AccountStatus for RemoteAccounts {
-    async fn current_role(&self, user_id: &str) -> Result<Option<Role>, Status> {
-        if let Some(known) = self.cached(user_id) {
-            return Ok(known);
-        }
+    async fn ask(&self, user_id: &str) -> Result<Option<Role>, Status> {
         let channel = self
             .users
             .pick_within(Duration::from_secs(2))
@@ -69,14 +46,16 @@ impl AccountStatus for RemoteAccounts {
                 Status::unavailable(format!("cannot confirm the account: {}", error.message()))
             })?
             .into_inner();
-        let role = (status.exists && !status.disabled)
-            .then(|| Role::try_from(status.role).unwrap_or(Role::Voter));
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() > PRUNE_ABOVE {
-            let ttl = self.ttl;
-            cache.retain(|_, (at, _)| at.elapsed() < ttl);
-        }
-        cache.insert(user_id.to_owned(), (Instant::now(), role));
-        Ok(role)
+        Ok((status.exists && !status.disabled)
+            .then(|| Role::try_from(status.role).unwrap_or(Role::Voter)))
+    }
+}
+
+#[async_trait]
+impl AccountStatus for RemoteAccounts {
+    async fn current_role(&self, user_id: &str) -> Result<Option<Role>, Status> {
+        self.cache
+            .get_or_load(&user_id.to_owned(), || self.ask(user_id))
+            .await
     }
 }

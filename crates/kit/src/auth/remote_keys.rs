@@ -3,7 +3,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Mutex, RwLock},
+    sync::RwLock,
     time::{Duration, Instant},
 };
 
@@ -21,7 +21,8 @@ pub const USER_SERVICE: &str = "votemesh.user.v1.UserService";
 pub struct RemoteKeys {
     users: Balanced,
     keys: RwLock<KeySet>,
-    last_fetch: Mutex<Option<Instant>>,
+    /// Held across a fetch, so concurrent misses wait for it instead of finding nothing.
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl RemoteKeys {
@@ -30,18 +31,16 @@ impl RemoteKeys {
         Self {
             users,
             keys: RwLock::new(HashMap::new()),
-            last_fetch: Mutex::new(None),
+            last_fetch: tokio::sync::Mutex::new(None),
         }
     }
 
-    async fn refetch(&self) {
-        {
-            let mut last = self.last_fetch.lock().unwrap_or_else(|p| p.into_inner());
-            if last.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
-                return;
-            }
-            *last = Some(Instant::now());
+    async fn refetch(&self, kid: &str) {
+        let mut last = self.last_fetch.lock().await;
+        if self.cached(kid).is_some() || last.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
+            return;
         }
+        *last = Some(Instant::now());
         let Some(channel) = self.users.pick_within(REFETCH_INTERVAL).await else {
             tracing::warn!("no svc-user instance to fetch signing keys from");
             return;
@@ -69,23 +68,23 @@ impl RemoteKeys {
     }
 }
 
-#[async_trait]
-impl KeyProvider for RemoteKeys {
-    async fn key(&self, kid: &str) -> Option<VerifyingKey> {
-        let cached = self
-            .keys
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(kid)
-            .copied();
-        if cached.is_some() {
-            return cached;
-        }
-        self.refetch().await;
+impl RemoteKeys {
+    fn cached(&self, kid: &str) -> Option<VerifyingKey> {
         self.keys
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(kid)
             .copied()
+    }
+}
+
+#[async_trait]
+impl KeyProvider for RemoteKeys {
+    async fn key(&self, kid: &str) -> Option<VerifyingKey> {
+        if let Some(key) = self.cached(kid) {
+            return Some(key);
+        }
+        self.refetch(kid).await;
+        self.cached(kid)
     }
 }

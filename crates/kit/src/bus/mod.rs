@@ -31,3 +31,23 @@ pub trait Publisher: Send + Sync {
     /// Publishes and waits until the bus has acknowledged the message.
     async fn publish(&self, message: &BusMessage) -> Result<(), BusError>;
 }
+
+/// Kafka when `brokers` is set (creating the missing `topics`), else the in-process bus.
+/// A broker that is down at start is not fatal: the outbox keeps events until it returns.
+pub async fn connect(
+    brokers: Option<&str>,
+    delivery_timeout: std::time::Duration,
+    topics: &[(&str, i32)],
+) -> Result<std::sync::Arc<dyn Publisher>, BusError> {
+    let Some(brokers) = brokers else {
+        return Ok(std::sync::Arc::new(InProcessBus::default()));
+    };
+    let bus = KafkaBus::connect(KafkaSettings {
+        brokers: brokers.to_owned(),
+        delivery_timeout,
+    })?;
+    if let Err(error) = bus.ensure_topics(topics).await {
+        tracing::warn!(%error, "could not create topics now; publishing will retry");
+    }
+    Ok(std::sync::Arc::new(bus))
+}

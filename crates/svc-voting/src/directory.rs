@@ -1,0 +1,117 @@
+//! What svc-voting needs to know about an election, from svc-candidate through the registry:
+//! cached briefly per election, and asked per voter only for elections with a voter roll.
+
+use std::time::Duration;
+
+use kit::{cache::SingleFlight, discovery::Balanced, internal::InternalToken, ServiceError};
+use proto_gen::{
+    election::v1::{
+        election_service_client::ElectionServiceClient, CheckEligibilityRequest,
+        CheckEligibilityResponse, Election, Eligibility,
+    },
+    user::v1::{user_service_client::UserServiceClient, GetContactRequest},
+};
+use tonic::Code;
+
+/// An election as a cast sees it.
+#[derive(Clone)]
+pub struct BallotView {
+    pub election: Election,
+    pub candidate_ids: Vec<String>,
+    pub eligible: bool,
+}
+
+pub struct ElectionDirectory {
+    elections: Balanced,
+    users: Balanced,
+    token: InternalToken,
+    cache: SingleFlight<String, CheckEligibilityResponse>,
+}
+
+fn upstream(error: tonic::Status) -> ServiceError {
+    match error.code() {
+        Code::NotFound => ServiceError::NotFound("election_id: no such election".into()),
+        Code::InvalidArgument => ServiceError::invalid("election_id", "not a valid id"),
+        _ => {
+            ServiceError::Unavailable(format!("election details unavailable: {}", error.message()))
+        }
+    }
+}
+
+impl ElectionDirectory {
+    pub fn new(elections: Balanced, users: Balanced, token: InternalToken, ttl: Duration) -> Self {
+        Self {
+            elections,
+            users,
+            token,
+            cache: SingleFlight::new(ttl),
+        }
+    }
+
+    async fn ask(
+        &self,
+        election_id: &str,
+        email: &str,
+    ) -> Result<CheckEligibilityResponse, ServiceError> {
+        let channel = self
+            .elections
+            .pick_within(Duration::from_secs(2))
+            .await
+            .ok_or_else(|| ServiceError::Unavailable("no svc-candidate instance".into()))?;
+        ElectionServiceClient::with_interceptor(channel, self.token.clone())
+            .check_eligibility(CheckEligibilityRequest {
+                election_id: election_id.to_owned(),
+                user_id: String::new(),
+                email: email.to_owned(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(upstream)
+    }
+
+    async fn email_of(&self, user_id: &str) -> Result<String, ServiceError> {
+        let channel = self
+            .users
+            .pick_within(Duration::from_secs(2))
+            .await
+            .ok_or_else(|| ServiceError::Unavailable("no svc-user instance".into()))?;
+        UserServiceClient::with_interceptor(channel, self.token.clone())
+            .get_contact(GetContactRequest {
+                user_id: user_id.to_owned(),
+            })
+            .await
+            .map(|r| r.into_inner().email)
+            .map_err(|e| {
+                ServiceError::Unavailable(format!("voter details unavailable: {}", e.message()))
+            })
+    }
+
+    pub async fn view(
+        &self,
+        election_id: &str,
+        voter_id: &str,
+    ) -> Result<BallotView, ServiceError> {
+        let general = self
+            .cache
+            .get_or_load(&election_id.to_owned(), || self.ask(election_id, ""))
+            .await?;
+        let election = general.election.clone().ok_or_else(|| {
+            ServiceError::internal(anyhow::anyhow!("svc-candidate sent no election"))
+        })?;
+        let eligible = if election.eligibility == Eligibility::Roll as i32 {
+            let email = self.email_of(voter_id).await?;
+            self.ask(election_id, &email).await?.eligible
+        } else {
+            true
+        };
+        Ok(BallotView {
+            candidate_ids: general
+                .candidates
+                .iter()
+                .map(|c| c.candidate_id.clone())
+                .collect(),
+            election,
+            eligible,
+        })
+    }
+}

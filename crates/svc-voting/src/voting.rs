@@ -1,0 +1,254 @@
+//! Casting ballots: one voter, one vote, decided by the database; the receipt lets a voter
+//! check their ballot is recorded without revealing anything else.
+
+use std::{sync::Arc, time::Duration};
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use hmac::{Hmac, Mac};
+use kit::{auth::Caller, ServiceError};
+use prost::Message;
+use proto_gen::{
+    election::v1::ElectionStatus,
+    events::v1::{BallotCast, VoteRecorded},
+    voting::v1::{
+        CastBallotRequest, CastBallotResponse, GetMyParticipationResponse, RecordedCountResponse,
+        Selection, VerifyReceiptResponse,
+    },
+};
+use sha2::Sha256;
+
+use crate::{
+    directory::ElectionDirectory,
+    lock::CastLock,
+    selection,
+    store::{Cast, CastError, VotingStore},
+};
+
+/// Topic names for the two events of a cast.
+#[derive(Clone, Debug)]
+pub struct Topics {
+    pub ballots: String,
+    pub votes: String,
+}
+
+pub struct Voting {
+    pub store: Arc<dyn VotingStore>,
+    pub lock: Arc<dyn CastLock>,
+    pub directory: ElectionDirectory,
+    pub receipt_key: Vec<u8>,
+    pub topics: Topics,
+    pub lock_ttl: Duration,
+    /// Test-only: abort the process right after a commit, before anything is published.
+    pub crash_after_commit: bool,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+fn millis(t: &prost_types::Timestamp) -> i64 {
+    t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
+}
+
+fn election_id(value: &str) -> Result<String, ServiceError> {
+    uuid::Uuid::parse_str(value)
+        .map(|id| id.to_string())
+        .map_err(|_| ServiceError::invalid("election_id", "not a valid id"))
+}
+
+impl Voting {
+    fn receipt_hash(&self, code: &str) -> String {
+        // Keyed, so a receipt code alone (as in a VoteRecorded event) cannot find its ballot.
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.receipt_key).expect("HMAC takes any key length");
+        mac.update(code.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    pub async fn cast(
+        &self,
+        caller: &Caller,
+        request: CastBallotRequest,
+    ) -> Result<CastBallotResponse, ServiceError> {
+        let election_id = election_id(&request.election_id)?;
+        let choices = request
+            .selection
+            .ok_or_else(|| ServiceError::invalid("selection", "required"))?
+            .candidate_ids;
+        let view = self.directory.view(&election_id, &caller.user_id).await?;
+        let now = now_ms();
+        let status =
+            ElectionStatus::try_from(view.election.status).unwrap_or(ElectionStatus::Unspecified);
+        let closes = view.election.closes_at.as_ref().map(millis).unwrap_or(0);
+        if status != ElectionStatus::Open || now >= closes {
+            let label = status.as_str_name().trim_start_matches("ELECTION_STATUS_");
+            return Err(ServiceError::FailedPrecondition(format!(
+                "election is {label}; it is not accepting ballots"
+            )));
+        }
+        if !view.eligible {
+            return Err(ServiceError::PermissionDenied(
+                "you are not on this election's voter roll".into(),
+            ));
+        }
+        let choices = selection::validate(&view.election, &view.candidate_ids, &choices)?;
+
+        let key = format!("votemesh:cast:{election_id}:{}", caller.user_id);
+        let token = match self.lock.acquire(&key, self.lock_ttl).await {
+            Ok(Some(token)) => Some(token),
+            Ok(None) => {
+                // Held: either a cast is in flight, or a finished one left the lock to lapse.
+                // The database says which, so a repeat gets the precise answer.
+                return Err(
+                    match self
+                        .store
+                        .participation(&election_id, &caller.user_id)
+                        .await?
+                    {
+                        Some(_) => ServiceError::AlreadyExists(
+                            "you have already voted in this election".into(),
+                        ),
+                        None => {
+                            ServiceError::Aborted("another ballot of yours is being cast".into())
+                        }
+                    },
+                );
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cast lock unavailable; the database alone decides");
+                metrics::counter!("votemesh_cast_lock_fallbacks_total").increment(1);
+                None
+            }
+        };
+        let outcome = self.record(&election_id, caller, choices, now).await;
+        if let Some(token) = token {
+            if let Err(error) = self.lock.release(&key, &token).await {
+                tracing::warn!(%error, "cast lock release failed; it will lapse");
+            }
+        }
+        outcome
+    }
+
+    async fn record(
+        &self,
+        election_id: &str,
+        caller: &Caller,
+        choices: Vec<String>,
+        now: i64,
+    ) -> Result<CastBallotResponse, ServiceError> {
+        let ballot_id = uuid::Uuid::new_v4().to_string();
+        let mut code = [0u8; 18];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut code);
+        let receipt_code = URL_SAFE_NO_PAD.encode(code);
+        let hour = now - now.rem_euclid(3_600_000);
+        let ballot_event = BallotCast {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            election_id: election_id.to_owned(),
+            ballot_id: ballot_id.clone(),
+            selection: Some(Selection {
+                candidate_ids: choices.clone(),
+            }),
+            cast_hour: Some(timestamp(hour)),
+        };
+        let vote_event = VoteRecorded {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            election_id: election_id.to_owned(),
+            voter_id: caller.user_id.clone(),
+            receipt_code: receipt_code.clone(),
+            recorded_at: Some(timestamp(now)),
+        };
+        let cast = Cast {
+            election_id: election_id.to_owned(),
+            voter_id: caller.user_id.clone(),
+            cast_at_ms: now,
+            ballot_id: ballot_id.clone(),
+            selection: choices.join(","),
+            receipt_hash: self.receipt_hash(&receipt_code),
+            events: vec![
+                (
+                    ballot_event.event_id.clone(),
+                    self.topics.ballots.clone(),
+                    election_id.to_owned(),
+                    ballot_event.encode_to_vec(),
+                ),
+                (
+                    vote_event.event_id.clone(),
+                    self.topics.votes.clone(),
+                    election_id.to_owned(),
+                    vote_event.encode_to_vec(),
+                ),
+            ],
+        };
+        match self.store.cast(cast).await {
+            Ok(()) => {}
+            Err(CastError::AlreadyVoted) => {
+                return Err(ServiceError::AlreadyExists(
+                    "you have already voted in this election".into(),
+                ))
+            }
+            Err(CastError::Database(error)) => return Err(ServiceError::internal(error)),
+        }
+        if self.crash_after_commit {
+            tracing::error!("test fault: aborting after commit, before publish");
+            std::process::abort();
+        }
+        metrics::counter!("votemesh_ballots_cast_total").increment(1);
+        Ok(CastBallotResponse {
+            ballot_id,
+            receipt_code,
+            cast_at: Some(timestamp(now)),
+        })
+    }
+
+    pub async fn participation(
+        &self,
+        caller: &Caller,
+        election: &str,
+    ) -> Result<GetMyParticipationResponse, ServiceError> {
+        let election_id = election_id(election)?;
+        let cast_at = self
+            .store
+            .participation(&election_id, &caller.user_id)
+            .await?;
+        Ok(GetMyParticipationResponse {
+            voted: cast_at.is_some(),
+            cast_at: cast_at.map(timestamp),
+        })
+    }
+
+    pub async fn verify_receipt(&self, code: &str) -> Result<VerifyReceiptResponse, ServiceError> {
+        if code.trim().is_empty() {
+            return Err(ServiceError::invalid("receipt_code", "required"));
+        }
+        let election_id = self.store.receipt(&self.receipt_hash(code.trim())).await?;
+        Ok(VerifyReceiptResponse {
+            recorded: election_id.is_some(),
+            election_id: election_id.unwrap_or_default(),
+        })
+    }
+
+    pub async fn recorded_count(
+        &self,
+        election: &str,
+    ) -> Result<RecordedCountResponse, ServiceError> {
+        let (ballots, participations) = self.store.counts(&election_id(election)?).await?;
+        Ok(RecordedCountResponse {
+            ballots,
+            participations,
+        })
+    }
+}
