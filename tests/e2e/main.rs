@@ -23,3 +23,4 @@ mod registry;
 mod rest;
 mod roll_import;
 mod voting;
+mod voting_faults;

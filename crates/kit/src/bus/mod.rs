@@ -46,8 +46,15 @@ pub async fn connect(
         brokers: brokers.to_owned(),
         delivery_timeout,
     })?;
-    if let Err(error) = bus.ensure_topics(topics).await {
-        tracing::warn!(%error, "could not create topics now; publishing will retry");
+    // A broker that is down must not hold the service's start up.
+    match tokio::time::timeout(delivery_timeout, bus.ensure_topics(topics)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "could not create topics now; publishing will retry")
+        }
+        Err(_) => {
+            tracing::warn!("broker did not answer in time; topics are created on first publish")
+        }
     }
     Ok(std::sync::Arc::new(bus))
 }
