@@ -20,10 +20,10 @@ command -v check-jsonschema >/dev/null 2>&1 && command -v kubernetes-validate >/
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
 
 check-jsonschema --schemafile "$compose_schema" compose.yaml
-"$helm" lint helm/votemesh --set internalToken=check >/dev/null
+"$helm" lint helm/votemesh --set internalToken=check --set receiptSecret=check >/dev/null
 rendered=$(mktemp)
 trap 'rm -f "$rendered"' EXIT
-"$helm" template votemesh helm/votemesh --set internalToken=check --set kafka.brokers=kafka:9092 \
+"$helm" template votemesh helm/votemesh --set internalToken=check --set receiptSecret=check --set kafka.brokers=kafka:9092 \
   --set database.candidateReadUrl=postgres://replica/votemesh >"$rendered"
 kubernetes-validate --strict --quiet "$rendered"
 
