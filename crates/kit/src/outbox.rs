@@ -14,6 +14,26 @@ use crate::{
     shutdown::Shutdown,
 };
 
+/// The outbox table every relaying service migrates, in the shape [`OutboxRelay`] reads.
+pub const TABLE_POSTGRES: &str = "CREATE TABLE outbox (
+    id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    partition_key TEXT NOT NULL,
+    payload BYTEA NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    published_at_ms BIGINT
+)";
+
+/// [`TABLE_POSTGRES`] for SQLite.
+pub const TABLE_SQLITE: &str = "CREATE TABLE outbox (
+    id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    partition_key TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    published_at_ms INTEGER
+)";
+
 /// Rows per batch.
 const BATCH: u64 = 256;
 

@@ -24,14 +24,7 @@ const POSTGRES: &[&str] = &[
         receipt_hash TEXT NOT NULL UNIQUE
     )",
     "CREATE INDEX ballots_by_election ON ballots (election_id)",
-    "CREATE TABLE outbox (
-        id TEXT PRIMARY KEY,
-        topic TEXT NOT NULL,
-        partition_key TEXT NOT NULL,
-        payload BYTEA NOT NULL,
-        created_at_ms BIGINT NOT NULL,
-        published_at_ms BIGINT
-    )",
+    kit::outbox::TABLE_POSTGRES,
 ];
 
 const SQLITE: &[&str] = &[
@@ -48,14 +41,7 @@ const SQLITE: &[&str] = &[
         receipt_hash TEXT NOT NULL UNIQUE
     )",
     "CREATE INDEX ballots_by_election ON ballots (election_id)",
-    "CREATE TABLE outbox (
-        id TEXT PRIMARY KEY,
-        topic TEXT NOT NULL,
-        partition_key TEXT NOT NULL,
-        payload BLOB NOT NULL,
-        created_at_ms INTEGER NOT NULL,
-        published_at_ms INTEGER
-    )",
+    kit::outbox::TABLE_SQLITE,
 ];
 
 pub const MIGRATIONS: &[Migration] = &[Migration {

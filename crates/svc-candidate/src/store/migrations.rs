@@ -35,14 +35,7 @@ const POSTGRES: &[&str] = &[
         email TEXT NOT NULL,
         PRIMARY KEY (election_id, email)
     )",
-    "CREATE TABLE outbox (
-        id TEXT PRIMARY KEY,
-        topic TEXT NOT NULL,
-        partition_key TEXT NOT NULL,
-        payload BYTEA NOT NULL,
-        created_at_ms BIGINT NOT NULL,
-        published_at_ms BIGINT
-    )",
+    kit::outbox::TABLE_POSTGRES,
     "CREATE INDEX outbox_unpublished ON outbox (created_at_ms) WHERE published_at_ms IS NULL",
 ];
 
@@ -79,14 +72,7 @@ const SQLITE: &[&str] = &[
         email TEXT NOT NULL,
         PRIMARY KEY (election_id, email)
     )",
-    "CREATE TABLE outbox (
-        id TEXT PRIMARY KEY,
-        topic TEXT NOT NULL,
-        partition_key TEXT NOT NULL,
-        payload BLOB NOT NULL,
-        created_at_ms INTEGER NOT NULL,
-        published_at_ms INTEGER
-    )",
+    kit::outbox::TABLE_SQLITE,
     "CREATE INDEX outbox_unpublished ON outbox (created_at_ms) WHERE published_at_ms IS NULL",
 ];
 
