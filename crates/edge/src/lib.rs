@@ -21,9 +21,9 @@ use axum::{
     Json, Router,
 };
 use kit::{
-    auth::{RemoteAccounts, RemoteKeys, TokenVerifier, USER_SERVICE},
+    auth::{TokenVerifier, USER_SERVICE},
     config::CommonArgs,
-    internal::{registry_client, InternalToken},
+    internal::registry_client,
     policy::AccessPolicy,
     registration::Registration,
     shutdown::Shutdown,
@@ -38,10 +38,6 @@ pub use gate::Limits;
 use crate::{gate::Gate, grpc_front::GrpcFront, rest::RouteTable, upstreams::Upstreams};
 
 pub const SERVICE_NAME: &str = "votemesh.edge";
-
-/// How long a confirmed account stays confirmed: the most a disabled or demoted user keeps
-/// acting through the edge.
-const ACCOUNT_STATUS_TTL: Duration = Duration::from_secs(2);
 
 /// Edge settings.
 #[derive(clap::Args, Clone, Debug)]
@@ -198,15 +194,8 @@ impl App {
         for service in &services {
             upstreams.follow(service);
         }
-        let verifier = TokenVerifier::new(
-            Arc::new(RemoteKeys::new(upstreams.follow(USER_SERVICE))),
-            config.common.token_expectations(),
-        )
-        .with_account_status(Arc::new(RemoteAccounts::new(
-            upstreams.follow(USER_SERVICE),
-            InternalToken::new(&config.common.internal_token)?,
-            ACCOUNT_STATUS_TTL,
-        )));
+        let verifier =
+            TokenVerifier::from_user_service(upstreams.follow(USER_SERVICE), &config.common)?;
         let openapi = rest::openapi::document(&routes);
         let state = Arc::new(EdgeState {
             policy,

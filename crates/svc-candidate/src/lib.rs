@@ -13,10 +13,10 @@ mod validate;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use kit::{
-    auth::{RemoteAccounts, RemoteKeys, TokenVerifier, USER_SERVICE},
+    auth::{TokenVerifier, USER_SERVICE},
     config::CommonArgs,
     discovery::Balanced,
-    internal::{registry_client, InternalToken},
+    internal::registry_client,
     outbox::OutboxRelay,
     server::GrpcServer,
     shutdown::Shutdown,
@@ -125,15 +125,7 @@ impl App {
             USER_SERVICE,
             config.common.upstream_timeout(),
         );
-        let verifier = TokenVerifier::new(
-            Arc::new(RemoteKeys::new(users.clone())),
-            config.common.token_expectations(),
-        )
-        .with_account_status(Arc::new(RemoteAccounts::new(
-            users,
-            InternalToken::new(&config.common.internal_token)?,
-            Duration::from_secs(2),
-        )));
+        let verifier = TokenVerifier::from_user_service(users, &config.common)?;
         let routes = Routes::new(ElectionServiceServer::new(ElectionApi(elections.clone())));
         let server = GrpcServer::bind(
             "svc-candidate",

@@ -12,7 +12,7 @@ mod voting;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use kit::{
-    auth::{RemoteAccounts, RemoteKeys, TokenVerifier, USER_SERVICE},
+    auth::{TokenVerifier, USER_SERVICE},
     config::CommonArgs,
     discovery::Balanced,
     internal::{registry_client, InternalToken},
@@ -158,15 +158,7 @@ impl App {
             lock_ttl: Duration::from_millis(config.lock_ttl_ms),
             crash_after_commit: config.fault_crash_after_commit,
         };
-        let verifier = TokenVerifier::new(
-            Arc::new(RemoteKeys::new(users.clone())),
-            common.token_expectations(),
-        )
-        .with_account_status(Arc::new(RemoteAccounts::new(
-            users,
-            token,
-            Duration::from_secs(2),
-        )));
+        let verifier = TokenVerifier::from_user_service(users.clone(), common)?;
         let routes = Routes::new(VotingServiceServer::new(VotingApi(Arc::new(voting))));
         let server =
             GrpcServer::bind("svc-voting", common, routes, vec![SERVICE_NAME], verifier).await?;

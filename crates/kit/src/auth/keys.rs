@@ -11,6 +11,9 @@ use super::{
     jwt::{parse_header, verify_with, Claims, Expectations, TokenError},
 };
 
+/// How long a confirmed account stays confirmed.
+pub const ACCOUNT_STATUS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Verifying keys by kid.
 pub type KeySet = HashMap<String, VerifyingKey>;
 
@@ -45,6 +48,25 @@ impl TokenVerifier {
             expect,
             accounts: None,
         }
+    }
+
+    /// The verifier every service but svc-user uses: keys from svc-user's GetSigningKeys, and
+    /// each signed-in caller's account confirmed with svc-user (cached for
+    /// [`ACCOUNT_STATUS_TTL`], the most a disabled or demoted user keeps acting).
+    pub fn from_user_service(
+        users: crate::discovery::Balanced,
+        common: &crate::config::CommonArgs,
+    ) -> anyhow::Result<Self> {
+        let accounts = super::RemoteAccounts::new(
+            users.clone(),
+            crate::internal::InternalToken::new(&common.internal_token)?,
+            ACCOUNT_STATUS_TTL,
+        );
+        Ok(Self::new(
+            Arc::new(super::RemoteKeys::new(users)),
+            common.token_expectations(),
+        )
+        .with_account_status(Arc::new(accounts)))
     }
 
     /// Also confirms each signed-in caller's account and takes its current role from there.
