@@ -43,6 +43,18 @@ if ! psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1;
 fi
 psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'select 1' >/dev/null
 
+# Redis on 127.0.0.1:6379 (svc-voting's cast lock); the tests also start private instances.
+if ! command -v redis-server >/dev/null 2>&1; then
+  say "installing Redis"
+  apt_install redis-server
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+  say "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && break; sleep 1; done
+fi
+redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG
+
 # A streaming read replica on 127.0.0.1:5433, for svc-candidate's read path.
 replica_ready() { pg_isready -q -h 127.0.0.1 -p 5433 2>/dev/null; }
 if ! replica_ready; then
