@@ -35,6 +35,14 @@ impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
             .map(|(_, value)| value.clone())
     }
 
+    /// Drops `key`, so the next read loads afresh (an event said it changed).
+    pub fn invalidate(&self, key: &K) {
+        self.ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+
     /// The cached value, or the result of `load`; errors are not cached.
     pub async fn get_or_load<E, F, Fut>(&self, key: &K, load: F) -> Result<V, E>
     where

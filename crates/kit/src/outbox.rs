@@ -101,20 +101,30 @@ impl OutboxRelay {
         let rows = txn
             .query_all(Statement::from_string(backend, select))
             .await?;
-        let mut published = Vec::with_capacity(rows.len());
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut messages = Vec::with_capacity(rows.len());
         for row in &rows {
-            let id: String = row.try_get("", "id")?;
-            let message = BusMessage {
+            ids.push(row.try_get::<String>("", "id")?);
+            messages.push(BusMessage {
                 topic: row.try_get("", "topic")?,
                 key: row.try_get("", "partition_key")?,
                 payload: row.try_get("", "payload")?,
-            };
-            if let Err(error) = self.bus.publish(&message).await {
-                // Mark what went out; the rest stays for the next attempt.
-                tracing::warn!(service = self.service, %error, "bus unavailable; outbox rows wait");
-                break;
+            });
+        }
+        let outcomes = self.bus.publish_all(&messages).await;
+        let mut published = Vec::with_capacity(rows.len());
+        let mut first_error = None;
+        for (id, outcome) in ids.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => published.push(id),
+                // What went out is marked; the rest stays for the next attempt.
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
             }
-            published.push(id);
+        }
+        if let Some(error) = first_error {
+            tracing::warn!(service = self.service, %error, "bus unavailable; outbox rows wait");
         }
         if !published.is_empty() {
             let placeholder = |n: usize| match backend {

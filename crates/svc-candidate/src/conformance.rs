@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use kit::{
-    bus::{InProcessBus, Publisher},
+    bus::{InProcessBus, Publisher, StartAt, SubscribeOptions, Subscription},
     outbox::OutboxRelay,
 };
 
@@ -193,7 +193,11 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
 
     // Three events were written with their changes; the relay publishes them once.
     let bus = InProcessBus::default();
-    let mut received = bus.subscribe();
+    let mut received = bus.subscription(&SubscribeOptions {
+        group: "conformance".into(),
+        topics: vec!["t".into()],
+        start_at: StartAt::Earliest,
+    });
     let publisher: Arc<dyn Publisher> = Arc::new(bus);
     let relay = OutboxRelay::new(
         store.primary().clone(),
@@ -205,10 +209,12 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
     assert_eq!(relay.relay_once().await?, 3);
     assert_eq!(relay.relay_once().await?, 0);
     assert_eq!(relay.lag().await?, 0);
-    let mut payloads = Vec::new();
-    while let Ok(message) = received.try_recv() {
-        payloads.push(message.payload[0]);
-    }
+    let payloads: Vec<u8> = received
+        .next_batch(100, Duration::from_millis(10))
+        .await?
+        .iter()
+        .map(|message| message.payload[0])
+        .collect();
     assert_eq!(payloads.len(), 3);
     assert!(
         payloads.windows(2).all(|w| w[0] < w[1]),

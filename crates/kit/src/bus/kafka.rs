@@ -1,14 +1,18 @@
 //! Kafka through rdkafka: an idempotent producer (`enable.idempotence=true`, acks from all
 //! in-sync replicas), and topic creation at start.
 
-use std::time::Duration;
+use std::{
+    sync::{Mutex, PoisonError},
+    time::Duration,
+};
 
 use async_trait::async_trait;
+use futures::future::join_all;
 use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
     config::ClientConfig,
-    producer::{FutureProducer, FutureRecord},
+    producer::{FutureProducer, FutureRecord, Producer},
     types::RDKafkaErrorCode,
 };
 
@@ -23,25 +27,54 @@ pub struct KafkaSettings {
 }
 
 pub struct KafkaBus {
-    producer: FutureProducer,
+    /// Replaced when it fails for good: an idempotent producer whose broker lost its
+    /// producer state (a restart, say) stays failed, and the outbox holds the events.
+    producer: Mutex<FutureProducer>,
     settings: KafkaSettings,
+}
+
+fn producer(settings: &KafkaSettings) -> Result<FutureProducer, BusError> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &settings.brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set(
+            "message.timeout.ms",
+            settings.delivery_timeout.as_millis().to_string(),
+        )
+        .set("socket.timeout.ms", "5000")
+        .set("linger.ms", "2")
+        .create()
+        .map_err(|e| BusError::Config(e.to_string()))
 }
 
 impl KafkaBus {
     pub fn connect(settings: KafkaSettings) -> Result<Self, BusError> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &settings.brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set(
-                "message.timeout.ms",
-                settings.delivery_timeout.as_millis().to_string(),
-            )
-            .set("socket.timeout.ms", "5000")
-            .set("linger.ms", "5")
-            .create()
-            .map_err(|e| BusError::Config(e.to_string()))?;
-        Ok(Self { producer, settings })
+        Ok(Self {
+            producer: Mutex::new(producer(&settings)?),
+            settings,
+        })
+    }
+
+    fn current(&self) -> FutureProducer {
+        self.producer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Starts a fresh producer after a failed delivery when the old one reports a fatal
+    /// error; redelivered events are absorbed by consumers through their event ids.
+    fn renew_if_fatal(&self, failed: &FutureProducer) {
+        if let Some((code, reason)) = failed.client().fatal_error() {
+            tracing::warn!(?code, %reason, "Kafka producer failed for good; starting a new one");
+            match producer(&self.settings) {
+                Ok(fresh) => {
+                    *self.producer.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
+                }
+                Err(error) => tracing::warn!(%error, "new Kafka producer"),
+            }
+        }
     }
 
     /// Creates the topics that are missing; existing ones are left as they are.
@@ -73,16 +106,41 @@ impl KafkaBus {
     }
 }
 
+async fn send(
+    producer: &FutureProducer,
+    message: &BusMessage,
+    timeout: Duration,
+) -> Result<(), BusError> {
+    let record = FutureRecord::to(&message.topic)
+        .key(&message.key)
+        .payload(&message.payload);
+    producer
+        .send(record, timeout)
+        .await
+        .map(drop)
+        .map_err(|(error, _)| BusError::Unacknowledged(error.to_string()))
+}
+
 #[async_trait]
 impl Publisher for KafkaBus {
     async fn publish(&self, message: &BusMessage) -> Result<(), BusError> {
-        let record = FutureRecord::to(&message.topic)
-            .key(&message.key)
-            .payload(&message.payload);
-        self.producer
-            .send(record, self.settings.delivery_timeout)
-            .await
-            .map(drop)
-            .map_err(|(error, _)| BusError::Unacknowledged(error.to_string()))
+        let producer = self.current();
+        let outcome = send(&producer, message, self.settings.delivery_timeout).await;
+        if outcome.is_err() {
+            self.renew_if_fatal(&producer);
+        }
+        outcome
+    }
+
+    async fn publish_all(&self, messages: &[BusMessage]) -> Vec<Result<(), BusError>> {
+        let producer = self.current();
+        // Enqueued in order on the first poll; the idempotent producer keeps that order
+        // per partition while the acknowledgements are awaited together.
+        let timeout = self.settings.delivery_timeout;
+        let outcomes = join_all(messages.iter().map(|m| send(&producer, m, timeout))).await;
+        if outcomes.iter().any(Result::is_err) {
+            self.renew_if_fatal(&producer);
+        }
+        outcomes
     }
 }

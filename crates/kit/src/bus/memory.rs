@@ -1,39 +1,189 @@
-//! The embedded bus: a broadcast channel inside the process.
+//! The embedded bus: an append-only log per topic inside the process, with positions per
+//! consumer group, so a slow consumer is never skipped past events it has not seen. It
+//! lives as long as the process; the embedded default runs every service in one process.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
 
 use async_trait::async_trait;
-use tokio::sync::broadcast;
+use tokio::sync::Notify;
 
-use super::{BusError, BusMessage, Publisher};
+use super::{BusError, BusMessage, Delivery, Publisher, StartAt, SubscribeOptions, Subscription};
 
-#[derive(Clone)]
-pub struct InProcessBus {
-    sender: broadcast::Sender<BusMessage>,
+#[derive(Default)]
+struct Log {
+    topics: HashMap<String, Vec<BusMessage>>,
+    /// Committed position per (group, topic).
+    committed: HashMap<(String, String), usize>,
 }
 
-impl Default for InProcessBus {
-    fn default() -> Self {
-        Self::new(4096)
-    }
+#[derive(Clone, Default)]
+pub struct InProcessBus {
+    log: Arc<Mutex<Log>>,
+    appended: Arc<Notify>,
 }
 
 impl InProcessBus {
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            sender: broadcast::channel(capacity).0,
-        }
+    /// The bus every service of this process shares when no broker is configured.
+    pub fn shared() -> Self {
+        static SHARED: OnceLock<InProcessBus> = OnceLock::new();
+        SHARED.get_or_init(Self::default).clone()
     }
 
-    /// Every message published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
-        self.sender.subscribe()
+    fn lock(&self) -> std::sync::MutexGuard<'_, Log> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A member of `options.group`, starting at the group's committed position.
+    pub fn subscription(&self, options: &SubscribeOptions) -> InProcessSubscription {
+        let log = self.lock();
+        let positions = options
+            .topics
+            .iter()
+            .map(|topic| {
+                let key = (options.group.clone(), topic.clone());
+                let start = match (log.committed.get(&key), options.start_at) {
+                    (Some(at), _) => *at,
+                    (None, StartAt::Earliest) => 0,
+                    (None, StartAt::Latest) => log.topics.get(topic).map_or(0, Vec::len),
+                };
+                (topic.clone(), start)
+            })
+            .collect();
+        InProcessSubscription {
+            bus: self.clone(),
+            group: options.group.clone(),
+            positions,
+        }
     }
 }
 
 #[async_trait]
 impl Publisher for InProcessBus {
     async fn publish(&self, message: &BusMessage) -> Result<(), BusError> {
-        // No subscriber is not an error: the outbox keeps the event either way.
-        let _ = self.sender.send(message.clone());
+        self.lock()
+            .topics
+            .entry(message.topic.clone())
+            .or_default()
+            .push(message.clone());
+        self.appended.notify_waiters();
         Ok(())
+    }
+}
+
+pub struct InProcessSubscription {
+    bus: InProcessBus,
+    group: String,
+    positions: Vec<(String, usize)>,
+}
+
+impl InProcessSubscription {
+    fn take(&mut self, max: usize) -> Vec<Delivery> {
+        let log = self.bus.lock();
+        let mut batch = Vec::new();
+        for (topic, position) in &mut self.positions {
+            let Some(messages) = log.topics.get(topic.as_str()) else {
+                continue;
+            };
+            while *position < messages.len() && batch.len() < max {
+                batch.push(Delivery {
+                    topic: topic.clone(),
+                    payload: messages[*position].payload.clone(),
+                });
+                *position += 1;
+            }
+        }
+        batch
+    }
+}
+
+#[async_trait]
+impl Subscription for InProcessSubscription {
+    async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
+        let appended = self.bus.appended.clone();
+        let notified = appended.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let batch = self.take(max);
+        if !batch.is_empty() {
+            return Ok(batch);
+        }
+        let _ = tokio::time::timeout(wait, notified).await;
+        Ok(self.take(max))
+    }
+
+    async fn commit(&mut self) -> Result<(), BusError> {
+        let mut log = self.bus.lock();
+        for (topic, position) in &self.positions {
+            log.committed
+                .insert((self.group.clone(), topic.clone()), *position);
+        }
+        Ok(())
+    }
+
+    async fn lag(&self) -> Option<u64> {
+        let log = self.bus.lock();
+        Some(
+            self.positions
+                .iter()
+                .map(|(topic, at)| {
+                    log.topics
+                        .get(topic)
+                        .map_or(0, Vec::len)
+                        .saturating_sub(*at) as u64
+                })
+                .sum(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(topic: &str, n: u8) -> BusMessage {
+        BusMessage {
+            topic: topic.into(),
+            key: "k".into(),
+            payload: vec![n],
+        }
+    }
+
+    fn options(group: &str, start_at: StartAt) -> SubscribeOptions {
+        SubscribeOptions {
+            group: group.into(),
+            topics: vec!["t".into()],
+            start_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_group_resumes_at_its_commit_and_latest_skips_the_past() {
+        let bus = InProcessBus::default();
+        for n in 0..3 {
+            bus.publish(&message("t", n)).await.expect("published");
+        }
+        let mut first = bus.subscription(&options("g", StartAt::Earliest));
+        let wait = Duration::from_millis(10);
+        let got = first.next_batch(2, wait).await.expect("batch");
+        assert_eq!(got.iter().map(|d| d.payload[0]).collect::<Vec<_>>(), [0, 1]);
+        first.commit().await.expect("commit");
+        assert_eq!(first.lag().await, Some(1));
+        // Uncommitted reads are replayed to the next member; committed ones are not.
+        first.next_batch(10, wait).await.expect("rest");
+        let mut again = bus.subscription(&options("g", StartAt::Earliest));
+        let got = again.next_batch(10, wait).await.expect("batch");
+        assert_eq!(got.iter().map(|d| d.payload[0]).collect::<Vec<_>>(), [2]);
+        let mut latest = bus.subscription(&options("other", StartAt::Latest));
+        assert!(latest.next_batch(10, wait).await.expect("none").is_empty());
+        bus.publish(&message("t", 9)).await.expect("published");
+        let got = latest
+            .next_batch(10, Duration::from_secs(5))
+            .await
+            .expect("new");
+        assert_eq!(got.iter().map(|d| d.payload[0]).collect::<Vec<_>>(), [9]);
     }
 }

@@ -3,11 +3,15 @@
 //! deduplicate by event id.
 
 mod kafka;
+mod kafka_consumer;
 mod memory;
+
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 
 pub use kafka::{KafkaBus, KafkaSettings};
+pub use kafka_consumer::KafkaSubscription;
 pub use memory::InProcessBus;
 
 /// One event on the wire: a protobuf payload keyed so one election's events stay in order.
@@ -24,23 +28,73 @@ pub enum BusError {
     Unacknowledged(String),
     #[error("bus configuration: {0}")]
     Config(String),
+    #[error("consuming: {0}")]
+    Consume(String),
 }
 
 #[async_trait]
 pub trait Publisher: Send + Sync {
     /// Publishes and waits until the bus has acknowledged the message.
     async fn publish(&self, message: &BusMessage) -> Result<(), BusError>;
+
+    /// Publishes a batch, in order, and reports each message's outcome. Kafka pipelines
+    /// the batch instead of waiting a round trip per message.
+    async fn publish_all(&self, messages: &[BusMessage]) -> Vec<Result<(), BusError>> {
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for message in messages {
+            outcomes.push(self.publish(message).await);
+        }
+        outcomes
+    }
 }
 
-/// Kafka when `brokers` is set (creating the missing `topics`), else the in-process bus.
-/// A broker that is down at start is not fatal: the outbox keeps events until it returns.
+/// Where a consumer group with no committed position starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartAt {
+    /// Every retained event (results must count them all).
+    Earliest,
+    /// Only events from now on (cache invalidation).
+    Latest,
+}
+
+/// What a subscription reads and as whom.
+#[derive(Clone, Debug)]
+pub struct SubscribeOptions {
+    /// The consumer group; instances in one group split the partitions.
+    pub group: String,
+    pub topics: Vec<String>,
+    pub start_at: StartAt,
+}
+
+/// An event as a consumer receives it.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub topic: String,
+    pub payload: Vec<u8>,
+}
+
+/// A consumer group member. Positions move only when [`Subscription::commit`] is called,
+/// so a consumer commits after its own effects are durable and a crash replays.
+#[async_trait]
+pub trait Subscription: Send {
+    /// Up to `max` events, waiting at most `wait` for the first.
+    async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError>;
+    /// Records everything handed out so far as processed.
+    async fn commit(&mut self) -> Result<(), BusError>;
+    /// Events waiting on this member's partitions, when the bus can tell.
+    async fn lag(&self) -> Option<u64>;
+}
+
+/// Kafka when `brokers` is set (creating the missing `topics`), else the process's shared
+/// in-process bus. A broker that is down at start is not fatal: the outbox keeps events
+/// until it returns.
 pub async fn connect(
     brokers: Option<&str>,
-    delivery_timeout: std::time::Duration,
+    delivery_timeout: Duration,
     topics: &[(&str, i32)],
-) -> Result<std::sync::Arc<dyn Publisher>, BusError> {
+) -> Result<Arc<dyn Publisher>, BusError> {
     let Some(brokers) = brokers else {
-        return Ok(std::sync::Arc::new(InProcessBus::default()));
+        return Ok(Arc::new(InProcessBus::shared()));
     };
     let bus = KafkaBus::connect(KafkaSettings {
         brokers: brokers.to_owned(),
@@ -56,5 +110,17 @@ pub async fn connect(
             tracing::warn!("broker did not answer in time; topics are created on first publish")
         }
     }
-    Ok(std::sync::Arc::new(bus))
+    Ok(Arc::new(bus))
+}
+
+/// A Kafka consumer group member when `brokers` is set, else a reader of the process's
+/// shared in-process bus.
+pub fn subscribe(
+    brokers: Option<&str>,
+    options: SubscribeOptions,
+) -> Result<Box<dyn Subscription>, BusError> {
+    match brokers {
+        Some(brokers) => Ok(Box::new(KafkaSubscription::new(brokers, &options)?)),
+        None => Ok(Box::new(InProcessBus::shared().subscription(&options))),
+    }
 }
