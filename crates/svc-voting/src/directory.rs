@@ -86,6 +86,11 @@ impl ElectionDirectory {
             })
     }
 
+    /// Forgets what is cached about an election whose status changed.
+    pub fn invalidate(&self, election_id: &str) {
+        self.cache.invalidate(&election_id.to_owned());
+    }
+
     pub async fn view(
         &self,
         election_id: &str,

@@ -4,6 +4,7 @@
 
 mod directory;
 mod grpc;
+mod invalidation;
 pub mod lock;
 mod selection;
 pub mod store;
@@ -13,6 +14,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use kit::{
     auth::{TokenVerifier, USER_SERVICE},
+    bus::{StartAt, SubscribeOptions, Subscription},
     config::CommonArgs,
     discovery::Balanced,
     internal::{registry_client, InternalToken},
@@ -35,6 +37,7 @@ pub const SERVICE_NAME: &str = "votemesh.voting.v1.VotingService";
 const ELECTION_SERVICE: &str = "votemesh.election.v1.ElectionService";
 pub const BALLOT_TOPIC: &str = "votemesh.ballot.cast.v1";
 pub const VOTE_TOPIC: &str = "votemesh.vote.recorded.v1";
+pub const STATUS_TOPIC: &str = "votemesh.election.status.v1";
 
 /// svc-voting settings.
 #[derive(clap::Args, Clone, Debug)]
@@ -59,6 +62,9 @@ pub struct Config {
     /// Topic for VoteRecorded events.
     #[arg(long, env = "VOTEMESH_VOTE_TOPIC", default_value = VOTE_TOPIC)]
     pub vote_topic: String,
+    /// Topic of ElectionStatusChanged events, which invalidate cached elections.
+    #[arg(long, env = "VOTEMESH_ELECTION_STATUS_TOPIC", default_value = STATUS_TOPIC)]
+    pub status_topic: String,
     /// Partitions of each topic when it is created.
     #[arg(long, env = "VOTEMESH_TOPIC_PARTITIONS", default_value_t = 3)]
     pub topic_partitions: i32,
@@ -86,6 +92,7 @@ impl Config {
             kafka_brokers: None,
             ballot_topic: BALLOT_TOPIC.into(),
             vote_topic: VOTE_TOPIC.into(),
+            status_topic: STATUS_TOPIC.into(),
             topic_partitions: 3,
             receipt_secret: None,
             lock_ttl_ms: 5000,
@@ -99,6 +106,8 @@ impl Config {
 pub struct App {
     server: GrpcServer,
     relay: Option<OutboxRelay>,
+    voting: Arc<Voting>,
+    status_events: Box<dyn Subscription>,
 }
 
 impl App {
@@ -158,13 +167,28 @@ impl App {
             lock_ttl: Duration::from_millis(config.lock_ttl_ms),
             crash_after_commit: config.fault_crash_after_commit,
         };
+        let status_events = kit::bus::subscribe(
+            config.kafka_brokers.as_deref(),
+            SubscribeOptions {
+                group: format!("svc-voting-cache-{}", uuid::Uuid::new_v4().simple()),
+                topics: vec![config.status_topic.clone()],
+                // The topic is small; reading it whole means no change slips past a join.
+                start_at: StartAt::Earliest,
+            },
+        )?;
+        let voting = Arc::new(voting);
         let verifier = TokenVerifier::from_user_service(users.clone(), common)?;
-        let routes = Routes::new(VotingServiceServer::new(VotingApi(Arc::new(voting))));
+        let routes = Routes::new(VotingServiceServer::new(VotingApi(voting.clone())));
         let server =
             GrpcServer::bind("svc-voting", common, routes, vec![SERVICE_NAME], verifier).await?;
         // With the crash fault on, nothing may publish before the abort.
         let relay = (!config.fault_crash_after_commit).then_some(relay);
-        Ok(Self { server, relay })
+        Ok(Self {
+            server,
+            relay,
+            voting,
+            status_events,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -179,10 +203,16 @@ impl App {
         let relay = self
             .relay
             .map(|relay| tokio::spawn(relay.run(shutdown.clone())));
+        let invalidation = tokio::spawn(invalidation::follow_status_changes(
+            self.status_events,
+            self.voting,
+            shutdown.clone(),
+        ));
         let served = self.server.run_until_stopped(shutdown).await;
         if let Some(relay) = relay {
             relay.abort();
         }
+        invalidation.abort();
         served
     }
 }
