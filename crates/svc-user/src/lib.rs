@@ -53,6 +53,10 @@ pub struct Config {
     /// Concurrent password hashes; defaults to the number of cores.
     #[arg(long, env = "VOTEMESH_PASSWORD_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
+    /// BENCH ONLY, INSECURE: a cheap password hash so a load test can register many voters
+    /// quickly. Never set it where real accounts live.
+    #[arg(long, env = "VOTEMESH_BENCH_ONLY_INSECURE_PASSWORD_HASH", hide = true)]
+    pub bench_only_insecure_password_hash: bool,
 }
 
 impl Config {
@@ -66,6 +70,7 @@ impl Config {
             bootstrap_admin_email: None,
             bootstrap_admin_password: None,
             hash_concurrency: None,
+            bench_only_insecure_password_hash: false,
         }
     }
 }
@@ -77,10 +82,13 @@ pub async fn build_users(config: &Config) -> anyhow::Result<(Arc<Users>, Arc<Key
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let hasher = PasswordHasher::new(
-        HashStrength::Owasp,
-        config.hash_concurrency.unwrap_or(cores),
-    )?;
+    let strength = if config.bench_only_insecure_password_hash {
+        tracing::warn!("BENCH ONLY: passwords are hashed with an insecure, cheap setting");
+        HashStrength::BenchOnlyInsecure
+    } else {
+        HashStrength::Owasp
+    };
+    let hasher = PasswordHasher::new(strength, config.hash_concurrency.unwrap_or(cores))?;
     let keys = KeyRing::open(store.clone()).await?;
     let users = Arc::new(Users::new(
         store,
