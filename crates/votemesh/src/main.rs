@@ -21,9 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the registry, svc-user, svc-candidate, svc-voting and the edge in one process on
-    /// SQLite, with
-    /// data in one directory.
+    /// Runs the registry, svc-user, svc-candidate, svc-voting, svc-result and the edge in one
+    /// process on SQLite, with data in one directory.
     Up(UpArgs),
     /// Runs the registry.
     Registry(registry::Config),
@@ -33,6 +32,8 @@ enum Command {
     Candidate(svc_candidate::Config),
     /// Runs svc-voting.
     Voting(svc_voting::Config),
+    /// Runs svc-result.
+    Result(svc_result::Config),
     /// Runs the edge.
     Edge(edge::Config),
     /// Administration that works on the database directly.
@@ -125,6 +126,14 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     );
     let voting = svc_voting::App::build(voting_config).await?;
     tasks.spawn(voting.run_until_stopped(shutdown.clone()));
+
+    let result_config = svc_result::Config::local(
+        &secret,
+        Some(registry_url.clone()),
+        sqlite_url(&args.data_dir, "result.db"),
+    );
+    let result = svc_result::App::build(result_config).await?;
+    tasks.spawn(result.run_until_stopped(shutdown.clone()));
 
     let mut edge_config = edge::Config::local(&secret, registry_url);
     edge_config.common.listen = args.listen;
@@ -219,6 +228,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Voting(config) => {
             serve_one(config.common.log_format, |shutdown| async move {
                 svc_voting::App::build(config)
+                    .await?
+                    .run_until_stopped(shutdown)
+                    .await
+            })
+            .await
+        }
+        Command::Result(config) => {
+            serve_one(config.common.log_format, |shutdown| async move {
+                svc_result::App::build(config)
                     .await?
                     .run_until_stopped(shutdown)
                     .await

@@ -1,0 +1,164 @@
+//! Turns stored counts into the results an election shows, and recounts from the profile.
+
+use std::collections::BTreeMap;
+
+use proto_gen::{
+    election::v1::{BallotMethod, Candidate, Election},
+    result::v1::{CandidateTally, GetResultsResponse, RunoffRound},
+};
+
+use crate::{
+    irv,
+    store::{Counts, Stored},
+};
+
+fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+fn share(votes: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        votes as f64 / total as f64
+    }
+}
+
+fn tally(candidate_id: &str, votes: u64, total: u64) -> CandidateTally {
+    CandidateTally {
+        candidate_id: candidate_id.to_owned(),
+        votes,
+        share: share(votes, total),
+    }
+}
+
+fn method(election: &Election) -> BallotMethod {
+    BallotMethod::try_from(election.method).unwrap_or(BallotMethod::Unspecified)
+}
+
+/// The results of `election` from what is stored.
+pub fn compute(
+    election: &Election,
+    candidates: &[Candidate],
+    stored: &Stored,
+) -> GetResultsResponse {
+    let method = method(election);
+    let total = stored.total;
+    let ids: Vec<String> = candidates.iter().map(|c| c.candidate_id.clone()).collect();
+    let votes = |id: &str| {
+        let counts = stored.tallies.get(id).cloned().unwrap_or_default();
+        match method {
+            BallotMethod::Approval => counts.mentions,
+            _ => counts.first_preferences,
+        }
+    };
+    let tallies: Vec<CandidateTally> = ids.iter().map(|id| tally(id, votes(id), total)).collect();
+    let mut response = GetResultsResponse {
+        election_id: election.election_id.clone(),
+        tallies,
+        total_ballots: total,
+        rounds: Vec::new(),
+        winner_candidate_id: String::new(),
+        as_of: (stored.applied_at_ms > 0).then(|| timestamp(stored.applied_at_ms)),
+    };
+    if total == 0 {
+        return response;
+    }
+    if method == BallotMethod::Ranked {
+        let profile: Vec<(Vec<String>, u64)> = stored
+            .profile
+            .iter()
+            .map(|(selection, n)| (selection.split(',').map(str::to_owned).collect(), *n))
+            .collect();
+        let outcome = irv::count(&ids, &profile);
+        response.rounds = outcome
+            .rounds
+            .iter()
+            .enumerate()
+            .map(|(i, round)| {
+                let counting: u64 = round.tallies.iter().map(|(_, v)| v).sum();
+                RunoffRound {
+                    round: i as u32 + 1,
+                    tallies: round
+                        .tallies
+                        .iter()
+                        .map(|(id, v)| tally(id, *v, counting))
+                        .collect(),
+                    eliminated: round.eliminated.clone().unwrap_or_default(),
+                    transfers: round.transfers.clone().into_iter().collect(),
+                    exhausted: round.exhausted,
+                }
+            })
+            .collect();
+        response.winner_candidate_id = outcome.winner.unwrap_or_default();
+    } else {
+        // The most votes wins; a tie for the most leaves no winner to name.
+        let top = response.tallies.iter().map(|t| t.votes).max().unwrap_or(0);
+        let leaders: Vec<&CandidateTally> =
+            response.tallies.iter().filter(|t| t.votes == top).collect();
+        if let [only] = leaders.as_slice() {
+            response.winner_candidate_id = only.candidate_id.clone();
+        }
+    }
+    response
+}
+
+/// Counts and total rebuilt from the profile alone.
+pub fn recount(stored: &Stored) -> Stored {
+    let mut tallies: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut total = 0;
+    for (selection, ballots) in &stored.profile {
+        for (rank, candidate) in selection.split(',').enumerate() {
+            let counts = tallies.entry(candidate.to_owned()).or_default();
+            counts.mentions += ballots;
+            if rank == 0 {
+                counts.first_preferences += ballots;
+            }
+        }
+        total += ballots;
+    }
+    Stored {
+        tallies,
+        profile: stored.profile.clone(),
+        total,
+        applied_at_ms: stored.applied_at_ms,
+    }
+}
+
+/// Where the live counts differ from a recount, in words.
+pub fn differences(live: &Stored, recounted: &Stored) -> Vec<String> {
+    let mut found = Vec::new();
+    if live.total != recounted.total {
+        found.push(format!(
+            "total ballots: live {} vs recount {}",
+            live.total, recounted.total
+        ));
+    }
+    let mut candidates: Vec<&String> = live
+        .tallies
+        .keys()
+        .chain(recounted.tallies.keys())
+        .collect();
+    candidates.sort();
+    candidates.dedup();
+    for candidate in candidates {
+        let (a, b) = (
+            live.tallies.get(candidate).cloned().unwrap_or_default(),
+            recounted
+                .tallies
+                .get(candidate)
+                .cloned()
+                .unwrap_or_default(),
+        );
+        if a != b {
+            found.push(format!(
+                "candidate {candidate}: live {}/{} vs recount {}/{} (first preferences/mentions)",
+                a.first_preferences, a.mentions, b.first_preferences, b.mentions
+            ));
+        }
+    }
+    found
+}
