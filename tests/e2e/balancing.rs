@@ -53,8 +53,8 @@ fn mesh_without_users() -> MeshOptions {
         user_instances: 0,
         candidate_instances: 0,
         voting_instances: 0,
-        voting: Box::new(|_| {}),
         edge: Box::new(|config| config.common.upstream_timeout_ms = 2000),
+        ..Default::default()
     }
 }
 

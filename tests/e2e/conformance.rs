@@ -89,3 +89,82 @@ async fn the_cast_lock_conforms_on_redis_and_in_memory() {
         .await
         .expect("memory lock conforms");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_result_store_conforms_on_postgres_and_sqlite() {
+    let postgres = svc_result::store::SeaResultStore::open(&fresh_database().await, 4)
+        .await
+        .expect("postgres store");
+    svc_result::conformance::store(&postgres)
+        .await
+        .expect("postgres conforms");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("result.db").display()
+    );
+    let sqlite = svc_result::store::SeaResultStore::open(&url, 4)
+        .await
+        .expect("sqlite store");
+    svc_result::conformance::store(&sqlite)
+        .await
+        .expect("sqlite conforms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_results_cache_conforms_on_redis_across_replicas_and_in_memory() {
+    let namespace = format!("vmt-{}", uuid::Uuid::new_v4().simple());
+    let connect = || {
+        svc_result::cache::RedisCache::connect(
+            "redis://127.0.0.1:6379",
+            &namespace,
+            std::time::Duration::from_secs(1),
+        )
+        .expect("redis cache")
+    };
+    // Two replicas: what one stores and announces, the other reads and hears.
+    let (writer, reader) = (connect(), connect());
+    svc_result::conformance::cache(&writer, &reader)
+        .await
+        .expect("redis conforms");
+    let memory = svc_result::cache::MemoryCache::default();
+    svc_result::conformance::cache(&memory, &memory)
+        .await
+        .expect("memory conforms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_bus_conforms_on_kafka_and_in_process() {
+    use kit::bus::{InProcessBus, KafkaBus, KafkaSettings, Subscription};
+
+    let brokers = std::env::var("VOTEMESH_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    let topic = format!(
+        "votemesh.test.conformance.{}",
+        uuid::Uuid::new_v4().simple()
+    );
+    let kafka = KafkaBus::connect(KafkaSettings {
+        brokers: brokers.clone(),
+        delivery_timeout: std::time::Duration::from_secs(10),
+    })
+    .expect("kafka producer");
+    kafka
+        .ensure_topics(&[(topic.as_str(), 3)])
+        .await
+        .expect("topic created");
+    kit::bus::conformance::run(
+        &kafka,
+        |options| kit::bus::subscribe(Some(&brokers), options),
+        &topic,
+    )
+    .await
+    .expect("kafka conforms");
+
+    let memory = InProcessBus::default();
+    kit::bus::conformance::run(
+        &memory,
+        |options| Ok(Box::new(memory.subscription(&options)) as Box<dyn Subscription>),
+        "conformance",
+    )
+    .await
+    .expect("in-process bus conforms");
+}

@@ -23,8 +23,8 @@ async fn status_changes_reach_kafka_through_the_outbox() {
         user_instances: 1,
         candidate_instances: 0,
         voting_instances: 0,
-        voting: Box::new(|_| {}),
         edge: Box::new(|_| {}),
+        ..Default::default()
     })
     .await;
     let topic = format!(

@@ -40,8 +40,8 @@ async fn a_scheduled_election_opens_and_closes_itself_across_a_restart() {
         user_instances: 1,
         candidate_instances: 0,
         voting_instances: 0,
-        voting: Box::new(|_| {}),
         edge: Box::new(|_| {}),
+        ..Default::default()
     })
     .await;
     let first = start_candidate_service(&mesh).await;

@@ -29,11 +29,11 @@ async fn a_login_burst_is_limited_per_client() {
         user_instances: 1,
         candidate_instances: 0,
         voting_instances: 0,
-        voting: Box::new(|_| {}),
         edge: Box::new(|config| {
             config.credentials_per_minute = 6.0;
             config.credentials_burst = 3.0;
         }),
+        ..Default::default()
     })
     .await;
     let admin_setup = rest_from(&mesh.edge_url, from(9));

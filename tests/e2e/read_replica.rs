@@ -54,8 +54,8 @@ async fn lists_come_from_the_replica_and_gets_from_the_primary() {
         user_instances: 1,
         candidate_instances: 0,
         voting_instances: 0,
-        voting: Box::new(|_| {}),
         edge: Box::new(|_| {}),
+        ..Default::default()
     })
     .await;
     // The primary creates the schema first, so the standby has it to read.

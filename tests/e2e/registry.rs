@@ -67,8 +67,8 @@ async fn instances_register_again_after_the_registry_restarts() {
         user_instances: 0,
         candidate_instances: 0,
         voting_instances: 0,
-        voting: Box::new(|_| {}),
         edge: Box::new(|_| {}),
+        ..Default::default()
     })
     .await;
     // A registry of our own on a fixed port, so a restart keeps its address.

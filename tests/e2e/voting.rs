@@ -559,3 +559,61 @@ async fn nothing_in_the_schema_or_the_events_links_a_voter_to_a_choice() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_close_stops_ballots_at_once_on_every_instance() {
+    let brokers = std::env::var("VOTEMESH_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let status_topic = format!("votemesh.test.status.{suffix}");
+    let (b, t) = (brokers.clone(), status_topic.clone());
+    let mut options = voting_mesh(2, move |config| {
+        config.kafka_brokers = Some(b.clone());
+        config.status_topic = t.clone();
+        config.ballot_topic = format!("votemesh.test.close-ballots.{suffix}");
+        config.vote_topic = format!("votemesh.test.close-votes.{suffix}");
+        // Without the events, a closed election would stay open here for ten minutes.
+        config.election_cache_ms = 600_000;
+    });
+    options.candidate = Box::new(move |config| {
+        config.kafka_brokers = Some(brokers.clone());
+        config.status_topic = status_topic.clone();
+    });
+    let mesh = spawn_mesh_with(options).await;
+    let api = Rest::new(&mesh.edge_url);
+    let admin = api.admin().await;
+    let (id, c) = open_election(&api, &admin.access, "BALLOT_METHOD_PLURALITY", 1, false).await;
+    open(&api, &admin.access, &id).await;
+    let mut client = VotingServiceClient::connect(mesh.edge_url.clone())
+        .await
+        .expect("connect");
+    // Both instances cache the election as OPEN.
+    for i in 0..4 {
+        let voter = api.voter(&format!("early{i}")).await;
+        client
+            .cast_ballot(cast(&id, &c[..1], &voter.access))
+            .await
+            .expect("open: accepted");
+    }
+    let (status, body) = transition(&api, &admin.access, &id, "ELECTION_STATUS_CLOSED").await;
+    assert_eq!(status, 200, "{body}");
+
+    let mut refused_in_a_row = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut n = 0;
+    while refused_in_a_row < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "svc-voting still accepts ballots 30 s after the close"
+        );
+        n += 1;
+        let voter = api.voter(&format!("late{n}")).await;
+        match client.cast_ballot(cast(&id, &c[..1], &voter.access)).await {
+            Err(status) if status.code() == Code::FailedPrecondition => refused_in_a_row += 1,
+            Ok(_) => {
+                refused_in_a_row = 0;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(status) => panic!("unexpected: {status:?}"),
+        }
+    }
+}

@@ -13,7 +13,7 @@ use rdkafka::{
 };
 use sea_orm::{ConnectionTrait, Database};
 
-use crate::support::{process::*, *};
+use crate::support::{broker::PrivateBroker, process::*, *};
 
 fn cast(election_id: &str, candidate: &str, token: &str) -> tonic::Request<CastBallotRequest> {
     bearer(
@@ -178,4 +178,78 @@ async fn a_crash_after_commit_loses_nothing_and_publishes_once() {
         "published exactly once: {ballots:?} {votes:?}"
     );
     assert_eq!(outbox_rows(&mesh.database_url).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn votes_are_accepted_while_the_broker_is_down_and_every_event_arrives_after() {
+    let mut broker = PrivateBroker::start().await;
+    let address = broker.address.clone();
+    let mesh = spawn_mesh_with(MeshOptions {
+        voting_instances: 1,
+        voting: Box::new(move |config| config.kafka_brokers = Some(address.clone())),
+        ..Default::default()
+    })
+    .await;
+    let api = Rest::new(&mesh.edge_url);
+    let admin = api.admin().await;
+    let (id, ada) = open_plurality(&api, &admin.access).await;
+    let mut client = VotingServiceClient::connect(mesh.edge_url.clone())
+        .await
+        .expect("connect");
+    let mut voters = Vec::new();
+    for i in 0..12 {
+        voters.push(api.voter(&format!("outage{i}")).await);
+    }
+    for voter in &voters[..2] {
+        client
+            .cast_ballot(cast(&id, &ada, &voter.access))
+            .await
+            .expect("cast while the broker is up");
+    }
+    wait_for_empty_outbox(&mesh.database_url).await;
+
+    broker.kill().await;
+    for voter in &voters[2..] {
+        client
+            .cast_ballot(cast(&id, &ada, &voter.access))
+            .await
+            .expect("cast while the broker is down");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        outbox_rows(&mesh.database_url).await,
+        20,
+        "the events of the ten casts wait in the outbox"
+    );
+
+    broker.resume().await;
+    let (ballots, votes) = event_ids(
+        &broker.address,
+        svc_voting::BALLOT_TOPIC,
+        svc_voting::VOTE_TOPIC,
+        12,
+    )
+    .await;
+    let distinct = |ids: &[String]| ids.iter().collect::<std::collections::HashSet<_>>().len();
+    assert_eq!(
+        (distinct(&ballots), distinct(&votes)),
+        (12, 12),
+        "every BallotCast and VoteRecorded arrives: {} and {} received",
+        ballots.len(),
+        votes.len()
+    );
+    wait_for_empty_outbox(&mesh.database_url).await;
+}
+
+async fn wait_for_empty_outbox(database_url: &str) {
+    for _ in 0..600 {
+        if outbox_rows(database_url).await == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the outbox still holds {} rows",
+        outbox_rows(database_url).await
+    );
 }

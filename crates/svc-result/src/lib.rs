@@ -2,7 +2,8 @@
 //! cache, and streams them to watchers on every replica.
 #![forbid(unsafe_code)]
 
-mod cache;
+pub mod cache;
+pub mod conformance;
 mod consumer;
 mod elections;
 mod grpc;

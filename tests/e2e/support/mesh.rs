@@ -11,6 +11,7 @@ use super::{fresh_database, ADMIN_EMAIL, ADMIN_PASSWORD};
 pub const USER_SERVICE: &str = "votemesh.user.v1.UserService";
 pub const ELECTION_SERVICE: &str = "votemesh.election.v1.ElectionService";
 pub const VOTING_SERVICE: &str = "votemesh.voting.v1.VotingService";
+pub const RESULT_SERVICE: &str = "votemesh.result.v1.ResultService";
 
 pub struct Mesh {
     pub edge_url: String,
@@ -19,6 +20,7 @@ pub struct Mesh {
     pub database_url: String,
     pub user_urls: Vec<String>,
     pub candidate_urls: Vec<String>,
+    pub result_urls: Vec<String>,
     pub shutdown: Shutdown,
 }
 
@@ -33,7 +35,11 @@ pub struct MeshOptions {
     pub user_instances: usize,
     pub candidate_instances: usize,
     pub voting_instances: usize,
+    pub result_instances: usize,
+    pub user: Box<dyn Fn(&mut svc_user::Config) + Send>,
+    pub candidate: Box<dyn Fn(&mut svc_candidate::Config) + Send>,
     pub voting: Box<dyn Fn(&mut svc_voting::Config) + Send>,
+    pub result: Box<dyn Fn(&mut svc_result::Config) + Send>,
     pub edge: Box<dyn FnOnce(&mut edge::Config) + Send>,
 }
 
@@ -43,7 +49,11 @@ impl Default for MeshOptions {
             user_instances: 1,
             candidate_instances: 1,
             voting_instances: 0,
+            result_instances: 0,
+            user: Box::new(|_| {}),
+            candidate: Box::new(|_| {}),
             voting: Box::new(|_| {}),
+            result: Box::new(|_| {}),
             edge: Box::new(|_| {}),
         }
     }
@@ -79,6 +89,7 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
             svc_user::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
         config.bootstrap_admin_email = Some(ADMIN_EMAIL.into());
         config.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
+        (options.user)(&mut config);
         let user = svc_user::App::build(config).await.expect("svc-user builds");
         user_urls.push(user.url());
         tokio::spawn(user.run_until_stopped(shutdown.clone()));
@@ -86,8 +97,9 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
 
     let mut candidate_urls = Vec::new();
     for _ in 0..options.candidate_instances {
-        let config =
+        let mut config =
             svc_candidate::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
+        (options.candidate)(&mut config);
         let candidate = svc_candidate::App::build(config)
             .await
             .expect("svc-candidate builds");
@@ -105,6 +117,18 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
         tokio::spawn(voting.run_until_stopped(shutdown.clone()));
     }
 
+    let mut result_urls = Vec::new();
+    for _ in 0..options.result_instances {
+        let mut config =
+            svc_result::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
+        (options.result)(&mut config);
+        let result = svc_result::App::build(config)
+            .await
+            .expect("svc-result builds");
+        result_urls.push(result.url());
+        tokio::spawn(result.run_until_stopped(shutdown.clone()));
+    }
+
     let mut config = edge::Config::local(&secret, registry_url.clone());
     relax(&mut config);
     (options.edge)(&mut config);
@@ -119,6 +143,7 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
         database_url,
         user_urls,
         candidate_urls,
+        result_urls,
         shutdown,
     };
     mesh.wait_for_instances(USER_SERVICE, options.user_instances)
@@ -126,6 +151,8 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
     mesh.wait_for_instances(ELECTION_SERVICE, options.candidate_instances)
         .await;
     mesh.wait_for_instances(VOTING_SERVICE, options.voting_instances)
+        .await;
+    mesh.wait_for_instances(RESULT_SERVICE, options.result_instances)
         .await;
     mesh
 }

@@ -1,5 +1,6 @@
 //! Test helpers: fresh PostgreSQL databases, an in-process mesh on ephemeral ports, clients.
 
+pub mod broker;
 pub mod clients;
 pub mod elections;
 pub mod mesh;

@@ -2,6 +2,7 @@
 //! Correctness never rests on it alone: events come from an outbox, and consumers
 //! deduplicate by event id.
 
+pub mod conformance;
 mod kafka;
 mod kafka_consumer;
 mod memory;

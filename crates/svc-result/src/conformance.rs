@@ -1,0 +1,77 @@
+//! One suite for every adapter of svc-result's ports: the store (PostgreSQL and SQLite)
+//! and the results cache with its fan-out (Redis and in memory).
+
+use std::time::Duration;
+
+use anyhow::ensure;
+use proto_gen::result::v1::GetResultsResponse;
+
+use crate::{
+    cache::ResultCache,
+    store::{CountedBallot, ResultStore},
+};
+
+fn ballot(id: &str, election: &str, selection: &[&str]) -> CountedBallot {
+    CountedBallot {
+        ballot_id: id.into(),
+        election_id: election.into(),
+        selection: selection.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// Replays and duplicates count once; counts, profile and totals agree.
+pub async fn store(store: &dyn ResultStore) -> anyhow::Result<()> {
+    let first = vec![
+        ballot("b1", "e1", &["a", "b"]),
+        ballot("b2", "e1", &["b", "a"]),
+        ballot("b2", "e1", &["b", "a"]),
+        ballot("b3", "e2", &["a"]),
+    ];
+    let changed = store.apply(&first, 1_000).await?;
+    ensure!(changed.len() == 2, "two elections changed: {changed:?}");
+    // A replay of the whole batch plus one new ballot: only the new one counts.
+    let mut again = first.clone();
+    again.push(ballot("b4", "e1", &["a", "b"]));
+    let changed = store.apply(&again, 2_000).await?;
+    ensure!(changed.len() == 1, "only e1 changed: {changed:?}");
+    let e1 = store.stored("e1").await?;
+    ensure!(e1.total == 3, "e1 total: {}", e1.total);
+    ensure!(e1.applied_at_ms == 2_000);
+    ensure!(e1.tallies["a"].first_preferences == 2 && e1.tallies["a"].mentions == 3);
+    ensure!(e1.tallies["b"].first_preferences == 1 && e1.tallies["b"].mentions == 3);
+    ensure!(e1.profile["a,b"] == 2 && e1.profile["b,a"] == 1);
+    ensure!(store.counted("e1").await? == 3);
+    ensure!(store.stored("e2").await?.total == 1);
+    let nothing = store.apply(&again, 3_000).await?;
+    ensure!(nothing.is_empty(), "a full replay changes nothing");
+    ensure!(store.stored("none").await?.total == 0);
+    Ok(())
+}
+
+/// What one replica stores, another reads; what one announces, every watcher hears.
+pub async fn cache(writer: &dyn ResultCache, reader: &dyn ResultCache) -> anyhow::Result<()> {
+    let election = uuid::Uuid::new_v4().to_string();
+    ensure!(reader.get(&election).await?.is_none());
+    let mut updates = reader.updates();
+    // Subscriptions to a remote channel take a moment to be in place.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let snapshot = GetResultsResponse {
+        election_id: election.clone(),
+        total_ballots: 7,
+        ..Default::default()
+    };
+    writer.put(&snapshot).await?;
+    ensure!(reader.get(&election).await? == Some(snapshot.clone()));
+    let heard = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match updates.recv().await {
+                Ok(update) if update.election_id == election => return Ok(update),
+                Ok(_) => continue,
+                Err(error) => return Err(error),
+            }
+        }
+    })
+    .await??;
+    ensure!(heard == snapshot, "announced: {heard:?}");
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! A private Tansu broker on its own port and sqlite file, so a test may stop and restart
+//! it without touching the broker the other tests share.
+
+use std::{
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use super::process::{free_port, ChildGuard};
+
+pub struct PrivateBroker {
+    pub address: String,
+    dir: tempfile::TempDir,
+    process: Option<ChildGuard>,
+}
+
+impl PrivateBroker {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
+        let mut broker = Self {
+            address: format!("127.0.0.1:{}", free_port()),
+            dir,
+            process: None,
+        };
+        broker.resume().await;
+        broker
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("tansu.log")
+    }
+
+    /// Starts the broker (again) on the same port and the same durable file.
+    pub async fn resume(&mut self) {
+        let url = format!("tcp://{}", self.address);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log())
+            .expect("broker log");
+        let mut command = Command::new("tansu");
+        command
+            .current_dir(self.dir.path())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "sqlite://data/tansu.db"])
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log));
+        self.process = Some(ChildGuard::spawn(&mut command));
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(&self.address).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "tansu did not listen on {}: {}",
+            self.address,
+            std::fs::read_to_string(self.log()).unwrap_or_default()
+        );
+    }
+
+    /// SIGKILLs the broker and waits until its port is closed.
+    pub async fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.0.kill();
+            let _ = process.0.wait();
+        }
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(&self.address).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("tansu on {} still answers after SIGKILL", self.address);
+    }
+}
