@@ -21,6 +21,7 @@ mod rate_limits;
 mod read_replica;
 mod registry;
 mod rest;
+mod results;
 mod roll_import;
 mod voting;
 mod voting_faults;

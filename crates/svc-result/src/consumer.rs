@@ -87,10 +87,13 @@ pub async fn run(
                 }
             }
         }
-        if lag_checked.elapsed() > Duration::from_secs(5) {
+        if lag_checked.elapsed() > Duration::from_secs(2) {
             lag_checked = Instant::now();
             if let Some(lag) = subscription.lag().await {
-                metrics::gauge!("votemesh_consumer_lag", "service" => "svc-result").set(lag as f64);
+                metrics::gauge!("votemesh_consumer_lag", "service" => "svc-result")
+                    .set(lag.behind as f64);
+                metrics::gauge!("votemesh_consumer_partitions", "service" => "svc-result")
+                    .set(lag.partitions as f64);
             }
         }
     }

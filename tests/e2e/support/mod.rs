@@ -1,5 +1,6 @@
 //! Test helpers: fresh PostgreSQL databases, an in-process mesh on ephemeral ports, clients.
 
+pub mod ballots;
 pub mod broker;
 pub mod clients;
 pub mod elections;

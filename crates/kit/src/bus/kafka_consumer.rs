@@ -11,7 +11,7 @@ use rdkafka::{
     Message, Offset, TopicPartitionList,
 };
 
-use super::{BusError, Delivery, StartAt, SubscribeOptions, Subscription};
+use super::{BusError, Delivery, Lag, StartAt, SubscribeOptions, Subscription};
 
 /// How long a batch keeps gathering once its first event has arrived.
 const GATHER: Duration = Duration::from_millis(5);
@@ -96,7 +96,7 @@ impl Subscription for KafkaSubscription {
             .map_err(|e| BusError::Consume(e.to_string()))
     }
 
-    async fn lag(&self) -> Option<u64> {
+    async fn lag(&self) -> Option<Lag> {
         let consumer = self.consumer.clone();
         tokio::task::spawn_blocking(move || {
             let positions = consumer.position().ok()?;
@@ -111,7 +111,10 @@ impl Subscription for KafkaSubscription {
                 };
                 behind += high.saturating_sub(at).max(0) as u64;
             }
-            Some(behind)
+            Some(Lag {
+                behind,
+                partitions: positions.count(),
+            })
         })
         .await
         .ok()

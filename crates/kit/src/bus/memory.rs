@@ -11,7 +11,9 @@ use std::{
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use super::{BusError, BusMessage, Delivery, Publisher, StartAt, SubscribeOptions, Subscription};
+use super::{
+    BusError, BusMessage, Delivery, Lag, Publisher, StartAt, SubscribeOptions, Subscription,
+};
 
 #[derive(Default)]
 struct Log {
@@ -124,19 +126,22 @@ impl Subscription for InProcessSubscription {
         Ok(())
     }
 
-    async fn lag(&self) -> Option<u64> {
+    async fn lag(&self) -> Option<Lag> {
         let log = self.bus.lock();
-        Some(
-            self.positions
-                .iter()
-                .map(|(topic, at)| {
-                    log.topics
-                        .get(topic)
-                        .map_or(0, Vec::len)
-                        .saturating_sub(*at) as u64
-                })
-                .sum(),
-        )
+        let behind = self
+            .positions
+            .iter()
+            .map(|(topic, at)| {
+                log.topics
+                    .get(topic)
+                    .map_or(0, Vec::len)
+                    .saturating_sub(*at) as u64
+            })
+            .sum();
+        Some(Lag {
+            behind,
+            partitions: self.positions.len(),
+        })
     }
 }
 
@@ -171,7 +176,7 @@ mod tests {
         let got = first.next_batch(2, wait).await.expect("batch");
         assert_eq!(got.iter().map(|d| d.payload[0]).collect::<Vec<_>>(), [0, 1]);
         first.commit().await.expect("commit");
-        assert_eq!(first.lag().await, Some(1));
+        assert_eq!(first.lag().await.map(|l| l.behind), Some(1));
         // Uncommitted reads are replayed to the next member; committed ones are not.
         first.next_batch(10, wait).await.expect("rest");
         let mut again = bus.subscription(&options("g", StartAt::Earliest));

@@ -74,6 +74,14 @@ pub struct Delivery {
     pub payload: Vec<u8>,
 }
 
+/// A member's backlog: events waiting on the partitions it holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lag {
+    pub behind: u64,
+    /// Partitions assigned to this member (1 per topic in process).
+    pub partitions: usize,
+}
+
 /// A consumer group member. Positions move only when [`Subscription::commit`] is called,
 /// so a consumer commits after its own effects are durable and a crash replays.
 #[async_trait]
@@ -82,8 +90,8 @@ pub trait Subscription: Send {
     async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError>;
     /// Records everything handed out so far as processed.
     async fn commit(&mut self) -> Result<(), BusError>;
-    /// Events waiting on this member's partitions, when the bus can tell.
-    async fn lag(&self) -> Option<u64>;
+    /// How far behind this member is, when the bus can tell.
+    async fn lag(&self) -> Option<Lag>;
 }
 
 /// Kafka when `brokers` is set (creating the missing `topics`), else the process's shared

