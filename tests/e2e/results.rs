@@ -269,3 +269,71 @@ async fn five_thousand_ballots_count_exactly_and_a_replay_from_zero_changes_noth
         .await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_result_service_ends_with_exact_totals_after_restart() {
+    let wiring = Wiring::fresh();
+    let mesh = spawn_mesh_with(results_mesh(&wiring, 0)).await;
+    let mut first = result_process(&mesh, &wiring, None);
+    mesh.wait_for_instances_while(RESULT_SERVICE, 1, || first.still_running())
+        .await;
+    let api = Rest::new(&mesh.edge_url);
+    let admin = api.admin().await;
+    let election = open_election(&api, &admin.access, RANKED, 4, LIVE).await;
+    let people = voters(&api, 800, "kill").await;
+    let jobs: Vec<Job> = people
+        .iter()
+        .enumerate()
+        .map(|(i, voter)| {
+            (
+                election.id.clone(),
+                selection(&election, i),
+                voter.access.clone(),
+            )
+        })
+        .collect();
+    let selections: Vec<Vec<String>> = jobs.iter().map(|(_, s, _)| s.clone()).collect();
+    let edge = mesh.edge_url.clone();
+    let casting = tokio::spawn(async move { cast_all(&edge, jobs, 4).await });
+
+    // Kill it once it is counting, while ballots keep coming.
+    let mut results = result_client(&mesh.edge_url).await;
+    let mut counting = false;
+    for _ in 0..600 {
+        if let Ok(shown) = get_results(&mut results, &election.id, &admin.access).await {
+            if shown.total_ballots >= 100 {
+                counting = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(counting, "svc-result started counting");
+    first.signal(9);
+    let _ = tokio::task::spawn_blocking(move || first.0.wait()).await;
+    assert!(
+        !casting.is_finished(),
+        "ballots were still being cast at the kill"
+    );
+    mesh.wait_for_instances(RESULT_SERVICE, 0).await;
+
+    let mut second = result_process(&mesh, &wiring, None);
+    mesh.wait_for_instances_while(RESULT_SERVICE, 1, || second.still_running())
+        .await;
+    let outcomes = casting.await.expect("casting");
+    let accepted: Vec<Vec<String>> = outcomes
+        .iter()
+        .zip(selections)
+        .filter(|(outcome, _)| outcome.is_ok())
+        .map(|(_, selection)| selection)
+        .collect();
+    assert_eq!(accepted.len(), 800, "casting does not depend on svc-result");
+    assert_exact(
+        &mut results,
+        &mesh.edge_url,
+        &election,
+        &accepted,
+        &admin.access,
+    )
+    .await;
+}

@@ -7,13 +7,49 @@ use std::{
     time::{Duration, Instant},
 };
 
-use kit::{bus::Subscription, shutdown::Shutdown};
+use kit::{
+    bus::{BusError, Lag, Subscription},
+    discovery::Balanced,
+    shutdown::Shutdown,
+};
 use prost::Message;
 use proto_gen::events::v1::BallotCast;
 
 use crate::{service::Results, store::CountedBallot};
 
 const BATCH: usize = 1000;
+
+/// How long a member may hold no partition while the group has one to spare before it
+/// leaves and joins again. Some brokers (Tansu 0.6) leave a member that joined while the
+/// old leader was dying with an empty assignment and never rebalance it.
+const STRANDED_AFTER: Duration = Duration::from_secs(10);
+
+/// Makes a fresh group member.
+pub type Subscribe = Box<dyn Fn() -> Result<Box<dyn Subscription>, BusError> + Send + Sync>;
+
+/// Watches for a member stranded without partitions.
+struct Stranding {
+    since: Option<Instant>,
+}
+
+impl Stranding {
+    /// True when the member should rejoin: it has held nothing for [`STRANDED_AFTER`]
+    /// although the group has no more live members (`peers`) than partitions.
+    fn check(&mut self, lag: &Lag, peers: usize) -> bool {
+        let stranded = lag.partitions == 0 && lag.available > 0 && peers <= lag.available;
+        match (stranded, self.since) {
+            (false, _) => {
+                self.since = None;
+                false
+            }
+            (true, None) => {
+                self.since = Some(Instant::now());
+                false
+            }
+            (true, Some(since)) => since.elapsed() >= STRANDED_AFTER,
+        }
+    }
+}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -39,12 +75,21 @@ fn decode(payload: &[u8]) -> Option<CountedBallot> {
     }
 }
 
-pub async fn run(
-    mut subscription: Box<dyn Subscription>,
-    results: Arc<Results>,
-    shutdown: Shutdown,
-) {
+pub async fn run(subscribe: Subscribe, peers: Balanced, results: Arc<Results>, shutdown: Shutdown) {
+    let mut subscription = loop {
+        match subscribe() {
+            Ok(subscription) => break subscription,
+            Err(error) => {
+                tracing::warn!(%error, "cannot join the consumer group yet; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.wait() => return,
+                }
+            }
+        }
+    };
     let mut lag_checked = Instant::now();
+    let mut stranding = Stranding { since: None };
     loop {
         let batch = tokio::select! {
             batch = subscription.next_batch(BATCH, Duration::from_millis(500)) => batch,
@@ -94,7 +139,57 @@ pub async fn run(
                     .set(lag.behind as f64);
                 metrics::gauge!("votemesh_consumer_partitions", "service" => "svc-result")
                     .set(lag.partitions as f64);
+                if stranding.check(&lag, peers.addresses().len().max(1)) {
+                    tracing::warn!(
+                        "holding no partition while the group has one to spare; rejoining"
+                    );
+                    metrics::counter!("votemesh_consumer_rejoins_total", "service" => "svc-result")
+                        .increment(1);
+                    match subscribe() {
+                        Ok(fresh) => {
+                            // The old member leaves as it drops; the new one joins afresh.
+                            subscription = fresh;
+                            stranding.since = None;
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "rejoining failed; trying again later")
+                        }
+                    }
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lag(partitions: usize, available: usize) -> Lag {
+        Lag {
+            behind: 0,
+            partitions,
+            available,
+        }
+    }
+
+    #[test]
+    fn only_a_member_without_partitions_in_a_group_with_room_rejoins() {
+        let mut stranding = Stranding { since: None };
+        assert!(
+            !stranding.check(&lag(0, 3), 2),
+            "first sighting starts the clock"
+        );
+        stranding.since = Some(Instant::now() - STRANDED_AFTER);
+        assert!(stranding.check(&lag(0, 3), 2));
+        assert!(
+            !stranding.check(&lag(1, 3), 2),
+            "holding a partition resets it"
+        );
+        stranding.since = Some(Instant::now() - STRANDED_AFTER);
+        assert!(
+            !stranding.check(&lag(0, 3), 4),
+            "more members than partitions: idle is fine"
+        );
     }
 }

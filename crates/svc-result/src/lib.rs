@@ -16,7 +16,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use kit::{
     auth::{TokenVerifier, USER_SERVICE},
-    bus::{StartAt, SubscribeOptions, Subscription},
+    bus::{StartAt, SubscribeOptions},
     config::CommonArgs,
     discovery::Balanced,
     internal::{registry_client, InternalToken},
@@ -98,7 +98,8 @@ impl Config {
 pub struct App {
     server: GrpcServer,
     results: Arc<Results>,
-    ballots: Box<dyn Subscription>,
+    subscribe: consumer::Subscribe,
+    peers: Balanced,
 }
 
 impl App {
@@ -120,7 +121,7 @@ impl App {
             ELECTION_SERVICE,
             common.upstream_timeout(),
         );
-        let voting = Balanced::watch(registry, VOTING_SERVICE, common.upstream_timeout());
+        let voting = Balanced::watch(registry.clone(), VOTING_SERVICE, common.upstream_timeout());
         let cache: Arc<dyn ResultCache> = match &config.redis_url {
             Some(url) => Arc::new(RedisCache::connect(
                 url,
@@ -129,14 +130,15 @@ impl App {
             )?),
             None => Arc::new(MemoryCache::default()),
         };
-        let ballots = kit::bus::subscribe(
-            config.kafka_brokers.as_deref(),
-            SubscribeOptions {
-                group: config.consumer_group.clone(),
-                topics: vec![config.ballot_topic.clone()],
-                start_at: StartAt::Earliest,
-            },
-        )?;
+        let brokers = config.kafka_brokers.clone();
+        let options = SubscribeOptions {
+            group: config.consumer_group.clone(),
+            topics: vec![config.ballot_topic.clone()],
+            start_at: StartAt::Earliest,
+        };
+        let subscribe: consumer::Subscribe =
+            Box::new(move || kit::bus::subscribe(brokers.as_deref(), options.clone()));
+        let peers = Balanced::watch(registry.clone(), SERVICE_NAME, common.upstream_timeout());
         let results = Arc::new(Results {
             store: Arc::new(store),
             cache,
@@ -154,7 +156,8 @@ impl App {
         Ok(Self {
             server,
             results,
-            ballots,
+            subscribe,
+            peers,
         })
     }
 
@@ -167,7 +170,12 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        let consumer = tokio::spawn(consumer::run(self.ballots, self.results, shutdown.clone()));
+        let consumer = tokio::spawn(consumer::run(
+            self.subscribe,
+            self.peers,
+            self.results,
+            shutdown.clone(),
+        ));
         let served = self.server.run_until_stopped(shutdown).await;
         // The consumer stops at a batch boundary; an unfinished batch is replayed later.
         let _ = tokio::time::timeout(Duration::from_secs(5), consumer).await;

@@ -20,6 +20,7 @@ pub struct KafkaSubscription {
     consumer: Arc<StreamConsumer>,
     /// The next offset to commit per (topic, partition).
     pending: HashMap<(String, i32), i64>,
+    topics: Vec<String>,
 }
 
 impl KafkaSubscription {
@@ -34,6 +35,9 @@ impl KafkaSubscription {
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", reset)
             .set("session.timeout.ms", "10000")
+            // Also the rebalance timeout: how long a rebalance waits for a member that died
+            // without leaving before it is dropped and its partitions handed on.
+            .set("max.poll.interval.ms", "20000")
             .set("socket.timeout.ms", "5000")
             .create()
             .map_err(|e| BusError::Config(e.to_string()))?;
@@ -44,6 +48,7 @@ impl KafkaSubscription {
         Ok(Self {
             consumer: Arc::new(consumer),
             pending: HashMap::new(),
+            topics: options.topics.clone(),
         })
     }
 
@@ -98,6 +103,7 @@ impl Subscription for KafkaSubscription {
 
     async fn lag(&self) -> Option<Lag> {
         let consumer = self.consumer.clone();
+        let topics = self.topics.clone();
         tokio::task::spawn_blocking(move || {
             let positions = consumer.position().ok()?;
             let mut behind = 0u64;
@@ -111,9 +117,21 @@ impl Subscription for KafkaSubscription {
                 };
                 behind += high.saturating_sub(at).max(0) as u64;
             }
+            let mut available = 0;
+            for topic in &topics {
+                let metadata = consumer
+                    .fetch_metadata(Some(topic), Duration::from_secs(2))
+                    .ok()?;
+                available += metadata
+                    .topics()
+                    .iter()
+                    .map(|t| t.partitions().len())
+                    .sum::<usize>();
+            }
             Some(Lag {
                 behind,
                 partitions: positions.count(),
+                available,
             })
         })
         .await

@@ -141,6 +141,7 @@ impl Subscription for InProcessSubscription {
         Some(Lag {
             behind,
             partitions: self.positions.len(),
+            available: self.positions.len(),
         })
     }
 }

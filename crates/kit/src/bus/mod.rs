@@ -80,6 +80,8 @@ pub struct Lag {
     pub behind: u64,
     /// Partitions assigned to this member (1 per topic in process).
     pub partitions: usize,
+    /// Partitions the subscribed topics have in all.
+    pub available: usize,
 }
 
 /// A consumer group member. Positions move only when [`Subscription::commit`] is called,
