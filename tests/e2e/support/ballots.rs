@@ -269,3 +269,32 @@ pub async fn wait_for_total(
     }
     panic!("election {election_id} never showed {total} ballots; last {last:?}");
 }
+
+/// The partition librdkafka's default partitioner (CRC-32 of the key) picks for `key`.
+pub fn partition_of(key: &str, partitions: u32) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for byte in key.bytes() {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc % partitions
+}
+
+/// The sum of every series of `name` on a process's /metrics.
+pub async fn metric(port: u16, name: &str) -> f64 {
+    let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
+        return 0.0;
+    };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+        .filter(|line| matches!(line.as_bytes().get(name.len()), Some(b' ' | b'{')))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
