@@ -4,8 +4,11 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
+use prost::Message as _;
 use proto_gen::{
-    result::v1::{AuditRequest, GetResultsResponse, RecountRequest, WatchResultsRequest},
+    result::v1::{
+        AuditRequest, GetResultsResponse, RecountRequest, WatchResultsRequest, WatchResultsResponse,
+    },
     voting::v1::{voting_service_client::VotingServiceClient, RecordedCountRequest},
 };
 use rdkafka::{
@@ -477,5 +480,153 @@ async fn two_instances_split_the_partitions_and_watchers_on_each_see_every_chang
     assert!(
         applied.0 + applied.1 >= 3.0 * target as f64,
         "every ballot reached a consumer"
+    );
+}
+
+/// The first snapshot of a WatchResults stream read over grpc-web (HTTP/1.1, as a browser
+/// sends it) through the edge.
+async fn first_snapshot_over_grpc_web(
+    edge: &str,
+    election_id: &str,
+    token: &str,
+) -> GetResultsResponse {
+    let request = WatchResultsRequest {
+        election_id: election_id.into(),
+    };
+    let client = reqwest::Client::builder()
+        .http1_only()
+        .build()
+        .expect("client");
+    let mut response = client
+        .post(format!(
+            "{edge}/votemesh.result.v1.ResultService/WatchResults"
+        ))
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .bearer_auth(token)
+        .body(crate::grpc_web::frame(&request.encode_to_vec()))
+        .send()
+        .await
+        .expect("edge answers");
+    assert_eq!(response.status(), 200);
+    let mut buffer = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if buffer.len() >= 5 {
+            let length = u32::from_be_bytes([buffer[1], buffer[2], buffer[3], buffer[4]]) as usize;
+            if buffer.len() >= 5 + length {
+                assert_eq!(buffer[0] & 0x80, 0, "a data frame before any trailer");
+                let update = WatchResultsResponse::decode(&buffer[5..5 + length]).expect("frame");
+                return update.results.expect("a snapshot");
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .expect("a frame in time")
+            .expect("body")
+            .expect("stream still open");
+        buffer.extend_from_slice(&chunk);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voters_see_results_as_the_election_allows_and_admins_always() {
+    let wiring = Wiring::fresh();
+    let mesh = spawn_mesh_with(results_mesh(&wiring, 1)).await;
+    let api = Rest::new(&mesh.edge_url);
+    let admin = api.admin().await;
+    let live = open_election(&api, &admin.access, PLURALITY, 2, LIVE).await;
+    let later = open_election(
+        &api,
+        &admin.access,
+        PLURALITY,
+        2,
+        "RESULTS_VISIBILITY_AFTER_CLOSE",
+    )
+    .await;
+    let draft = create_election(&api, &admin.access, draft_body("Not yet")).await["election_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let voter = api.voter("sees").await;
+    let jobs = [&live, &later]
+        .iter()
+        .map(|e| (e.id.clone(), selection(e, 0), voter.access.clone()))
+        .collect();
+    assert!(cast_all(&mesh.edge_url, jobs, 2)
+        .await
+        .iter()
+        .all(Result::is_ok));
+    let mut results = result_client(&mesh.edge_url).await;
+    let code = |outcome: Result<GetResultsResponse, tonic::Status>| outcome.err().map(|s| s.code());
+
+    // While open: LIVE shows to voters, AFTER_CLOSE only to admins, DRAFT to nobody but admins.
+    wait_for_total(&mut results, &live.id, &voter.access, 1).await;
+    wait_for_total(&mut results, &later.id, &admin.access, 1).await;
+    assert_eq!(
+        code(get_results(&mut results, &later.id, &voter.access).await),
+        Some(tonic::Code::FailedPrecondition)
+    );
+    assert_eq!(
+        code(get_results(&mut results, &draft, &voter.access).await),
+        Some(tonic::Code::FailedPrecondition)
+    );
+    assert!(get_results(&mut results, &draft, &admin.access)
+        .await
+        .is_ok());
+    let watch = results
+        .watch_results(bearer(
+            WatchResultsRequest {
+                election_id: later.id.clone(),
+            },
+            &voter.access,
+        ))
+        .await
+        .expect_err("no live stream of a closed-ballot election");
+    assert_eq!(watch.code(), tonic::Code::FailedPrecondition);
+    let (status, body) = api
+        .get(
+            &format!("/v1/elections/{}/results", later.id),
+            Some(&voter.access),
+        )
+        .await;
+    assert_eq!(status, 412, "{body}");
+    assert_eq!(body["error"]["status"], "FAILED_PRECONDITION");
+    for path in ["results:audit", "results:recount"] {
+        let url = format!("/v1/elections/{}/{path}", later.id);
+        let (status, _) = if path.ends_with("audit") {
+            api.get(&url, Some(&voter.access)).await
+        } else {
+            api.post(&url, Some(&voter.access), serde_json::json!({}))
+                .await
+        };
+        assert_eq!(status, 403, "{path} is for admins");
+    }
+    // A browser watches the LIVE election over grpc-web through the edge.
+    let first = first_snapshot_over_grpc_web(&mesh.edge_url, &live.id, &voter.access).await;
+    assert_eq!(first.total_ballots, 1);
+
+    // After the close everyone sees both.
+    for election in [&live, &later] {
+        let (status, body) =
+            transition(&api, &admin.access, &election.id, "ELECTION_STATUS_CLOSED").await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let mut visible = false;
+    for _ in 0..50 {
+        if let Ok(shown) = get_results(&mut results, &later.id, &voter.access).await {
+            assert_eq!(shown.total_ballots, 1);
+            visible = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(visible, "AFTER_CLOSE results show to voters once closed");
+    assert_eq!(
+        get_results(&mut results, &live.id, &voter.access)
+            .await
+            .expect("live")
+            .total_ballots,
+        1
     );
 }

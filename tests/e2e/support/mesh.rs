@@ -20,7 +20,6 @@ pub struct Mesh {
     pub database_url: String,
     pub user_urls: Vec<String>,
     pub candidate_urls: Vec<String>,
-    pub result_urls: Vec<String>,
     pub shutdown: Shutdown,
 }
 
@@ -117,7 +116,6 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
         tokio::spawn(voting.run_until_stopped(shutdown.clone()));
     }
 
-    let mut result_urls = Vec::new();
     for _ in 0..options.result_instances {
         let mut config =
             svc_result::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
@@ -125,7 +123,6 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
         let result = svc_result::App::build(config)
             .await
             .expect("svc-result builds");
-        result_urls.push(result.url());
         tokio::spawn(result.run_until_stopped(shutdown.clone()));
     }
 
@@ -143,7 +140,6 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
         database_url,
         user_urls,
         candidate_urls,
-        result_urls,
         shutdown,
     };
     mesh.wait_for_instances(USER_SERVICE, options.user_instances)
