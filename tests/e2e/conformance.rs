@@ -168,3 +168,32 @@ async fn the_event_bus_conforms_on_kafka_and_in_process() {
     .await
     .expect("in-process bus conforms");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_voting_store_conforms_on_postgres_and_sqlite_with_and_without_group_commit() {
+    use std::sync::Arc;
+
+    use svc_voting::{group_commit::GroupCommit, store::SeaVotingStore};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("voting.db").display()
+    );
+    for (url, grouped) in [
+        (fresh_database().await, false),
+        (fresh_database().await, true),
+        (sqlite, true),
+    ] {
+        let store = SeaVotingStore::open(&url, 8).await.expect("store");
+        let db = store.connection().clone();
+        let adapter: Arc<dyn svc_voting::store::VotingStore> = if grouped {
+            Arc::new(GroupCommit::new(store, 4, 64))
+        } else {
+            Arc::new(store)
+        };
+        svc_voting::conformance::run(adapter, &db)
+            .await
+            .unwrap_or_else(|error| panic!("{url} (group commit {grouped}): {error:#}"));
+    }
+}

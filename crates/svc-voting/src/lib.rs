@@ -2,7 +2,9 @@
 //! database's unique constraint decides, and events leave through the outbox.
 #![forbid(unsafe_code)]
 
+pub mod conformance;
 mod directory;
+pub mod group_commit;
 mod grpc;
 mod invalidation;
 pub mod lock;
@@ -27,9 +29,10 @@ use tonic::service::Routes;
 
 use crate::{
     directory::ElectionDirectory,
+    group_commit::GroupCommit,
     grpc::VotingApi,
     lock::{CastLock, MemoryLock, RedisLock},
-    store::SeaVotingStore,
+    store::{SeaVotingStore, VotingStore},
     voting::{Topics, Voting},
 };
 
@@ -77,6 +80,12 @@ pub struct Config {
     /// How long election details are cached, in milliseconds.
     #[arg(long, env = "VOTEMESH_ELECTION_CACHE_MS", default_value_t = 2000)]
     pub election_cache_ms: u64,
+    /// Most casts that share one transaction; 1 gives each cast its own.
+    #[arg(long, env = "VOTEMESH_CAST_BATCH_MAX", default_value_t = 128)]
+    pub cast_batch_max: usize,
+    /// Cast transactions in flight at once.
+    #[arg(long, env = "VOTEMESH_CAST_BATCH_WORKERS", default_value_t = 4)]
+    pub cast_batch_workers: usize,
     /// Test only: abort right after a commit, before publishing, to prove the outbox.
     #[arg(long, env = "VOTEMESH_FAULT_CRASH_AFTER_COMMIT", hide = true)]
     pub fault_crash_after_commit: bool,
@@ -97,6 +106,8 @@ impl Config {
             receipt_secret: None,
             lock_ttl_ms: 5000,
             election_cache_ms: 2000,
+            cast_batch_max: 128,
+            cast_batch_workers: 4,
             fault_crash_after_commit: false,
         }
     }
@@ -146,8 +157,17 @@ impl App {
             "svc-voting",
         )
         .with_retention(Retention::Delete);
+        let store: Arc<dyn VotingStore> = if config.cast_batch_max > 1 {
+            Arc::new(GroupCommit::new(
+                store,
+                config.cast_batch_workers,
+                config.cast_batch_max,
+            ))
+        } else {
+            Arc::new(store)
+        };
         let voting = Voting {
-            store: Arc::new(store),
+            store,
             lock,
             directory: ElectionDirectory::new(
                 elections,

@@ -91,7 +91,7 @@ pub struct SeaVotingStore {
 }
 
 /// PostgreSQL placeholders (`$1`) rewritten for SQLite (`?`), in the same order.
-fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Statement {
+pub(crate) fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Statement {
     let sql = match backend {
         DatabaseBackend::Postgres => sql.to_owned(),
         _ => {
@@ -122,6 +122,11 @@ impl SeaVotingStore {
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// A store over a connection whose schema is already migrated.
+    pub fn from_connection(db: DatabaseConnection) -> Self {
+        Self { db }
     }
 }
 

@@ -1,0 +1,91 @@
+//! One suite for every adapter of the voting store: PostgreSQL and SQLite, one transaction
+//! per cast or group commit. One voter, one vote, whatever the concurrency.
+
+use std::sync::Arc;
+
+use anyhow::ensure;
+use futures::future::join_all;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+use crate::store::{Cast, CastError, VotingStore};
+
+fn cast(election: &str, voter: &str) -> Cast {
+    let ballot = uuid::Uuid::new_v4().to_string();
+    Cast {
+        election_id: election.into(),
+        voter_id: voter.into(),
+        cast_at_ms: 1,
+        ballot_id: ballot.clone(),
+        selection: "a,b".into(),
+        receipt_hash: format!("hash-{ballot}"),
+        events: vec![
+            (
+                uuid::Uuid::new_v4().to_string(),
+                "ballots".into(),
+                election.into(),
+                vec![1],
+            ),
+            (
+                uuid::Uuid::new_v4().to_string(),
+                "votes".into(),
+                election.into(),
+                vec![2],
+            ),
+        ],
+    }
+}
+
+async fn outbox_rows(db: &DatabaseConnection) -> anyhow::Result<i64> {
+    let row = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM outbox",
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0))
+}
+
+/// `db` is the connection the store writes to, for checking the outbox.
+pub async fn run(store: Arc<dyn VotingStore>, db: &DatabaseConnection) -> anyhow::Result<()> {
+    let first = cast("e1", "ada");
+    let hash = first.receipt_hash.clone();
+    store.cast(first).await?;
+    ensure!(matches!(
+        store.cast(cast("e1", "ada")).await,
+        Err(CastError::AlreadyVoted)
+    ));
+    ensure!(store.participation("e1", "ada").await? == Some(1));
+    ensure!(store.participation("e1", "bob").await?.is_none());
+    ensure!(store.receipt(&hash).await?.as_deref() == Some("e1"));
+    ensure!(store.receipt("nope").await?.is_none());
+    store.cast(cast("e2", "ada")).await?;
+
+    // One voter racing 50 casts, and 100 voters at once.
+    let racing = join_all((0..50).map(|_| store.cast(cast("e1", "racer")))).await;
+    let won = racing.iter().filter(|r| r.is_ok()).count();
+    let duplicates = racing
+        .iter()
+        .filter(|r| matches!(r, Err(CastError::AlreadyVoted)))
+        .count();
+    ensure!(
+        (won, duplicates) == (1, 49),
+        "race: {won} won, {duplicates} duplicates"
+    );
+    let crowd = join_all((0..100).map(|i| store.cast(cast("e1", &format!("voter{i}"))))).await;
+    ensure!(crowd.iter().all(Result::is_ok), "distinct voters all vote");
+
+    ensure!(
+        store.counts("e1").await? == (102, 102),
+        "e1: {:?}",
+        store.counts("e1").await?
+    );
+    ensure!(store.counts("e2").await? == (1, 1));
+    ensure!(
+        outbox_rows(db).await? == 2 * 103,
+        "two events per accepted cast"
+    );
+    Ok(())
+}
