@@ -37,6 +37,9 @@ pub const TABLE_SQLITE: &str = "CREATE TABLE outbox (
 /// Rows per batch.
 const BATCH: u64 = 256;
 
+/// How long a woken relay waits for more commits before it publishes.
+const WAKE_GATHER: Duration = Duration::from_millis(5);
+
 /// What happens to a row once it is published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Retention {
@@ -52,6 +55,7 @@ pub struct OutboxRelay {
     idle_interval: Duration,
     service: &'static str,
     retention: Retention,
+    wake: Arc<tokio::sync::Notify>,
 }
 
 fn now_ms() -> i64 {
@@ -76,7 +80,14 @@ impl OutboxRelay {
             idle_interval,
             service,
             retention: Retention::Mark,
+            wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Wakes the relay early: a writer of this process calls it after committing outbox
+    /// rows, so events leave at once instead of at the next idle tick.
+    pub fn waker(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
     }
 
     pub fn with_retention(mut self, retention: Retention) -> Self {
@@ -182,6 +193,7 @@ impl OutboxRelay {
     /// backing off while the bus is down.
     pub async fn run(self, shutdown: Shutdown) {
         let mut backoff = self.idle_interval;
+        let mut lag_reported = std::time::Instant::now() - Duration::from_secs(60);
         loop {
             let pause = match self.relay_once().await {
                 Ok(n) if n as u64 == BATCH => Duration::ZERO,
@@ -195,12 +207,20 @@ impl OutboxRelay {
                     backoff
                 }
             };
-            if let Ok(waiting) = self.lag().await {
-                metrics::gauge!("votemesh_outbox_unpublished", "service" => self.service)
-                    .set(waiting as f64);
+            if lag_reported.elapsed() >= Duration::from_secs(2) {
+                lag_reported = std::time::Instant::now();
+                if let Ok(waiting) = self.lag().await {
+                    metrics::gauge!("votemesh_outbox_unpublished", "service" => self.service)
+                        .set(waiting as f64);
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
+                // While the bus is down, commits must not turn the back-off into a busy loop;
+                // a short gather lets a burst of commits leave in one batch.
+                _ = self.wake.notified(), if pause <= self.idle_interval => {
+                    tokio::time::sleep(WAKE_GATHER).await;
+                }
                 _ = shutdown.wait() => return,
             }
         }

@@ -22,24 +22,35 @@ pub async fn sample(
     interval: Duration,
     mut stop: watch::Receiver<Option<Vec<u64>>>,
 ) -> Samples {
-    let mut client = ResultServiceClient::new(channel);
+    let client = ResultServiceClient::new(channel);
     let mut samples: Samples = vec![Vec::new(); elections.len()];
     let mut settled_deadline = None;
     loop {
-        let mut shown = Vec::with_capacity(elections.len());
-        for (e, election_id) in elections.iter().enumerate() {
+        // All elections at once, so the poll interval is the same for each.
+        let polls = elections.iter().map(|election_id| {
+            let mut client = client.clone();
             let mut request = tonic::Request::new(GetResultsRequest {
                 election_id: election_id.clone(),
             });
             if let Ok(value) = format!("Bearer {token}").parse() {
                 request.metadata_mut().insert("authorization", value);
             }
-            let total = client
-                .get_results(request)
-                .await
-                .map(|r| r.into_inner().total_ballots)
-                .unwrap_or(0);
-            samples[e].push((Instant::now(), total));
+            async move {
+                let total = client
+                    .get_results(request)
+                    .await
+                    .map(|r| r.into_inner().total_ballots)
+                    .unwrap_or(0);
+                (Instant::now(), total)
+            }
+        });
+        let mut shown = Vec::with_capacity(elections.len());
+        for (e, (at, total)) in futures::future::join_all(polls)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            samples[e].push((at, total));
             shown.push(total);
         }
         if let Some(expected) = stop.borrow_and_update().clone() {

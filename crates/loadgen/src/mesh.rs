@@ -58,6 +58,8 @@ pub async fn spawn(args: &Args, shutdown: &Shutdown) -> anyhow::Result<Spawned> 
         voting.ballot_topic = ballot_topic.clone();
         voting.vote_topic = format!("votemesh.loadgen.votes.{suffix}");
         voting.max_connections = args.concurrency.clamp(8, 64) as u32;
+        voting.cast_batch_max = args.cast_batch_max;
+        voting.cast_batch_workers = args.cast_batch_workers;
         let voting = svc_voting::App::build(voting).await?;
         tokio::spawn(voting.run_until_stopped(shutdown.clone()));
     }

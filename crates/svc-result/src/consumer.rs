@@ -126,8 +126,11 @@ pub async fn run(subscribe: Subscribe, peers: Balanced, results: Arc<Results>, s
             }
             metrics::counter!("votemesh_result_events_applied_total")
                 .increment(ballots.len() as u64);
-            for election_id in changed {
-                if let Err(error) = results.refresh(&election_id).await {
+            let refreshes = changed
+                .iter()
+                .map(|election_id| results.refresh(election_id));
+            for refreshed in futures::future::join_all(refreshes).await {
+                if let Err(error) = refreshed {
                     tracing::warn!(%error, "results snapshot not refreshed");
                 }
             }

@@ -186,6 +186,7 @@ impl App {
             },
             lock_ttl: Duration::from_millis(config.lock_ttl_ms),
             crash_after_commit: config.fault_crash_after_commit,
+            outbox_written: relay.waker(),
         };
         let status_events = kit::bus::subscribe(
             config.kafka_brokers.as_deref(),

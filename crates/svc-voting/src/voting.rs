@@ -40,6 +40,8 @@ pub struct Voting {
     pub lock_ttl: Duration,
     /// Test-only: abort the process right after a commit, before anything is published.
     pub crash_after_commit: bool,
+    /// Told after each commit, so the relay publishes at once.
+    pub outbox_written: Arc<tokio::sync::Notify>,
 }
 
 fn now_ms() -> i64 {
@@ -206,6 +208,7 @@ impl Voting {
             tracing::error!("test fault: aborting after commit, before publish");
             std::process::abort();
         }
+        self.outbox_written.notify_one();
         metrics::counter!("votemesh_ballots_cast_total").increment(1);
         Ok(CastBallotResponse {
             ballot_id,

@@ -39,8 +39,9 @@ impl KafkaSubscription {
             // without leaving before it is dropped and its partitions handed on.
             .set("max.poll.interval.ms", "20000")
             .set("socket.timeout.ms", "5000")
-            // Results are live: a fetch answers within 50 ms rather than the default 500.
-            .set("fetch.wait.max.ms", "50")
+            // Results are live: an idle fetch is answered within 20 ms, not the default 500
+            // (some brokers hold it that long even when data arrives).
+            .set("fetch.wait.max.ms", "20")
             .create()
             .map_err(|e| BusError::Config(e.to_string()))?;
         let topics: Vec<&str> = options.topics.iter().map(String::as_str).collect();

@@ -1,0 +1,285 @@
+//! The votemesh load generator: creates elections, registers voters, casts their ballots through the
+//! edge over gRPC, and reports votes/s, latency percentiles, errors by code, the result lag
+//! and the ratio to a raw PostgreSQL baseline. It checks that accepted equals recorded.
+#![forbid(unsafe_code)]
+
+mod baseline;
+mod cast;
+mod lag;
+mod mesh;
+mod setup;
+mod stats;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use proto_gen::voting::v1::{voting_service_client::VotingServiceClient, RecordedCountRequest};
+use tonic::transport::Channel;
+
+use crate::stats::{millis, percentile};
+
+/// Load generator for votemesh. By default it starts the whole system in this process on
+/// real PostgreSQL, Redis and Kafka; with --edge it targets a running deployment.
+#[derive(clap::Parser, Clone, Debug)]
+#[command(name = "votemesh-loadgen", version)]
+pub struct Args {
+    /// A running edge to target instead of starting the system here.
+    #[arg(long, env = "LOADGEN_EDGE")]
+    pub edge: Option<String>,
+    /// Admin account (with --edge).
+    #[arg(long, env = "LOADGEN_ADMIN_EMAIL", default_value = "root@example.org")]
+    pub admin_email: String,
+    /// Admin password (with --edge).
+    #[arg(long, env = "LOADGEN_ADMIN_PASSWORD", default_value = "")]
+    pub admin_password: String,
+    /// PostgreSQL server, without a database name; each run creates fresh databases.
+    #[arg(
+        long,
+        env = "LOADGEN_POSTGRES",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    pub postgres: String,
+    #[arg(long, env = "LOADGEN_REDIS", default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
+    #[arg(long, env = "LOADGEN_KAFKA", default_value = "127.0.0.1:9092")]
+    pub kafka: String,
+    /// svc-voting instances to start.
+    #[arg(long, default_value_t = 1)]
+    pub voting_instances: usize,
+    /// Casts sharing one transaction in svc-voting (1: one transaction per cast).
+    #[arg(long, default_value_t = 128)]
+    pub cast_batch_max: usize,
+    /// svc-voting's cast transactions in flight.
+    #[arg(long, default_value_t = 4)]
+    pub cast_batch_workers: usize,
+    /// Voters to register; each votes once in every election.
+    #[arg(long, default_value_t = 20_000)]
+    pub voters: usize,
+    /// Elections (K candidates each, RANKED).
+    #[arg(long, default_value_t = 10)]
+    pub elections: usize,
+    #[arg(long, default_value_t = 4)]
+    pub candidates: usize,
+    /// Concurrent callers.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// How long to cast, at most.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// Casts per second (open loop); as fast as possible when unset.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// How long the raw PostgreSQL baseline runs; 0 skips it.
+    #[arg(long, default_value_t = 15)]
+    pub baseline_seconds: u64,
+    /// Elections the result-lag sampler follows (the first ones), to keep its own load small.
+    #[arg(long, default_value_t = 2)]
+    pub lag_elections: usize,
+    /// How often the result-lag sampler polls each election, in milliseconds.
+    #[arg(long, default_value_t = 25)]
+    pub lag_poll_ms: u64,
+}
+
+fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Ok(value) = format!("Bearer {token}").parse() {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
+/// What a run measured.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub accepted: u64,
+    pub recorded: u64,
+    pub votes_per_second: f64,
+    pub errors: std::collections::BTreeMap<String, u64>,
+    /// Casts acknowledged but never seen in GetResults by the end of the run.
+    pub unseen_in_results: usize,
+    pub baseline_per_second: Option<f64>,
+}
+
+/// Runs the benchmark and prints its figures.
+pub async fn run(args: Args) -> anyhow::Result<Report> {
+    let shutdown = kit::shutdown::Shutdown::new();
+    let (edge_url, admin_email, admin_password, baseline_postgres) = match &args.edge {
+        Some(edge) => (
+            edge.clone(),
+            args.admin_email.clone(),
+            args.admin_password.clone(),
+            args.postgres.clone(),
+        ),
+        None => {
+            let spawned = mesh::spawn(&args, &shutdown).await?;
+            // Let every service register and every watch settle before the clock starts.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            (
+                spawned.edge_url,
+                spawned.admin_email,
+                spawned.admin_password,
+                args.postgres.clone(),
+            )
+        }
+    };
+    println!("edge: {edge_url}");
+
+    let api = setup::Api::new(&edge_url);
+    let admin = api
+        .login(&admin_email, &admin_password)
+        .await
+        .context("admin login")?;
+    let started = Instant::now();
+    let mut elections = Vec::new();
+    for e in 0..args.elections {
+        elections.push(
+            api.open_election(&admin, &format!("Load {e}"), args.candidates)
+                .await?,
+        );
+    }
+    let tokens = api.voters(args.voters, 32).await?;
+    println!(
+        "setup: {} elections, {} voters in {:.1} s (BENCH-ONLY cheap password hash when spawned)",
+        elections.len(),
+        tokens.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    // Interleaved so consecutive casts go to different elections and voters.
+    let mut jobs = Vec::with_capacity(args.voters * args.elections);
+    for (v, token) in tokens.iter().enumerate() {
+        for (e, election) in elections.iter().enumerate() {
+            let k = election.candidates.len();
+            let first = (v + e) % k;
+            let selection = (0..k)
+                .map(|i| election.candidates[(first + i) % k].clone())
+                .take(1 + v % k)
+                .collect();
+            jobs.push(cast::Job {
+                election: e,
+                election_id: election.id.clone(),
+                token: token.clone(),
+                selection,
+            });
+        }
+    }
+    let mut channels = Vec::new();
+    for _ in 0..4 {
+        channels.push(Channel::from_shared(edge_url.clone())?.connect().await?);
+    }
+    let acks: cast::Acks = Arc::new(Mutex::new(vec![Vec::new(); elections.len()]));
+    let ids: Arc<Vec<String>> = Arc::new(elections.iter().map(|e| e.id.clone()).collect());
+    let probed: Arc<Vec<String>> = Arc::new(
+        ids.iter()
+            .take(args.lag_elections.max(1))
+            .cloned()
+            .collect(),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(None);
+    let sampler = tokio::spawn(lag::sample(
+        channels[0].clone(),
+        admin.clone(),
+        probed.clone(),
+        Duration::from_millis(args.lag_poll_ms),
+        stopped,
+    ));
+    let plan = cast::Plan {
+        concurrency: args.concurrency,
+        duration: Duration::from_secs(args.seconds),
+        rate: args.rate,
+    };
+    println!(
+        "casting: up to {} ballots for {} s at concurrency {}{}",
+        jobs.len(),
+        args.seconds,
+        args.concurrency,
+        args.rate
+            .map(|r| format!(", paced at {r}/s"))
+            .unwrap_or_default()
+    );
+    let run = cast::run(channels.clone(), jobs, &plan, acks.clone()).await;
+    let acked: Vec<Vec<Instant>> = acks.lock().map(|a| a.clone()).unwrap_or_default();
+    let _ = stop.send(Some(acked.iter().map(|a| a.len() as u64).collect()));
+    let samples = sampler.await?;
+
+    let mut outcomes = run.outcomes;
+    let accepted = outcomes.accepted.len() as u64;
+    let throughput = accepted as f64 / run.elapsed.as_secs_f64();
+    println!("\n== votemesh (CastBallot over gRPC through the edge)");
+    println!(
+        "accepted: {accepted} in {:.1} s = {throughput:.0} votes/s",
+        run.elapsed.as_secs_f64()
+    );
+    println!(
+        "latency: p50 {}  p95 {}  p99 {}  max {}",
+        millis(percentile(&mut outcomes.accepted, 50.0)),
+        millis(percentile(&mut outcomes.accepted, 95.0)),
+        millis(percentile(&mut outcomes.accepted, 99.0)),
+        millis(percentile(&mut outcomes.accepted, 100.0)),
+    );
+    println!("errors by code: {:?}", outcomes.errors);
+
+    let mut voting = VotingServiceClient::new(channels[0].clone());
+    let mut recorded = 0;
+    for id in ids.iter() {
+        recorded += voting
+            .recorded_count(authorized(
+                RecordedCountRequest {
+                    election_id: id.clone(),
+                },
+                &admin,
+            ))
+            .await?
+            .into_inner()
+            .ballots;
+    }
+    println!(
+        "check: accepted {accepted} vs recorded {recorded}: {}",
+        if accepted == recorded {
+            "EQUAL"
+        } else {
+            "MISMATCH"
+        }
+    );
+    let (mut lags, unseen) = lag::lags(&acked[..probed.len()], &samples);
+    println!(
+        "result lag (ack to GetResults, {} elections polled every {} ms): p50 {}  p99 {}  max {}  never shown: {unseen}",
+        probed.len(),
+        args.lag_poll_ms,
+        millis(percentile(&mut lags, 50.0)),
+        millis(percentile(&mut lags, 99.0)),
+        millis(percentile(&mut lags, 100.0)),
+    );
+
+    let mut baseline_per_second = None;
+    if args.baseline_seconds > 0 {
+        let database = mesh::fresh_database(&baseline_postgres, "baseline").await?;
+        let per_second = baseline::run(
+            &database,
+            args.concurrency,
+            Duration::from_secs(args.baseline_seconds),
+        )
+        .await?;
+        println!(
+            "\n== raw baseline (the same transaction straight to PostgreSQL, concurrency {})",
+            args.concurrency
+        );
+        println!(
+            "{per_second:.0} transactions/s; votemesh/baseline = {:.2}",
+            throughput / per_second
+        );
+        baseline_per_second = Some(per_second);
+    }
+    shutdown.trigger();
+    Ok(Report {
+        accepted,
+        recorded,
+        votes_per_second: throughput,
+        errors: outcomes.errors,
+        unseen_in_results: unseen,
+        baseline_per_second,
+    })
+}
