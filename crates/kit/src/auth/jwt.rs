@@ -90,6 +90,11 @@ pub(crate) fn parse_header(token: &str) -> Result<TokenHeader, TokenError> {
     Ok(header)
 }
 
+/// Whether `claims` have expired at `now` (unix s), with the same leeway as [`verify_with`].
+pub fn is_expired(claims: &Claims, now: i64) -> bool {
+    claims.exp + LEEWAY_SECONDS <= now
+}
+
 /// Verifies `token` with `key` and then checks its claims against `expect` at `now` (unix s).
 pub fn verify_with(
     token: &str,
@@ -137,7 +142,7 @@ pub fn verify_with(
         role: text("role")?,
         jti: text("jti")?,
     };
-    if claims.exp + LEEWAY_SECONDS <= now {
+    if is_expired(&claims, now) {
         return Err(TokenError::Expired);
     }
     if claims.iss != expect.issuer {
