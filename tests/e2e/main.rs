@@ -16,6 +16,7 @@ mod forged_tokens;
 mod grpc_web;
 mod grpcurl;
 mod launcher;
+mod load_generator;
 mod native_grpc;
 mod rate_limits;
 mod read_replica;

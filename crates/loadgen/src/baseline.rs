@@ -17,7 +17,9 @@ pub async fn run(
     concurrency: usize,
     duration: Duration,
 ) -> anyhow::Result<f64> {
-    let store = Arc::new(SeaVotingStore::open(database_url, concurrency as u32).await?);
+    // The same pool bound svc-voting gets from the load generator; PostgreSQL allows ~100.
+    let store =
+        Arc::new(SeaVotingStore::open(database_url, concurrency.clamp(8, 64) as u32).await?);
     let election = uuid::Uuid::new_v4().to_string();
     let done = Arc::new(AtomicU64::new(0));
     let started = Instant::now();

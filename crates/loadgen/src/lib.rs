@@ -72,6 +72,9 @@ pub struct Args {
     /// Casts per second (open loop); as fast as possible when unset.
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Callers of the raw baseline; the cast concurrency when unset.
+    #[arg(long)]
+    pub baseline_concurrency: Option<usize>,
     /// How long the raw PostgreSQL baseline runs; 0 skips it.
     #[arg(long, default_value_t = 15)]
     pub baseline_seconds: u64,
@@ -257,15 +260,15 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let mut baseline_per_second = None;
     if args.baseline_seconds > 0 {
         let database = mesh::fresh_database(&baseline_postgres, "baseline").await?;
+        let callers = args.baseline_concurrency.unwrap_or(args.concurrency);
         let per_second = baseline::run(
             &database,
-            args.concurrency,
+            callers,
             Duration::from_secs(args.baseline_seconds),
         )
         .await?;
         println!(
-            "\n== raw baseline (the same transaction straight to PostgreSQL, concurrency {})",
-            args.concurrency
+            "\n== raw baseline (the same transaction straight to PostgreSQL, concurrency {callers})"
         );
         println!(
             "{per_second:.0} transactions/s; votemesh/baseline = {:.2}",

@@ -23,7 +23,28 @@ pub async fn fresh_database(postgres: &str, label: &str) -> anyhow::Result<Strin
     Ok(format!("{postgres}/{name}"))
 }
 
+/// Drops the databases earlier runs left behind (one run at a time is assumed).
+async fn drop_earlier_runs(postgres: &str) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let admin = sea_orm::Database::connect(format!("{postgres}/postgres")).await?;
+    let rows = admin
+        .query_all(sea_orm::Statement::from_string(
+            admin.get_database_backend(),
+            "SELECT datname FROM pg_database WHERE datname LIKE 'loadgen\\_%'",
+        ))
+        .await?;
+    for row in rows {
+        let name: String = row.try_get("", "datname")?;
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await?;
+    }
+    admin.close().await?;
+    Ok(())
+}
+
 pub async fn spawn(args: &Args, shutdown: &Shutdown) -> anyhow::Result<Spawned> {
+    drop_earlier_runs(&args.postgres).await?;
     let secret = uuid::Uuid::new_v4().simple().to_string();
     let database_url = fresh_database(&args.postgres, "mesh").await?;
     let suffix = uuid::Uuid::new_v4().simple().to_string();
