@@ -69,7 +69,7 @@ if ! replica_ready; then
   if [ ! -f "$replica/data/standby.signal" ]; then
     as_root rm -rf "$replica"
     as_root install -d -o postgres -g postgres "$replica"
-    as_root su postgres -c "pg_basebackup -h 127.0.0.1 -p 5432 -U postgres -D $replica/data -R -X stream"
+    as_root su postgres -c "pg_basebackup -h 127.0.0.1 -p 5432 -U postgres -D $replica/data -R -X stream --checkpoint=fast"
     as_root su postgres -c "cat > $replica/data/postgresql.conf" <<CONF
 port = 5433
 listen_addresses = '127.0.0.1'

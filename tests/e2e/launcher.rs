@@ -1,5 +1,6 @@
 //! Acceptance 8: `votemesh up` starts on an empty data directory and serves a
-//! register-and-login round trip; the documented admin bootstrap works against it.
+//! register-and-login round trip; the documented admin bootstrap works against it, and a
+//! ballot cast there shows in the live results.
 
 use std::{
     io::{BufRead, BufReader},
@@ -88,6 +89,41 @@ async fn votemesh_up_serves_a_round_trip_from_an_empty_directory() {
     let election = create_election(&api, &admin.access, draft_body("Quickstart poll")).await;
     assert_eq!(election["status"], "ELECTION_STATUS_DRAFT");
     assert!(data_dir.join("candidate.db").exists());
+
+    // The embedded default counts too: in-process bus, SQLite, in-memory results cache.
+    let id = election["election_id"].as_str().expect("id").to_owned();
+    let ada = add_candidate(&api, &admin.access, &id, "Ada").await;
+    add_candidate(&api, &admin.access, &id, "Bob").await;
+    assert_eq!(
+        transition(&api, &admin.access, &id, "ELECTION_STATUS_OPEN")
+            .await
+            .0,
+        200
+    );
+    let (status, body) = api
+        .post(
+            &format!("/v1/elections/{id}/ballots"),
+            Some(&session.access),
+            json!({"selection": {"candidate_ids": [ada]}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut counted = false;
+    for _ in 0..100 {
+        let (status, results) = api
+            .get(
+                &format!("/v1/elections/{id}/results"),
+                Some(&session.access),
+            )
+            .await;
+        if status == 200 && results["total_ballots"] == "1" {
+            counted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(counted, "the ballot shows in the live results");
+    assert!(data_dir.join("result.db").exists());
 
     up.signal(15);
     let exit = tokio::task::spawn_blocking(move || up.0.wait())
