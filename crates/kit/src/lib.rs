@@ -13,6 +13,7 @@ pub mod internal;
 pub mod metrics;
 pub mod outbox;
 pub mod policy;
+pub mod redis;
 pub mod registration;
 pub mod server;
 pub mod shutdown;

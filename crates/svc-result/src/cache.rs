@@ -5,8 +5,8 @@
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use async_trait::async_trait;
-use deadpool_redis::{redis, Config as RedisConfig, Pool, Runtime};
 use futures::StreamExt;
+use kit::redis::{redis, Redis};
 use prost::Message;
 use proto_gen::result::v1::GetResultsResponse;
 use tokio::sync::broadcast;
@@ -69,8 +69,7 @@ impl ResultCache for MemoryCache {
 }
 
 pub struct RedisCache {
-    pool: Pool,
-    timeout: Duration,
+    redis: Redis,
     channel: String,
     prefix: String,
     announced: broadcast::Sender<GetResultsResponse>,
@@ -79,9 +78,7 @@ pub struct RedisCache {
 impl RedisCache {
     /// Connects and starts relaying the channel's announcements to local watchers.
     pub fn connect(url: &str, namespace: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let mut config = RedisConfig::from_url(url);
-        config.pool = Some(deadpool_redis::PoolConfig::new(16));
-        let pool = config.create_pool(Some(Runtime::Tokio1))?;
+        let redis = Redis::connect(url, 16, timeout)?;
         let client = redis::Client::open(url)?;
         let (announced, _) = broadcast::channel(FAN_OUT_BUFFER);
         let channel = format!("{namespace}:results:updates");
@@ -91,8 +88,7 @@ impl RedisCache {
             announced.clone(),
         ));
         Ok(Self {
-            pool,
-            timeout,
+            redis,
             channel,
             prefix: format!("{namespace}:results:"),
             announced,
@@ -103,20 +99,10 @@ impl RedisCache {
         &self,
         command: redis::Cmd,
     ) -> Result<T, CacheUnavailable> {
-        let work = async {
-            let mut connection = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| CacheUnavailable(e.to_string()))?;
-            command
-                .query_async::<T>(&mut connection)
-                .await
-                .map_err(|e| CacheUnavailable(e.to_string()))
-        };
-        tokio::time::timeout(self.timeout, work)
+        self.redis
+            .run(command)
             .await
-            .map_err(|_| CacheUnavailable("timed out".into()))?
+            .map_err(|e| CacheUnavailable(e.0))
     }
 }
 
@@ -159,28 +145,13 @@ impl ResultCache for RedisCache {
 
     async fn put(&self, snapshot: &GetResultsResponse) -> Result<(), CacheUnavailable> {
         let payload = snapshot.encode_to_vec();
-        let mut pipe = redis::pipe();
-        pipe.cmd("SET")
-            .arg(format!("{}{}", self.prefix, snapshot.election_id))
-            .arg(&payload)
-            .ignore()
-            .cmd("PUBLISH")
-            .arg(&self.channel)
-            .arg(&payload)
-            .ignore();
-        let work = async {
-            let mut connection = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| CacheUnavailable(e.to_string()))?;
-            pipe.query_async::<()>(&mut connection)
-                .await
-                .map_err(|e| CacheUnavailable(e.to_string()))
-        };
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| CacheUnavailable("timed out".into()))?
+        let mut set = redis::cmd("SET");
+        set.arg(format!("{}{}", self.prefix, snapshot.election_id))
+            .arg(&payload);
+        self.run::<()>(set).await?;
+        let mut publish = redis::cmd("PUBLISH");
+        publish.arg(&self.channel).arg(&payload);
+        self.run::<i64>(publish).await.map(drop)
     }
 
     fn updates(&self) -> broadcast::Receiver<GetResultsResponse> {

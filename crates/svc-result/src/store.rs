@@ -151,6 +151,26 @@ impl SeaResultStore {
     }
 }
 
+/// `insert VALUES (…), (…) on_conflict`, [`CHUNK`] rows per statement.
+async fn upsert<const WIDTH: usize>(
+    txn: &sea_orm::DatabaseTransaction,
+    insert: &str,
+    on_conflict: &str,
+    values: Vec<[Value; WIDTH]>,
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    for chunk in values.chunks(CHUNK) {
+        let sql = format!(
+            "{insert} VALUES {} {on_conflict}",
+            rows(backend, chunk.len(), WIDTH)
+        );
+        let flat: Vec<Value> = chunk.iter().flat_map(|row| row.iter().cloned()).collect();
+        txn.execute(Statement::from_sql_and_values(backend, sql, flat))
+            .await?;
+    }
+    Ok(())
+}
+
 fn n(row: &sea_orm::QueryResult, column: &str) -> Result<u64, DbErr> {
     Ok(row.try_get::<i64>("", column)?.max(0) as u64)
 }
@@ -207,73 +227,55 @@ impl ResultStore for SeaResultStore {
             *totals.entry(ballot.election_id.clone()).or_default() += 1;
         }
         // Sorted keys everywhere, so two instances during a rebalance never deadlock.
-        let tallies: Vec<_> = tallies.into_iter().collect();
-        for chunk in tallies.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO tallies (election_id, candidate_id, first_preferences, mentions) VALUES {} \
-                 ON CONFLICT (election_id, candidate_id) DO UPDATE SET \
-                 first_preferences = tallies.first_preferences + excluded.first_preferences, \
-                 mentions = tallies.mentions + excluded.mentions",
-                rows(backend, chunk.len(), 4)
-            );
-            let values: Vec<Value> = chunk
-                .iter()
-                .flat_map(|((election, candidate), counts)| {
-                    [
-                        election.clone().into(),
-                        candidate.clone().into(),
-                        (counts.first_preferences as i64).into(),
-                        (counts.mentions as i64).into(),
-                    ]
-                })
-                .collect();
-            txn.execute(Statement::from_sql_and_values(backend, sql, values))
-                .await?;
-        }
-        let profiles: Vec<_> = profiles.into_iter().collect();
-        for chunk in profiles.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO profiles (election_id, selection, ballots) VALUES {} \
-                 ON CONFLICT (election_id, selection) DO UPDATE SET \
-                 ballots = profiles.ballots + excluded.ballots",
-                rows(backend, chunk.len(), 3)
-            );
-            let values: Vec<Value> = chunk
-                .iter()
-                .flat_map(|((election, selection), ballots)| {
-                    [
-                        election.clone().into(),
-                        selection.clone().into(),
-                        (*ballots as i64).into(),
-                    ]
-                })
-                .collect();
-            txn.execute(Statement::from_sql_and_values(backend, sql, values))
-                .await?;
-        }
-        let changed: Vec<_> = totals.into_iter().collect();
-        for chunk in changed.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO totals (election_id, ballots, applied_at_ms) VALUES {} \
-                 ON CONFLICT (election_id) DO UPDATE SET \
-                 ballots = totals.ballots + excluded.ballots, applied_at_ms = excluded.applied_at_ms",
-                rows(backend, chunk.len(), 3)
-            );
-            let values: Vec<Value> = chunk
-                .iter()
-                .flat_map(|(election, ballots)| {
-                    [
-                        election.clone().into(),
-                        (*ballots as i64).into(),
-                        now_ms.into(),
-                    ]
-                })
-                .collect();
-            txn.execute(Statement::from_sql_and_values(backend, sql, values))
-                .await?;
-        }
+        let tallies: Vec<[Value; 4]> = tallies
+            .into_iter()
+            .map(|((election, candidate), counts)| {
+                [
+                    election.into(),
+                    candidate.into(),
+                    (counts.first_preferences as i64).into(),
+                    (counts.mentions as i64).into(),
+                ]
+            })
+            .collect();
+        upsert(
+            &txn,
+            "INSERT INTO tallies (election_id, candidate_id, first_preferences, mentions)",
+            "ON CONFLICT (election_id, candidate_id) DO UPDATE SET \
+             first_preferences = tallies.first_preferences + excluded.first_preferences, \
+             mentions = tallies.mentions + excluded.mentions",
+            tallies,
+        )
+        .await?;
+        let profiles: Vec<[Value; 3]> = profiles
+            .into_iter()
+            .map(|((election, selection), ballots)| {
+                [election.into(), selection.into(), (ballots as i64).into()]
+            })
+            .collect();
+        upsert(
+            &txn,
+            "INSERT INTO profiles (election_id, selection, ballots)",
+            "ON CONFLICT (election_id, selection) DO UPDATE SET \
+             ballots = profiles.ballots + excluded.ballots",
+            profiles,
+        )
+        .await?;
+        let changed: Vec<String> = totals.keys().cloned().collect();
+        let totals: Vec<[Value; 3]> = totals
+            .into_iter()
+            .map(|(election, ballots)| [election.into(), (ballots as i64).into(), now_ms.into()])
+            .collect();
+        upsert(
+            &txn,
+            "INSERT INTO totals (election_id, ballots, applied_at_ms)",
+            "ON CONFLICT (election_id) DO UPDATE SET \
+             ballots = totals.ballots + excluded.ballots, applied_at_ms = excluded.applied_at_ms",
+            totals,
+        )
+        .await?;
         txn.commit().await?;
-        Ok(changed.into_iter().map(|(election, _)| election).collect())
+        Ok(changed.into_iter().collect())
     }
 
     async fn stored(&self, election_id: &str) -> Result<Stored, DbErr> {

@@ -9,7 +9,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use deadpool_redis::{redis, Config as RedisConfig, Pool, Runtime};
+use kit::redis::{redis, Redis};
 
 #[derive(Debug, thiserror::Error)]
 #[error("lock store unavailable: {0}")]
@@ -29,8 +29,7 @@ fn fresh_token() -> String {
 
 /// Redis: `SET key token NX PX ttl`, released by compare-and-delete.
 pub struct RedisLock {
-    pool: Pool,
-    timeout: Duration,
+    redis: Redis,
 }
 
 const COMPARE_AND_DELETE: &str =
@@ -38,31 +37,20 @@ const COMPARE_AND_DELETE: &str =
 
 impl RedisLock {
     pub fn connect(url: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let mut config = RedisConfig::from_url(url);
         // Casts come in bursts; a queue for connections would eat the command timeout.
-        config.pool = Some(deadpool_redis::PoolConfig::new(64));
-        let pool = config.create_pool(Some(Runtime::Tokio1))?;
-        Ok(Self { pool, timeout })
+        Ok(Self {
+            redis: Redis::connect(url, 64, timeout)?,
+        })
     }
 
     async fn run<T: redis::FromRedisValue>(
         &self,
         command: redis::Cmd,
     ) -> Result<T, LockUnavailable> {
-        let work = async {
-            let mut connection = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| LockUnavailable(e.to_string()))?;
-            command
-                .query_async::<T>(&mut connection)
-                .await
-                .map_err(|e| LockUnavailable(e.to_string()))
-        };
-        tokio::time::timeout(self.timeout, work)
+        self.redis
+            .run(command)
             .await
-            .map_err(|_| LockUnavailable("timed out".into()))?
+            .map_err(|e| LockUnavailable(e.0))
     }
 }
 
