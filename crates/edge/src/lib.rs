@@ -23,7 +23,7 @@ use axum::{
 use kit::{
     auth::{TokenVerifier, USER_SERVICE},
     config::CommonArgs,
-    internal::registry_client,
+    internal::{registry_client, registry_for},
     policy::AccessPolicy,
     registration::Registration,
     shutdown::Shutdown,
@@ -171,18 +171,9 @@ async fn dispatch(
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let registry_url = config
-            .common
-            .registry_url
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("the edge needs --registry-url to find services"))?;
         let policy = Arc::new(AccessPolicy::from_contracts()?);
         let routes = RouteTable::from_policy(&policy)?;
-        let registry = registry_client(
-            &registry_url,
-            &config.common.internal_token,
-            config.common.upstream_timeout(),
-        )?;
+        let registry = registry_for(&config.common, "the edge")?;
         let upstreams = Arc::new(Upstreams::new(registry, config.common.upstream_timeout()));
         let mut services: Vec<String> = policy
             .rules()

@@ -47,6 +47,18 @@ pub fn endpoint(address: &str, timeout: Duration) -> anyhow::Result<Endpoint> {
 pub type RegistryClient = RegistryServiceClient<InterceptedService<Channel, InternalToken>>;
 
 /// A lazily connecting registry client that carries the internal token.
+/// The registry client a service needs to find its peers; `who` names the service in the
+/// error when no registry is configured.
+pub fn registry_for(
+    common: &crate::config::CommonArgs,
+    who: &str,
+) -> anyhow::Result<RegistryClient> {
+    let url = common.registry_url.as_deref().ok_or_else(|| {
+        anyhow::anyhow!("{who} needs --registry-url to find the services it calls")
+    })?;
+    registry_client(url, &common.internal_token, common.upstream_timeout())
+}
+
 pub fn registry_client(
     url: &str,
     token: &str,

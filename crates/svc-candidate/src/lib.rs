@@ -16,7 +16,7 @@ use kit::{
     auth::{TokenVerifier, USER_SERVICE},
     config::CommonArgs,
     discovery::Balanced,
-    internal::registry_client,
+    internal::registry_for,
     outbox::OutboxRelay,
     server::GrpcServer,
     shutdown::Shutdown,
@@ -113,15 +113,8 @@ impl App {
             config.roll_import_limit,
             config.status_topic.clone(),
         ));
-        let registry_url = config.common.registry_url.clone().ok_or_else(|| {
-            anyhow::anyhow!("svc-candidate needs --registry-url to find svc-user's keys")
-        })?;
         let users = Balanced::watch(
-            registry_client(
-                &registry_url,
-                &config.common.internal_token,
-                config.common.upstream_timeout(),
-            )?,
+            registry_for(&config.common, "svc-candidate")?,
             USER_SERVICE,
             config.common.upstream_timeout(),
         );

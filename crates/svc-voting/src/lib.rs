@@ -19,7 +19,7 @@ use kit::{
     bus::{StartAt, SubscribeOptions, Subscription},
     config::CommonArgs,
     discovery::Balanced,
-    internal::{registry_client, InternalToken},
+    internal::{registry_for, InternalToken},
     outbox::{OutboxRelay, Retention},
     server::GrpcServer,
     shutdown::Shutdown,
@@ -125,15 +125,7 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let common = &config.common;
         let store = SeaVotingStore::open(&config.database_url, config.max_connections).await?;
-        let registry_url = common
-            .registry_url
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("svc-voting needs --registry-url"))?;
-        let registry = registry_client(
-            &registry_url,
-            &common.internal_token,
-            common.upstream_timeout(),
-        )?;
+        let registry = registry_for(common, "svc-voting")?;
         let users = Balanced::watch(registry.clone(), USER_SERVICE, common.upstream_timeout());
         let elections = Balanced::watch(registry, ELECTION_SERVICE, common.upstream_timeout());
         let token = InternalToken::new(&common.internal_token)?;
