@@ -297,7 +297,17 @@ async fn a_sigkilled_result_service_ends_with_exact_totals_after_restart() {
         .collect();
     let selections: Vec<Vec<String>> = jobs.iter().map(|(_, s, _)| s.clone()).collect();
     let edge = mesh.edge_url.clone();
-    let casting = tokio::spawn(async move { cast_all(&edge, jobs, 4).await });
+    // A steady stream (20 ballots every 50 ms at most), so the kill lands mid-stream.
+    let casting = tokio::spawn(async move {
+        let mut outcomes = Vec::new();
+        let mut jobs = jobs.into_iter().peekable();
+        while jobs.peek().is_some() {
+            let chunk: Vec<Job> = jobs.by_ref().take(20).collect();
+            outcomes.extend(cast_all(&edge, chunk, 4).await);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        outcomes
+    });
 
     // Kill it once it is counting, while ballots keep coming.
     let mut results = result_client(&mesh.edge_url).await;
