@@ -1,9 +1,11 @@
 //! The embedded bus: an append-only log per topic inside the process, with positions per
 //! consumer group, so a slow consumer is never skipped past events it has not seen. It
 //! lives as long as the process; the embedded default runs every service in one process.
+//! What every group has committed is dropped; a topic nobody consumes keeps its newest
+//! [`UNCONSUMED_KEPT`] events.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
@@ -15,9 +17,35 @@ use super::{
     BusError, BusMessage, Delivery, Lag, Publisher, StartAt, SubscribeOptions, Subscription,
 };
 
+/// Events kept on a topic that no group has committed on.
+const UNCONSUMED_KEPT: usize = 100_000;
+
+/// One topic's events; positions are absolute, `base` is the first one still held.
+#[derive(Default)]
+struct TopicLog {
+    base: usize,
+    messages: VecDeque<BusMessage>,
+}
+
+impl TopicLog {
+    fn end(&self) -> usize {
+        self.base + self.messages.len()
+    }
+
+    fn get(&self, at: usize) -> Option<&BusMessage> {
+        at.checked_sub(self.base).and_then(|i| self.messages.get(i))
+    }
+
+    fn drop_before(&mut self, at: usize) {
+        while self.base < at && self.messages.pop_front().is_some() {
+            self.base += 1;
+        }
+    }
+}
+
 #[derive(Default)]
 struct Log {
-    topics: HashMap<String, Vec<BusMessage>>,
+    topics: HashMap<String, TopicLog>,
     /// Committed position per (group, topic).
     committed: HashMap<(String, String), usize>,
 }
@@ -41,20 +69,19 @@ impl InProcessBus {
 
     /// A member of `options.group`, starting at the group's committed position.
     pub fn subscription(&self, options: &SubscribeOptions) -> InProcessSubscription {
-        let log = self.lock();
-        let positions = options
-            .topics
-            .iter()
-            .map(|topic| {
-                let key = (options.group.clone(), topic.clone());
-                let start = match (log.committed.get(&key), options.start_at) {
-                    (Some(at), _) => *at,
-                    (None, StartAt::Earliest) => 0,
-                    (None, StartAt::Latest) => log.topics.get(topic).map_or(0, Vec::len),
-                };
-                (topic.clone(), start)
-            })
-            .collect();
+        let mut log = self.lock();
+        let mut positions = Vec::new();
+        for topic in &options.topics {
+            let key = (options.group.clone(), topic.clone());
+            let start = match (log.committed.get(&key), options.start_at) {
+                (Some(at), _) => *at,
+                (None, StartAt::Earliest) => log.topics.get(topic).map_or(0, |t| t.base),
+                (None, StartAt::Latest) => log.topics.get(topic).map_or(0, TopicLog::end),
+            };
+            // Registered at once, so nothing it has yet to read is dropped for others.
+            log.committed.insert(key, start);
+            positions.push((topic.clone(), start));
+        }
         InProcessSubscription {
             bus: self.clone(),
             group: options.group.clone(),
@@ -66,11 +93,18 @@ impl InProcessBus {
 #[async_trait]
 impl Publisher for InProcessBus {
     async fn publish(&self, message: &BusMessage) -> Result<(), BusError> {
-        self.lock()
-            .topics
-            .entry(message.topic.clone())
-            .or_default()
-            .push(message.clone());
+        let mut log = self.lock();
+        let consumed = log
+            .committed
+            .keys()
+            .any(|(_, topic)| *topic == message.topic);
+        let topic = log.topics.entry(message.topic.clone()).or_default();
+        topic.messages.push_back(message.clone());
+        if !consumed && topic.messages.len() > UNCONSUMED_KEPT {
+            let keep_from = topic.end() - UNCONSUMED_KEPT;
+            topic.drop_before(keep_from);
+        }
+        drop(log);
         self.appended.notify_waiters();
         Ok(())
     }
@@ -90,10 +124,14 @@ impl InProcessSubscription {
             let Some(messages) = log.topics.get(topic.as_str()) else {
                 continue;
             };
-            while *position < messages.len() && batch.len() < max {
+            *position = (*position).max(messages.base);
+            while batch.len() < max {
+                let Some(message) = messages.get(*position) else {
+                    break;
+                };
                 batch.push(Delivery {
                     topic: topic.clone(),
-                    payload: messages[*position].payload.clone(),
+                    payload: message.payload.clone(),
                 });
                 *position += 1;
             }
@@ -122,6 +160,15 @@ impl Subscription for InProcessSubscription {
         for (topic, position) in &self.positions {
             log.committed
                 .insert((self.group.clone(), topic.clone()), *position);
+            let everyone_past = log
+                .committed
+                .iter()
+                .filter(|((_, t), _)| t == topic)
+                .map(|(_, at)| *at)
+                .min();
+            if let (Some(at), Some(held)) = (everyone_past, log.topics.get_mut(topic)) {
+                held.drop_before(at);
+            }
         }
         Ok(())
     }
@@ -134,7 +181,7 @@ impl Subscription for InProcessSubscription {
             .map(|(topic, at)| {
                 log.topics
                     .get(topic)
-                    .map_or(0, Vec::len)
+                    .map_or(0, TopicLog::end)
                     .saturating_sub(*at) as u64
             })
             .sum();
@@ -191,5 +238,32 @@ mod tests {
             .await
             .expect("new");
         assert_eq!(got.iter().map(|d| d.payload[0]).collect::<Vec<_>>(), [9]);
+    }
+
+    #[tokio::test]
+    async fn what_every_group_has_committed_is_dropped() {
+        let bus = InProcessBus::default();
+        for n in 0..4 {
+            bus.publish(&message("t", n)).await.expect("published");
+        }
+        let wait = Duration::from_millis(10);
+        let mut fast = bus.subscription(&options("fast", StartAt::Earliest));
+        let mut slow = bus.subscription(&options("slow", StartAt::Earliest));
+        fast.next_batch(10, wait).await.expect("all four");
+        fast.commit().await.expect("commit");
+        slow.next_batch(1, wait).await.expect("one");
+        slow.commit().await.expect("commit");
+        let held = |bus: &InProcessBus| bus.lock().topics["t"].messages.len();
+        assert_eq!(held(&bus), 3, "the slow group still needs three");
+        let rest = slow.next_batch(10, wait).await.expect("rest");
+        assert_eq!(
+            rest.iter().map(|d| d.payload[0]).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        slow.commit().await.expect("commit");
+        assert_eq!(held(&bus), 0);
+        bus.publish(&message("t", 4)).await.expect("published");
+        let got = fast.next_batch(10, wait).await.expect("new one");
+        assert_eq!(got.iter().map(|d| d.payload[0]).collect::<Vec<_>>(), [4]);
     }
 }
