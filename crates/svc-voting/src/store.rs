@@ -44,12 +44,20 @@ const SQLITE: &[&str] = &[
     kit::outbox::TABLE_SQLITE,
 ];
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "participations, ballots, outbox",
-    postgres: POSTGRES,
-    sqlite: SQLITE,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "participations, ballots, outbox",
+        postgres: POSTGRES,
+        sqlite: SQLITE,
+    },
+    Migration {
+        version: 2,
+        name: "outbox as a queue",
+        postgres: kit::outbox::QUEUE_TUNING_POSTGRES,
+        sqlite: kit::outbox::QUEUE_TUNING_SQLITE,
+    },
+];
 
 /// One accepted vote, written in one transaction.
 pub struct Cast {

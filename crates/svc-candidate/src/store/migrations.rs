@@ -76,9 +76,17 @@ const SQLITE: &[&str] = &[
     "CREATE INDEX outbox_unpublished ON outbox (created_at_ms) WHERE published_at_ms IS NULL",
 ];
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "elections, candidates, voter rolls, outbox",
-    postgres: POSTGRES,
-    sqlite: SQLITE,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "elections, candidates, voter rolls, outbox",
+        postgres: POSTGRES,
+        sqlite: SQLITE,
+    },
+    Migration {
+        version: 2,
+        name: "outbox as a queue",
+        postgres: kit::outbox::QUEUE_TUNING_POSTGRES,
+        sqlite: kit::outbox::QUEUE_TUNING_SQLITE,
+    },
+];
