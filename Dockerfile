@@ -1,4 +1,4 @@
-# One image, every service: `votemesh registry|user|candidate|edge|up`.
+# One image, every service: `votemesh registry|user|candidate|voting|result|edge|up`.
 FROM rust:1.95-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
