@@ -16,6 +16,28 @@ pub struct Migration {
     pub sqlite: &'static [&'static str],
 }
 
+/// The `n`-th (1-based) bind placeholder: `$n` on PostgreSQL, `?` on SQLite.
+pub fn placeholder(backend: DatabaseBackend, n: usize) -> String {
+    match backend {
+        DatabaseBackend::Postgres => format!("${n}"),
+        _ => "?".into(),
+    }
+}
+
+/// `(…), (…)`: `count` rows of `width` placeholders each, numbered from 1, for a
+/// multi-row `VALUES`.
+pub fn placeholder_rows(backend: DatabaseBackend, count: usize, width: usize) -> String {
+    (0..count)
+        .map(|row| {
+            let cells: Vec<String> = (1..=width)
+                .map(|col| placeholder(backend, row * width + col))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Connects to `url` (`postgres://…` or `sqlite://…`). On PostgreSQL the service's tables live
 /// in `schema`, which is created when missing.
 pub async fn connect(

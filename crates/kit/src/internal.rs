@@ -46,7 +46,6 @@ pub fn endpoint(address: &str, timeout: Duration) -> anyhow::Result<Endpoint> {
 
 pub type RegistryClient = RegistryServiceClient<InterceptedService<Channel, InternalToken>>;
 
-/// A lazily connecting registry client that carries the internal token.
 /// The registry client a service needs to find its peers; `who` names the service in the
 /// error when no registry is configured.
 pub fn registry_for(
@@ -59,6 +58,7 @@ pub fn registry_for(
     registry_client(url, &common.internal_token, common.upstream_timeout())
 }
 
+/// A lazily connecting registry client that carries the internal token.
 pub fn registry_client(
     url: &str,
     token: &str,

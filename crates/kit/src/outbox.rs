@@ -11,6 +11,7 @@ use sea_orm::{
 
 use crate::{
     bus::{BusMessage, Publisher},
+    db::{placeholder, Migration},
     shutdown::Shutdown,
 };
 
@@ -34,16 +35,26 @@ pub const TABLE_SQLITE: &str = "CREATE TABLE outbox (
     published_at_ms INTEGER
 )";
 
-/// The outbox is a queue: rows live for milliseconds. Without these, every relay pass scans
+/// The outbox is a queue: rows live for milliseconds. Without this, every relay pass scans
 /// the dead rows left since the last vacuum, and a long busy run slows down as they pile up.
-pub const QUEUE_TUNING_POSTGRES: &[&str] = &[
+/// Each relaying service adds it as its own migration `version`.
+pub const fn queue_tuning(version: i64) -> Migration {
+    Migration {
+        version,
+        name: "outbox as a queue",
+        postgres: QUEUE_TUNING_POSTGRES,
+        sqlite: QUEUE_TUNING_SQLITE,
+    }
+}
+
+const QUEUE_TUNING_POSTGRES: &[&str] = &[
     "CREATE INDEX outbox_waiting ON outbox (created_at_ms) WHERE published_at_ms IS NULL",
     "ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0.0, \
      autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0)",
 ];
 
 /// [`QUEUE_TUNING_POSTGRES`] for SQLite, which has no vacuum settings per table.
-pub const QUEUE_TUNING_SQLITE: &[&str] =
+const QUEUE_TUNING_SQLITE: &[&str] =
     &["CREATE INDEX outbox_waiting ON outbox (created_at_ms) WHERE published_at_ms IS NULL"];
 
 /// Rows per batch.
@@ -150,10 +161,7 @@ impl OutboxRelay {
             tracing::warn!(service = self.service, %error, "bus unavailable; outbox rows wait");
         }
         if !published.is_empty() {
-            let placeholder = |n: usize| match backend {
-                DatabaseBackend::Postgres => format!("${n}"),
-                _ => "?".to_owned(),
-            };
+            let placeholder = |n: usize| placeholder(backend, n);
             let mut values: Vec<Value> = Vec::with_capacity(published.len() + 1);
             let sql = match self.retention {
                 Retention::Mark => {
@@ -205,7 +213,7 @@ impl OutboxRelay {
     /// backing off while the bus is down.
     pub async fn run(self, shutdown: Shutdown) {
         let mut backoff = self.idle_interval;
-        let mut lag_reported = std::time::Instant::now() - Duration::from_secs(60);
+        let mut lag_reported: Option<std::time::Instant> = None;
         loop {
             let pause = match self.relay_once().await {
                 Ok(n) if n as u64 == BATCH => Duration::ZERO,
@@ -219,8 +227,8 @@ impl OutboxRelay {
                     backoff
                 }
             };
-            if lag_reported.elapsed() >= Duration::from_secs(2) {
-                lag_reported = std::time::Instant::now();
+            if lag_reported.is_none_or(|at| at.elapsed() >= Duration::from_secs(2)) {
+                lag_reported = Some(std::time::Instant::now());
                 if let Ok(waiting) = self.lag().await {
                     metrics::gauge!("votemesh_outbox_unpublished", "service" => self.service)
                         .set(waiting as f64);

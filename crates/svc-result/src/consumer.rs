@@ -8,7 +8,7 @@ use std::{
 };
 
 use kit::{
-    bus::{BusError, Lag, Subscription},
+    bus::{BusError, Delivery, Lag, Subscription},
     discovery::Balanced,
     shutdown::Shutdown,
 };
@@ -76,90 +76,127 @@ fn decode(payload: &[u8]) -> Option<CountedBallot> {
 }
 
 pub async fn run(subscribe: Subscribe, peers: Balanced, results: Arc<Results>, shutdown: Shutdown) {
-    let mut subscription = loop {
-        match subscribe() {
-            Ok(subscription) => break subscription,
-            Err(error) => {
-                tracing::warn!(%error, "cannot join the consumer group yet; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = shutdown.wait() => return,
-                }
-            }
-        }
+    let Some(mut subscription) = join(&subscribe, &shutdown).await else {
+        return;
     };
-    let mut lag_checked = Instant::now();
-    let mut stranding = Stranding { since: None };
+    let mut membership = Membership {
+        checked: Instant::now(),
+        stranding: Stranding { since: None },
+    };
     loop {
         let batch = tokio::select! {
             batch = subscription.next_batch(BATCH, Duration::from_millis(500)) => batch,
             _ = shutdown.wait() => return,
         };
-        let events = match batch {
-            Ok(events) => events,
+        match batch {
+            Ok(events) if !events.is_empty() => {
+                let counted = count(&results, subscription.as_mut(), &events, &shutdown).await;
+                if counted.is_none() {
+                    return;
+                }
+            }
+            Ok(_) => {}
             Err(error) => {
                 tracing::warn!(%error, "ballot events unavailable; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
-        };
-        if !events.is_empty() {
-            let ballots: Vec<CountedBallot> =
-                events.iter().filter_map(|e| decode(&e.payload)).collect();
-            let mut backoff = Duration::from_millis(100);
-            let changed = loop {
-                match results.store.apply(&ballots, now_ms()).await {
-                    Ok(changed) => break changed,
-                    Err(error) => {
-                        tracing::warn!(%error, "applying a batch failed; retrying it");
-                        tokio::select! {
-                            _ = tokio::time::sleep(backoff) => {}
-                            // Uncommitted offsets mean the batch is read again after a restart.
-                            _ = shutdown.wait() => return,
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                    }
-                }
-            };
-            if let Err(error) = subscription.commit().await {
-                tracing::warn!(%error, "offset commit failed; the batch will be replayed and absorbed");
-            }
-            metrics::counter!("votemesh_result_events_applied_total")
-                .increment(ballots.len() as u64);
-            let refreshes = changed
-                .iter()
-                .map(|election_id| results.refresh(election_id));
-            for refreshed in futures::future::join_all(refreshes).await {
-                if let Err(error) = refreshed {
-                    tracing::warn!(%error, "results snapshot not refreshed");
+        }
+        membership.tend(&mut subscription, &subscribe, &peers).await;
+    }
+}
+
+/// A first group member, retried until the bus takes it or the service stops.
+async fn join(subscribe: &Subscribe, shutdown: &Shutdown) -> Option<Box<dyn Subscription>> {
+    loop {
+        match subscribe() {
+            Ok(subscription) => return Some(subscription),
+            Err(error) => {
+                tracing::warn!(%error, "cannot join the consumer group yet; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.wait() => return None,
                 }
             }
         }
-        if lag_checked.elapsed() > Duration::from_secs(2) {
-            lag_checked = Instant::now();
-            if let Some(lag) = subscription.lag().await {
-                metrics::gauge!("votemesh_consumer_lag", "service" => "svc-result")
-                    .set(lag.behind as f64);
-                metrics::gauge!("votemesh_consumer_partitions", "service" => "svc-result")
-                    .set(lag.partitions as f64);
-                if stranding.check(&lag, peers.addresses().len().max(1)) {
-                    tracing::warn!(
-                        "holding no partition while the group has one to spare; rejoining"
-                    );
-                    metrics::counter!("votemesh_consumer_rejoins_total", "service" => "svc-result")
-                        .increment(1);
-                    match subscribe() {
-                        Ok(fresh) => {
-                            // The old member leaves as it drops; the new one joins afresh.
-                            subscription = fresh;
-                            stranding.since = None;
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, "rejoining failed; trying again later")
-                        }
-                    }
+    }
+}
+
+/// Applies one batch (retrying until the database takes it), commits its offsets and
+/// refreshes the changed elections' snapshots. `None` when the service stopped first: the
+/// uncommitted batch is read again after a restart.
+async fn count(
+    results: &Results,
+    subscription: &mut dyn Subscription,
+    events: &[Delivery],
+    shutdown: &Shutdown,
+) -> Option<()> {
+    let ballots: Vec<CountedBallot> = events.iter().filter_map(|e| decode(&e.payload)).collect();
+    let mut backoff = Duration::from_millis(100);
+    let changed = loop {
+        match results.store.apply(&ballots, now_ms()).await {
+            Ok(changed) => break changed,
+            Err(error) => {
+                tracing::warn!(%error, "applying a batch failed; retrying it");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.wait() => return None,
                 }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
+        }
+    };
+    if let Err(error) = subscription.commit().await {
+        tracing::warn!(%error, "offset commit failed; the batch will be replayed and absorbed");
+    }
+    metrics::counter!("votemesh_result_events_applied_total").increment(ballots.len() as u64);
+    let refreshes = changed
+        .iter()
+        .map(|election_id| results.refresh(election_id));
+    for refreshed in futures::future::join_all(refreshes).await {
+        if let Err(error) = refreshed {
+            tracing::warn!(%error, "results snapshot not refreshed");
+        }
+    }
+    Some(())
+}
+
+/// Reports the member's lag every two seconds, and rejoins when it is stranded.
+struct Membership {
+    checked: Instant,
+    stranding: Stranding,
+}
+
+impl Membership {
+    async fn tend(
+        &mut self,
+        subscription: &mut Box<dyn Subscription>,
+        subscribe: &Subscribe,
+        peers: &Balanced,
+    ) {
+        if self.checked.elapsed() < Duration::from_secs(2) {
+            return;
+        }
+        self.checked = Instant::now();
+        let Some(lag) = subscription.lag().await else {
+            return;
+        };
+        metrics::gauge!("votemesh_consumer_lag", "service" => "svc-result").set(lag.behind as f64);
+        metrics::gauge!("votemesh_consumer_partitions", "service" => "svc-result")
+            .set(lag.partitions as f64);
+        if !self.stranding.check(&lag, peers.addresses().len().max(1)) {
+            return;
+        }
+        tracing::warn!("holding no partition while the group has one to spare; rejoining");
+        metrics::counter!("votemesh_consumer_rejoins_total", "service" => "svc-result")
+            .increment(1);
+        match subscribe() {
+            Ok(fresh) => {
+                // The old member leaves as it drops; the new one joins afresh.
+                *subscription = fresh;
+                self.stranding.since = None;
+            }
+            Err(error) => tracing::warn!(%error, "rejoining failed; trying again later"),
         }
     }
 }

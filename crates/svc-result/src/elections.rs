@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use kit::{cache::SingleFlight, discovery::Balanced, internal::InternalToken, ServiceError};
-use proto_gen::election::v1::{
-    election_service_client::ElectionServiceClient, Candidate, CheckEligibilityRequest, Election,
+use kit::{
+    cache::SingleFlight, discovery::Balanced, elections::check_eligibility,
+    internal::InternalToken, ServiceError,
 };
-use tonic::Code;
+use proto_gen::election::v1::{Candidate, Election};
 
 #[derive(Clone)]
 pub struct ElectionInfo {
@@ -31,27 +31,7 @@ impl ElectionDirectory {
     }
 
     async fn ask(&self, election_id: &str) -> Result<ElectionInfo, ServiceError> {
-        let channel = self
-            .elections
-            .pick_within(Duration::from_secs(2))
-            .await
-            .ok_or_else(|| ServiceError::Unavailable("no svc-candidate instance".into()))?;
-        let reply = ElectionServiceClient::with_interceptor(channel, self.token.clone())
-            .check_eligibility(CheckEligibilityRequest {
-                election_id: election_id.to_owned(),
-                user_id: String::new(),
-                email: String::new(),
-            })
-            .await
-            .map_err(|status| match status.code() {
-                Code::NotFound => ServiceError::NotFound("election_id: no such election".into()),
-                Code::InvalidArgument => ServiceError::invalid("election_id", "not a valid id"),
-                _ => ServiceError::Unavailable(format!(
-                    "election details unavailable: {}",
-                    status.message()
-                )),
-            })?
-            .into_inner();
+        let reply = check_eligibility(&self.elections, &self.token, election_id, "").await?;
         let election = reply.election.ok_or_else(|| {
             ServiceError::internal(anyhow::anyhow!("svc-candidate sent no election"))
         })?;

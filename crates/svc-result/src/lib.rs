@@ -19,6 +19,7 @@ use kit::{
     bus::{StartAt, SubscribeOptions},
     config::CommonArgs,
     discovery::Balanced,
+    elections::ELECTION_SERVICE,
     internal::{registry_for, InternalToken},
     server::GrpcServer,
     shutdown::Shutdown,
@@ -35,7 +36,6 @@ use crate::{
 };
 
 pub const SERVICE_NAME: &str = "votemesh.result.v1.ResultService";
-const ELECTION_SERVICE: &str = "votemesh.election.v1.ElectionService";
 const VOTING_SERVICE: &str = "votemesh.voting.v1.VotingService";
 pub const BALLOT_TOPIC: &str = "votemesh.ballot.cast.v1";
 

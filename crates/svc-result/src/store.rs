@@ -5,11 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
 
-use kit::db::Migration;
+use kit::db::{placeholder, placeholder_rows, Migration};
 
 const POSTGRES: &[&str] = &[
     "CREATE TABLE counted_ballots (
@@ -115,27 +113,6 @@ pub struct SeaResultStore {
     db: DatabaseConnection,
 }
 
-/// `$n` placeholders for PostgreSQL, `?` for SQLite.
-fn placeholder(backend: DatabaseBackend, n: usize) -> String {
-    match backend {
-        DatabaseBackend::Postgres => format!("${n}"),
-        _ => "?".into(),
-    }
-}
-
-/// `(…), (…)` with `width` placeholders per row.
-fn rows(backend: DatabaseBackend, count: usize, width: usize) -> String {
-    (0..count)
-        .map(|row| {
-            let cells: Vec<String> = (1..=width)
-                .map(|col| placeholder(backend, row * width + col))
-                .collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Rows per statement, well inside both databases' parameter limits.
 const CHUNK: usize = 500;
 
@@ -162,7 +139,7 @@ async fn upsert<const WIDTH: usize>(
     for chunk in values.chunks(CHUNK) {
         let sql = format!(
             "{insert} VALUES {} {on_conflict}",
-            rows(backend, chunk.len(), WIDTH)
+            placeholder_rows(backend, chunk.len(), WIDTH)
         );
         let flat: Vec<Value> = chunk.iter().flat_map(|row| row.iter().cloned()).collect();
         txn.execute(Statement::from_sql_and_values(backend, sql, flat))
@@ -190,7 +167,7 @@ impl ResultStore for SeaResultStore {
             let sql = format!(
                 "INSERT INTO counted_ballots (ballot_id, election_id) VALUES {} \
                  ON CONFLICT DO NOTHING RETURNING ballot_id",
-                rows(backend, chunk.len(), 2)
+                placeholder_rows(backend, chunk.len(), 2)
             );
             let values: Vec<Value> = chunk
                 .iter()

@@ -3,15 +3,14 @@
 
 use std::time::Duration;
 
-use kit::{cache::SingleFlight, discovery::Balanced, internal::InternalToken, ServiceError};
+use kit::{
+    cache::SingleFlight, discovery::Balanced, elections::check_eligibility,
+    internal::InternalToken, ServiceError,
+};
 use proto_gen::{
-    election::v1::{
-        election_service_client::ElectionServiceClient, CheckEligibilityRequest,
-        CheckEligibilityResponse, Election, Eligibility,
-    },
+    election::v1::{CheckEligibilityResponse, Election, Eligibility},
     user::v1::{user_service_client::UserServiceClient, GetContactRequest},
 };
-use tonic::Code;
 
 /// An election as a cast sees it.
 #[derive(Clone)]
@@ -26,16 +25,6 @@ pub struct ElectionDirectory {
     users: Balanced,
     token: InternalToken,
     cache: SingleFlight<String, CheckEligibilityResponse>,
-}
-
-fn upstream(error: tonic::Status) -> ServiceError {
-    match error.code() {
-        Code::NotFound => ServiceError::NotFound("election_id: no such election".into()),
-        Code::InvalidArgument => ServiceError::invalid("election_id", "not a valid id"),
-        _ => {
-            ServiceError::Unavailable(format!("election details unavailable: {}", error.message()))
-        }
-    }
 }
 
 impl ElectionDirectory {
@@ -53,20 +42,7 @@ impl ElectionDirectory {
         election_id: &str,
         email: &str,
     ) -> Result<CheckEligibilityResponse, ServiceError> {
-        let channel = self
-            .elections
-            .pick_within(Duration::from_secs(2))
-            .await
-            .ok_or_else(|| ServiceError::Unavailable("no svc-candidate instance".into()))?;
-        ElectionServiceClient::with_interceptor(channel, self.token.clone())
-            .check_eligibility(CheckEligibilityRequest {
-                election_id: election_id.to_owned(),
-                user_id: String::new(),
-                email: email.to_owned(),
-            })
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(upstream)
+        check_eligibility(&self.elections, &self.token, election_id, email).await
     }
 
     async fn email_of(&self, user_id: &str) -> Result<String, ServiceError> {

@@ -6,11 +6,12 @@
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
+use kit::db::placeholder_rows;
 use rand::seq::SliceRandom;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::store::{statement, Cast, CastError, SeaVotingStore, VotingStore};
+use crate::store::{Cast, CastError, SeaVotingStore, VotingStore};
 
 type Reply = oneshot::Sender<Result<(), CastError>>;
 
@@ -19,26 +20,13 @@ pub struct GroupCommit {
     queue: mpsc::Sender<(Cast, Reply)>,
 }
 
-/// `(…), (…)` placeholders, `width` per row, numbered from `$1`.
-fn rows(count: usize, width: usize) -> String {
-    (0..count)
-        .map(|row| {
-            let cells: Vec<String> = (1..=width)
-                .map(|c| format!("${}", row * width + c))
-                .collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl GroupCommit {
     /// `workers` transactions in flight at once, each with up to `max_batch` casts.
     pub fn new(store: SeaVotingStore, workers: usize, max_batch: usize) -> Self {
         let (queue, receiver) = mpsc::channel::<(Cast, Reply)>(max_batch * workers * 2);
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..workers.max(1) {
-            let (db, receiver) = (store.connection().clone(), receiver.clone());
+            let (store, receiver) = (store.clone(), receiver.clone());
             tokio::spawn(async move {
                 loop {
                     let batch = {
@@ -57,7 +45,7 @@ impl GroupCommit {
                         }
                         batch
                     };
-                    commit(&db, batch).await;
+                    commit(&store, batch).await;
                 }
             });
         }
@@ -67,10 +55,10 @@ impl GroupCommit {
 
 /// Commits a batch; if the shared transaction fails, each cast is tried on its own so one
 /// bad row cannot sink the others.
-async fn commit(db: &DatabaseConnection, batch: Vec<(Cast, Reply)>) {
+async fn commit(store: &SeaVotingStore, batch: Vec<(Cast, Reply)>) {
     let (casts, replies): (Vec<Cast>, Vec<Reply>) = batch.into_iter().unzip();
     metrics::histogram!("votemesh_cast_batch_size").record(casts.len() as f64);
-    match write_batch(db, &casts).await {
+    match write_batch(store.connection(), &casts).await {
         Ok(outcomes) => {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 let _ = reply.send(outcome);
@@ -78,9 +66,8 @@ async fn commit(db: &DatabaseConnection, batch: Vec<(Cast, Reply)>) {
         }
         Err(error) => {
             tracing::warn!(%error, size = casts.len(), "group commit failed; casting one by one");
-            let single = SeaVotingStore::from_connection(db.clone());
             for (cast, reply) in casts.into_iter().zip(replies) {
-                let _ = reply.send(single.cast(cast).await);
+                let _ = reply.send(store.cast(cast).await);
             }
         }
     }
@@ -110,12 +97,12 @@ async fn write_batch(
         })
         .collect();
     let inserted: HashSet<(String, String)> = txn
-        .query_all(statement(
+        .query_all(Statement::from_sql_and_values(
             backend,
-            &format!(
+            format!(
                 "INSERT INTO participations (election_id, voter_id, cast_at_ms) VALUES {} \
                  ON CONFLICT DO NOTHING RETURNING election_id, voter_id",
-                rows(candidates.len(), 3)
+                placeholder_rows(backend, candidates.len(), 3)
             ),
             values,
         ))
@@ -146,11 +133,11 @@ async fn write_batch(
                 ]
             })
             .collect();
-        txn.execute(statement(
+        txn.execute(Statement::from_sql_and_values(
             backend,
-            &format!(
+            format!(
                 "INSERT INTO ballots (ballot_id, election_id, selection, receipt_hash) VALUES {}",
-                rows(accepted.len(), 4)
+                placeholder_rows(backend, accepted.len(), 4)
             ),
             values,
         ))
@@ -160,6 +147,7 @@ async fn write_batch(
             .flat_map(|&i| casts[i].events.iter())
             .collect();
         events.shuffle(&mut rand::thread_rng());
+        // No creation time (0): events of one cast must not share one.
         let values: Vec<Value> = events
             .iter()
             .flat_map(|(id, topic, key, payload)| {
@@ -168,21 +156,15 @@ async fn write_batch(
                     topic.clone().into(),
                     key.clone().into(),
                     payload.clone().into(),
+                    0i64.into(),
                 ]
             })
             .collect();
-        // No creation time: events of one cast must not share one.
-        let placeholders = (0..events.len())
-            .map(|row| {
-                let n = row * 4;
-                format!("(${}, ${}, ${}, ${}, 0)", n + 1, n + 2, n + 3, n + 4)
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        txn.execute(statement(
+        txn.execute(Statement::from_sql_and_values(
             backend,
-            &format!(
-                "INSERT INTO outbox (id, topic, partition_key, payload, created_at_ms) VALUES {placeholders}"
+            format!(
+                "INSERT INTO outbox (id, topic, partition_key, payload, created_at_ms) VALUES {}",
+                placeholder_rows(backend, events.len(), 5)
             ),
             values,
         ))

@@ -19,6 +19,7 @@ use kit::{
     bus::{StartAt, SubscribeOptions, Subscription},
     config::CommonArgs,
     discovery::Balanced,
+    elections::ELECTION_SERVICE,
     internal::{registry_for, InternalToken},
     outbox::{OutboxRelay, Retention},
     server::GrpcServer,
@@ -37,7 +38,6 @@ use crate::{
 };
 
 pub const SERVICE_NAME: &str = "votemesh.voting.v1.VotingService";
-const ELECTION_SERVICE: &str = "votemesh.election.v1.ElectionService";
 pub const BALLOT_TOPIC: &str = "votemesh.ballot.cast.v1";
 pub const VOTE_TOPIC: &str = "votemesh.vote.recorded.v1";
 pub const STATUS_TOPIC: &str = "votemesh.election.status.v1";

@@ -51,12 +51,7 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres: POSTGRES,
         sqlite: SQLITE,
     },
-    Migration {
-        version: 2,
-        name: "outbox as a queue",
-        postgres: kit::outbox::QUEUE_TUNING_POSTGRES,
-        sqlite: kit::outbox::QUEUE_TUNING_SQLITE,
-    },
+    kit::outbox::queue_tuning(2),
 ];
 
 /// One accepted vote, written in one transaction.
@@ -99,7 +94,7 @@ pub struct SeaVotingStore {
 }
 
 /// PostgreSQL placeholders (`$1`) rewritten for SQLite (`?`), in the same order.
-pub(crate) fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Statement {
+fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Statement {
     let sql = match backend {
         DatabaseBackend::Postgres => sql.to_owned(),
         _ => {
@@ -130,11 +125,6 @@ impl SeaVotingStore {
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
-    }
-
-    /// A store over a connection whose schema is already migrated.
-    pub fn from_connection(db: DatabaseConnection) -> Self {
-        Self { db }
     }
 }
 

@@ -77,10 +77,7 @@ pub fn result_process(mesh: &Mesh, wiring: &Wiring, metrics_port: Option<u16>) -
     let mut command = votemesh();
     command
         .arg("result")
-        .env(
-            "VOTEMESH_LOG",
-            std::env::var("VMT_RESULT_LOG").unwrap_or("warn".into()),
-        )
+        .env("VOTEMESH_LOG", "warn")
         .env("VOTEMESH_LISTEN", "127.0.0.1:0")
         .env("VOTEMESH_REGISTRY_URL", &mesh.registry_url)
         .env("VOTEMESH_INTERNAL_TOKEN", &mesh.secret)

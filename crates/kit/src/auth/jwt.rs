@@ -155,14 +155,14 @@ pub fn verify_with(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn key() -> SigningKey {
         SigningKey::from_bytes(&[7u8; 32])
     }
 
-    fn claims(exp: i64) -> Claims {
+    pub(crate) fn claims(exp: i64) -> Claims {
         Claims {
             iss: "votemesh".into(),
             aud: "votemesh".into(),

@@ -130,19 +130,7 @@ mod tests {
     use ed25519_dalek::SigningKey;
 
     use super::*;
-    use crate::auth::jwt::sign;
-
-    fn claims(exp: i64) -> Claims {
-        Claims {
-            iss: "votemesh".into(),
-            aud: "votemesh".into(),
-            sub: "user-1".into(),
-            role: "voter".into(),
-            exp,
-            iat: 0,
-            jti: "j".into(),
-        }
-    }
+    use crate::auth::jwt::{sign, tests::claims};
 
     fn verifier(key: &SigningKey) -> TokenVerifier {
         let keys = HashMap::from([("k1".to_owned(), key.verifying_key())]);

@@ -124,12 +124,10 @@ async fn send(
 #[async_trait]
 impl Publisher for KafkaBus {
     async fn publish(&self, message: &BusMessage) -> Result<(), BusError> {
-        let producer = self.current();
-        let outcome = send(&producer, message, self.settings.delivery_timeout).await;
-        if outcome.is_err() {
-            self.renew_if_fatal(&producer);
-        }
-        outcome
+        self.publish_all(std::slice::from_ref(message))
+            .await
+            .pop()
+            .unwrap_or(Ok(()))
     }
 
     async fn publish_all(&self, messages: &[BusMessage]) -> Vec<Result<(), BusError>> {

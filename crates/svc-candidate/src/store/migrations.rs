@@ -83,10 +83,5 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres: POSTGRES,
         sqlite: SQLITE,
     },
-    Migration {
-        version: 2,
-        name: "outbox as a queue",
-        postgres: kit::outbox::QUEUE_TUNING_POSTGRES,
-        sqlite: kit::outbox::QUEUE_TUNING_SQLITE,
-    },
+    kit::outbox::queue_tuning(2),
 ];
