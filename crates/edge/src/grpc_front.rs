@@ -12,10 +12,13 @@ use std::{
 use axum::extract::ConnectInfo;
 use futures::future::BoxFuture;
 use http::{HeaderValue, Request, Response};
-use tonic::{body::Body, service::Routes, Status};
+use tonic::{body::Body, metadata::MetadataMap, service::Routes, Status};
 use tower::{Service, ServiceExt};
 
+use kit::shutdown::Shutdown;
+
 use crate::{
+    draining_body::DrainingBody,
     gate::{retry_after_seconds, Denied},
     EdgeState,
 };
@@ -29,6 +32,7 @@ const STRIPPED_HEADERS: &[&str] = &[
     "transfer-encoding",
     "upgrade",
     kit::auth::INTERNAL_TOKEN_HEADER,
+    kit::auth::CALLER_HEADER,
 ];
 
 #[derive(Clone)]
@@ -36,6 +40,8 @@ pub struct GrpcFront {
     pub state: Arc<EdgeState>,
     /// The edge's own health and reflection services.
     pub local: Routes,
+    /// Fired when the edge drains: forwarded server streams end then.
+    pub streams_end: Shutdown,
 }
 
 fn reply(status: Status) -> Response<Body> {
@@ -52,7 +58,7 @@ impl GrpcFront {
             };
         }
         let started = Instant::now();
-        let state = self.state;
+        let state = self.state.clone();
         let Some(rule) = state.policy.rule(&path) else {
             return reply(Status::unimplemented(format!("unknown method {path}")));
         };
@@ -60,8 +66,8 @@ impl GrpcFront {
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip());
-        match state.gate.admit(client, rule, request.headers()).await {
-            Ok(_) => {}
+        let caller = match state.gate.admit(client, rule, request.headers()).await {
+            Ok(caller) => caller,
             Err(Denied::Limited(wait)) => {
                 let seconds = retry_after_seconds(wait);
                 let mut response = reply(Status::resource_exhausted(format!(
@@ -73,7 +79,7 @@ impl GrpcFront {
                 return response;
             }
             Err(Denied::Refused(status)) => return reply(status),
-        }
+        };
         let service = rule.descriptor.parent_service().full_name().to_owned();
         let Some(channel) = state.upstreams.pick(&service).await else {
             return reply(Status::unavailable(format!(
@@ -83,11 +89,21 @@ impl GrpcFront {
         for header in STRIPPED_HEADERS {
             request.headers_mut().remove(*header);
         }
+        if let Some(caller) = &caller {
+            let mut metadata = MetadataMap::from_headers(std::mem::take(request.headers_mut()));
+            if let Err(status) = state.gate.hand_on(caller, &mut metadata) {
+                return reply(status);
+            }
+            *request.headers_mut() = metadata.into_headers();
+        }
         if let Some(path_and_query) = request.uri().path_and_query().cloned() {
             *request.uri_mut() = http::Uri::from(path_and_query);
         }
+        let streaming = rule.descriptor.is_server_streaming();
         let response =
             match tokio::time::timeout(state.upstreams.timeout(), channel.oneshot(request)).await {
+                Ok(Ok(response)) if streaming => response
+                    .map(|body| Body::new(DrainingBody::new(Body::new(body), &self.streams_end))),
                 Ok(Ok(response)) => response.map(Body::new),
                 Ok(Err(error)) => {
                     tracing::warn!(%service, %error, "upstream call failed");

@@ -5,13 +5,14 @@
 use std::{
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
-        Arc, RwLock,
+        Arc, RwLock, Weak,
     },
     time::Duration,
 };
 
 use proto_gen::registry::v1::{Instance, WatchRequest};
-use tokio::{sync::Notify, task::JoinHandle};
+use tokio::sync::Notify;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic::transport::Channel;
 
 use crate::internal::{endpoint, RegistryClient};
@@ -29,17 +30,8 @@ struct Shared {
     /// Set once the first snapshot arrived: from then on an empty set is an answer, not a wait.
     snapshot_seen: AtomicBool,
     changed: Notify,
-    watcher: RwLock<Option<JoinHandle<()>>>,
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        if let Ok(mut watcher) = self.watcher.write() {
-            if let Some(task) = watcher.take() {
-                task.abort();
-            }
-        }
-    }
+    /// Tells the watch task to stop when the last clone goes; it is never aborted.
+    _release_watch: DropGuard,
 }
 
 /// A balanced set of channels to one service's live instances.
@@ -50,7 +42,7 @@ pub struct Balanced {
 }
 
 impl Balanced {
-    fn empty(service: &str) -> Self {
+    fn empty(service: &str, released: &CancellationToken) -> Self {
         Self {
             service: service.into(),
             shared: Arc::new(Shared {
@@ -58,61 +50,35 @@ impl Balanced {
                 next: AtomicUsize::new(0),
                 snapshot_seen: AtomicBool::new(false),
                 changed: Notify::new(),
-                watcher: RwLock::new(None),
+                _release_watch: released.clone().drop_guard(),
             }),
         }
     }
 
-    /// Follows `service` in the registry for as long as a clone of the result lives.
+    /// Follows `service` in the registry for as long as a clone of the result lives. The set
+    /// is the owner's, not the process's: it ends with its last clone, after the owner's
+    /// drain, so calls still finishing during a drain keep their instances.
     pub fn watch(registry: RegistryClient, service: &str, call_timeout: Duration) -> Self {
-        let balanced = Self::empty(service);
-        let weak = Arc::downgrade(&balanced.shared);
-        let name = service.to_owned();
-        let task = tokio::spawn(async move {
-            let mut registry = registry;
-            let mut backoff = Duration::from_millis(100);
-            loop {
-                let request = WatchRequest {
-                    service: name.clone(),
-                };
-                match registry.watch(request).await {
-                    Ok(response) => {
-                        backoff = Duration::from_millis(100);
-                        let mut stream = response.into_inner();
-                        loop {
-                            match stream.message().await {
-                                Ok(Some(snapshot)) => {
-                                    let Some(shared) = weak.upgrade() else { return };
-                                    apply(&shared, &snapshot.instances, call_timeout);
-                                }
-                                Ok(None) => break,
-                                Err(status) => {
-                                    tracing::warn!(service = %name, %status, "registry watch broke; keeping last known instances");
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                    Err(status) => {
-                        tracing::debug!(service = %name, %status, "registry unreachable; retrying")
-                    }
-                }
-                if weak.strong_count() == 0 {
-                    return;
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
+        let released = CancellationToken::new();
+        let balanced = Self::empty(service, &released);
+        let follow = follow(
+            registry,
+            service.to_owned(),
+            Arc::downgrade(&balanced.shared),
+            call_timeout,
+        );
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = follow => {}
+                _ = released.cancelled() => {}
             }
         });
-        if let Ok(mut watcher) = balanced.shared.watcher.write() {
-            *watcher = Some(task);
-        }
         balanced
     }
 
     /// A fixed set of addresses, for tools and tests that bypass the registry.
     pub fn fixed(service: &str, addresses: &[String], call_timeout: Duration) -> Self {
-        let balanced = Self::empty(service);
+        let balanced = Self::empty(service, &CancellationToken::new());
         let instances: Vec<Instance> = addresses
             .iter()
             .enumerate()
@@ -165,6 +131,50 @@ impl Balanced {
             .read()
             .map(|members| members.iter().map(|m| m.address.clone()).collect())
             .unwrap_or_default()
+    }
+}
+
+/// Applies the registry's snapshots of `service` until the set is released.
+async fn follow(
+    mut registry: RegistryClient,
+    service: String,
+    shared: Weak<Shared>,
+    call_timeout: Duration,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let request = WatchRequest {
+            service: service.clone(),
+        };
+        match registry.watch(request).await {
+            Ok(response) => {
+                backoff = Duration::from_millis(100);
+                let mut stream = response.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(snapshot)) => {
+                            let Some(shared) = shared.upgrade() else {
+                                return;
+                            };
+                            apply(&shared, &snapshot.instances, call_timeout);
+                        }
+                        Ok(None) => break,
+                        Err(status) => {
+                            tracing::warn!(%service, %status, "registry watch broke; keeping last known instances");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(status) => {
+                tracing::debug!(%service, %status, "registry unreachable; retrying")
+            }
+        }
+        if shared.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
     }
 }
 

@@ -33,7 +33,7 @@ pub fn handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// Serves `GET /metrics` until shutdown; returns the bound address.
+/// Serves `GET /metrics` until shutdown, as a drain-tracked task; returns the bound address.
 pub async fn serve(listen: SocketAddr, shutdown: Shutdown) -> anyhow::Result<SocketAddr> {
     let handle = handle().ok_or_else(|| anyhow::anyhow!("metrics recorder unavailable"))?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -45,9 +45,10 @@ pub async fn serve(listen: SocketAddr, shutdown: Shutdown) -> anyhow::Result<Soc
             async move { handle.render() }
         }),
     );
-    tokio::spawn(async move {
+    let stop = shutdown.clone();
+    shutdown.spawn("metrics listener", async move {
         let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.wait().await })
+            .with_graceful_shutdown(async move { stop.wait().await })
             .await;
         if let Err(error) = served {
             tracing::warn!(%error, "metrics listener stopped");

@@ -1,29 +1,31 @@
 //! Keeps an instance registered: register, heartbeat well within the lease, register again
-//! when the registry has forgotten us (it restarted), deregister on drain.
+//! when the registry has forgotten us (it restarted), deregister on drain. The keep-alive is a
+//! drain-tracked task that stops when the shutdown starts.
 
 use std::{collections::HashMap, time::Duration};
 
 use proto_gen::registry::v1::{DeregisterRequest, HeartbeatRequest, Instance, RegisterRequest};
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::task::JoinHandle;
 use tonic::Code;
 
-use crate::internal::RegistryClient;
+use crate::{internal::RegistryClient, shutdown::Shutdown};
 
 /// One process's registration under one or more service names.
 pub struct Registration {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    keep_alive: JoinHandle<()>,
     client: RegistryClient,
     instances: Vec<Instance>,
 }
 
 impl Registration {
-    /// Registers `address` under every name in `services` and keeps the leases alive.
+    /// Registers `address` under every name in `services` and keeps the leases alive until
+    /// `shutdown` starts.
     pub fn spawn(
         client: RegistryClient,
         services: &[&str],
         address: String,
         ttl_seconds: u32,
+        shutdown: &Shutdown,
     ) -> Self {
         let instance_id = uuid::Uuid::new_v4().to_string();
         let instances: Vec<Instance> = services
@@ -38,16 +40,17 @@ impl Registration {
                 )]),
             })
             .collect();
-        let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(keep_alive(
-            client.clone(),
-            instances.clone(),
-            ttl_seconds,
-            stopped,
-        ));
+        let keep_alive = shutdown.spawn(
+            "registration keep-alive",
+            keep_alive(
+                client.clone(),
+                instances.clone(),
+                ttl_seconds,
+                shutdown.clone(),
+            ),
+        );
         Self {
-            stop,
-            task,
+            keep_alive,
             client,
             instances,
         }
@@ -60,10 +63,10 @@ impl Registration {
             .unwrap_or_default()
     }
 
-    /// Stops heartbeats and removes the instance, so callers stop picking it before the drain.
+    /// Once the shutdown has started: waits for the heartbeats to stop, then removes the
+    /// instance, so callers stop picking it before the drain.
     pub async fn deregister(self) {
-        self.stop.send_replace(true);
-        let _ = self.task.await;
+        let _ = self.keep_alive.await;
         let mut client = self.client;
         for instance in &self.instances {
             let request = DeregisterRequest {
@@ -81,7 +84,7 @@ async fn keep_alive(
     mut client: RegistryClient,
     instances: Vec<Instance>,
     ttl_seconds: u32,
-    mut stopped: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) {
     let mut registered = vec![false; instances.len()];
     let mut interval = Duration::from_millis(u64::from(ttl_seconds.max(1)) * 1000 / 3);
@@ -128,7 +131,7 @@ async fn keep_alive(
         };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = stopped.wait_for(|stop| *stop) => return,
+            _ = shutdown.wait() => return,
         }
     }
 }

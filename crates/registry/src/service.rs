@@ -62,11 +62,14 @@ impl RegistryService {
         });
     }
 
-    /// Evicts lapsed leases and tells watchers, until the task is aborted.
-    pub async fn sweep_forever(self: Arc<Self>, interval: Duration) {
+    /// Evicts lapsed leases and tells watchers, every `interval` until the shutdown starts.
+    pub async fn sweep_until_stopped(self: Arc<Self>, interval: Duration) {
         let mut ticker = tokio::time::interval(interval);
         loop {
-            ticker.tick().await;
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = self.shutdown.wait() => return,
+            }
             for service in self.store.evict_expired().await {
                 self.publish(&service).await;
             }
@@ -171,11 +174,7 @@ impl registry_service_server::RegistryService for RegistryService {
         required(&request.service, "service")?;
         let live = self.store.live(&request.service).await;
         let receiver = self.sender(&request.service, live).subscribe();
-        let shutdown = self.shutdown.clone();
-        // Streams end on drain, so they never hold the shutdown up.
-        let stream = WatchStream::new(receiver)
-            .map(|instances| Ok(WatchResponse { instances }))
-            .take_until(async move { shutdown.wait().await });
-        Ok(Response::new(Box::pin(stream)))
+        let stream = WatchStream::new(receiver).map(|instances| Ok(WatchResponse { instances }));
+        Ok(Response::new(Box::pin(self.shutdown.until_stopped(stream))))
     }
 }

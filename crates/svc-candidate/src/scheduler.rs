@@ -8,6 +8,8 @@ use kit::shutdown::Shutdown;
 
 use crate::elections::Elections;
 
+/// Ticks until the shutdown starts; a tick in progress finishes first, since each transition
+/// is its own transaction.
 pub async fn run(elections: Arc<Elections>, interval: Duration, shutdown: Shutdown) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
