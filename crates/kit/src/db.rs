@@ -4,38 +4,88 @@
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    QueryResult, Statement, TransactionTrait, Value,
 };
 
-/// One schema change, as SQL for each backend.
+/// One schema change, written once for both backends. Where their dialects differ the SQL
+/// says so with a token that [`for_backend`] fills in: `{bigint}`, `{blob}`, `{bool}` and
+/// `{false}`. A recorded `version` is never run again, so a version keeps its meaning.
 pub struct Migration {
     pub version: i64,
     pub name: &'static str,
-    pub postgres: &'static [&'static str],
-    pub sqlite: &'static [&'static str],
+    pub statements: &'static [&'static str],
+    /// Run on PostgreSQL only: settings SQLite has no counterpart for.
+    pub postgres_only: &'static [&'static str],
 }
 
-/// The `n`-th (1-based) bind placeholder: `$n` on PostgreSQL, `?` on SQLite.
-pub fn placeholder(backend: DatabaseBackend, n: usize) -> String {
-    match backend {
-        DatabaseBackend::Postgres => format!("${n}"),
-        _ => "?".into(),
-    }
-}
+/// Each dialect token with its PostgreSQL and SQLite spelling.
+const DIALECT: &[(&str, &str, &str)] = &[
+    ("{bigint}", "BIGINT", "INTEGER"),
+    ("{blob}", "BYTEA", "BLOB"),
+    ("{bool}", "BOOLEAN", "INTEGER"),
+    ("{false}", "FALSE", "0"),
+];
 
-/// `(…), (…)`: `count` rows of `width` placeholders each, numbered from 1, for a
-/// multi-row `VALUES`.
-pub fn placeholder_rows(backend: DatabaseBackend, count: usize, width: usize) -> String {
-    (0..count)
-        .map(|row| {
-            let cells: Vec<String> = (1..=width)
-                .map(|col| placeholder(backend, row * width + col))
-                .collect();
-            format!("({})", cells.join(", "))
+/// `sql` with its dialect tokens (see [`Migration`]) spelled for `backend`.
+pub fn for_backend(backend: DatabaseBackend, sql: &str) -> String {
+    DIALECT
+        .iter()
+        .fold(sql.to_owned(), |sql, (token, postgres, sqlite)| {
+            let spelling = match backend {
+                DatabaseBackend::Postgres => postgres,
+                _ => sqlite,
+            };
+            sql.replace(token, spelling)
         })
+}
+
+/// A hand-written statement. Every statement is written once, with PostgreSQL's numbered
+/// placeholders (`$1`, `$2`, …): SQLite reads `$n` as the n-th bound value too, so the same
+/// text serves both backends.
+pub fn statement(
+    backend: DatabaseBackend,
+    sql: impl Into<String>,
+    values: impl IntoIterator<Item = Value>,
+) -> Statement {
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// `$first, $first+1, …`: `count` numbered placeholders, for an `IN (…)` list.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `($1, $2), ($3, $4)`: `count` rows of `width` placeholders, for a multi-row `VALUES`.
+pub fn values_rows(count: usize, width: usize) -> String {
+    (0..count)
+        .map(|row| format!("({})", placeholders(row * width + 1, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows per multi-row statement, well inside both backends' limits on bound values.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Runs `{insert} VALUES (…), (…) {rest}` over `rows`, [`ROWS_PER_STATEMENT`] at a time, and
+/// returns what the statements return (for a `RETURNING` in `rest`).
+pub async fn insert_rows<const WIDTH: usize>(
+    db: &impl ConnectionTrait,
+    insert: &str,
+    rest: &str,
+    rows: &[[Value; WIDTH]],
+) -> Result<Vec<QueryResult>, DbErr> {
+    let backend = db.get_database_backend();
+    let mut returned = Vec::new();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!("{insert} VALUES {} {rest}", values_rows(chunk.len(), WIDTH));
+        let values = chunk.iter().flat_map(|row| row.iter().cloned());
+        returned.extend(db.query_all(statement(backend, sql, values)).await?);
+    }
+    Ok(returned)
 }
 
 /// Connects to `url` (`postgres://…` or `sqlite://…`). On PostgreSQL the service's tables live
@@ -115,10 +165,6 @@ fn options(url: &str, max_connections: u32) -> ConnectOptions {
 /// lock taken first serialises instances that start together; SQLite's write lock does the same.
 pub async fn migrate(db: &DatabaseConnection, migrations: &[Migration]) -> anyhow::Result<()> {
     let backend = db.get_database_backend();
-    let placeholder = |n: usize| match backend {
-        DatabaseBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    };
     let txn = db.begin().await?;
     if backend == DatabaseBackend::Postgres {
         txn.execute_unprepared("SELECT pg_advisory_xact_lock(7405001)")
@@ -130,12 +176,9 @@ pub async fn migrate(db: &DatabaseConnection, migrations: &[Migration]) -> anyho
     .await?;
     for migration in migrations {
         let applied = txn
-            .query_one(Statement::from_sql_and_values(
+            .query_one(statement(
                 backend,
-                format!(
-                    "SELECT version FROM schema_migrations WHERE version = {}",
-                    placeholder(1)
-                ),
+                "SELECT version FROM schema_migrations WHERE version = $1",
                 [migration.version.into()],
             ))
             .await?
@@ -143,20 +186,16 @@ pub async fn migrate(db: &DatabaseConnection, migrations: &[Migration]) -> anyho
         if applied {
             continue;
         }
-        let statements = match backend {
-            DatabaseBackend::Postgres => migration.postgres,
-            _ => migration.sqlite,
+        let postgres_only = match backend {
+            DatabaseBackend::Postgres => migration.postgres_only,
+            _ => &[],
         };
-        for statement in statements {
-            txn.execute_unprepared(statement).await?;
+        for sql in migration.statements.iter().chain(postgres_only) {
+            txn.execute_unprepared(&for_backend(backend, sql)).await?;
         }
-        txn.execute(Statement::from_sql_and_values(
+        txn.execute(statement(
             backend,
-            format!(
-                "INSERT INTO schema_migrations (version, name) VALUES ({}, {})",
-                placeholder(1),
-                placeholder(2)
-            ),
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
             [migration.version.into(), migration.name.into()],
         ))
         .await?;
@@ -168,4 +207,44 @@ pub async fn migrate(db: &DatabaseConnection, migrations: &[Migration]) -> anyho
     }
     txn.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialect_tokens_are_spelled_per_backend() {
+        let sql = "CREATE TABLE t (n {bigint} NOT NULL, b {blob}, f {bool} DEFAULT {false})";
+        assert_eq!(
+            for_backend(DatabaseBackend::Postgres, sql),
+            "CREATE TABLE t (n BIGINT NOT NULL, b BYTEA, f BOOLEAN DEFAULT FALSE)"
+        );
+        assert_eq!(
+            for_backend(DatabaseBackend::Sqlite, sql),
+            "CREATE TABLE t (n INTEGER NOT NULL, b BLOB, f INTEGER DEFAULT 0)"
+        );
+    }
+
+    #[test]
+    fn multi_row_values_number_every_cell() {
+        assert_eq!(values_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(2, 3), "$2, $3, $4");
+    }
+
+    #[tokio::test]
+    async fn sqlite_binds_numbered_placeholders_by_number() {
+        let db = Database::connect("sqlite::memory:").await.expect("sqlite");
+        let row = db
+            .query_one(statement(
+                DatabaseBackend::Sqlite,
+                "SELECT $2 AS second, $1 AS first, $1 + $2 AS sum",
+                [Value::from(1i64), Value::from(20i64)],
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        let read = |column| row.try_get::<i64>("", column).expect(column);
+        assert_eq!((read("first"), read("second"), read("sum")), (1, 20, 21));
+    }
 }

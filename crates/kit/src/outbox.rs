@@ -5,34 +5,26 @@
 
 use std::{sync::Arc, time::Duration};
 
+use rand::seq::SliceRandom;
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait, Value,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, TransactionTrait, Value,
 };
 
 use crate::{
-    bus::{BusMessage, Publisher},
-    db::{placeholder, Migration},
+    bus::{Event, Publisher},
+    db::{insert_rows, placeholders, statement, Migration},
     shutdown::Shutdown,
 };
 
-/// The outbox table every relaying service migrates, in the shape [`OutboxRelay`] reads.
-pub const TABLE_POSTGRES: &str = "CREATE TABLE outbox (
+/// The outbox table every relaying service migrates, in the shape [`OutboxRelay`] reads and
+/// [`append`] writes (dialect tokens as in [`Migration`]).
+pub const TABLE: &str = "CREATE TABLE outbox (
     id TEXT PRIMARY KEY,
     topic TEXT NOT NULL,
     partition_key TEXT NOT NULL,
-    payload BYTEA NOT NULL,
-    created_at_ms BIGINT NOT NULL,
-    published_at_ms BIGINT
-)";
-
-/// [`TABLE_POSTGRES`] for SQLite.
-pub const TABLE_SQLITE: &str = "CREATE TABLE outbox (
-    id TEXT PRIMARY KEY,
-    topic TEXT NOT NULL,
-    partition_key TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    created_at_ms INTEGER NOT NULL,
-    published_at_ms INTEGER
+    payload {blob} NOT NULL,
+    created_at_ms {bigint} NOT NULL,
+    published_at_ms {bigint}
 )";
 
 /// The outbox is a queue: rows live for milliseconds. Without this, every relay pass scans
@@ -42,20 +34,60 @@ pub const fn queue_tuning(version: i64) -> Migration {
     Migration {
         version,
         name: "outbox as a queue",
-        postgres: QUEUE_TUNING_POSTGRES,
-        sqlite: QUEUE_TUNING_SQLITE,
+        statements: &[
+            "CREATE INDEX outbox_waiting ON outbox (created_at_ms) WHERE published_at_ms IS NULL",
+        ],
+        // SQLite has no vacuum settings per table.
+        postgres_only: &[
+            "ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0.0, \
+             autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0)",
+        ],
     }
 }
 
-const QUEUE_TUNING_POSTGRES: &[&str] = &[
-    "CREATE INDEX outbox_waiting ON outbox (created_at_ms) WHERE published_at_ms IS NULL",
-    "ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0.0, \
-     autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0)",
-];
+/// Writes `events` in the caller's transaction, so they are published if and only if the
+/// change they report commits. Each row carries the time it was written, and the relay
+/// publishes in that order.
+pub async fn append(txn: &impl ConnectionTrait, events: &[Event]) -> Result<(), DbErr> {
+    insert(txn, events.iter(), now_ms()).await
+}
 
-/// [`QUEUE_TUNING_POSTGRES`] for SQLite, which has no vacuum settings per table.
-const QUEUE_TUNING_SQLITE: &[&str] =
-    &["CREATE INDEX outbox_waiting ON outbox (created_at_ms) WHERE published_at_ms IS NULL"];
+/// [`append`] for events that must not be linkable to each other or to when they were
+/// written (a cast's ballot and vote; see docs/ballot-secrecy.md): no creation time (0),
+/// and the rows go in shuffled, so their physical order says nothing either.
+pub async fn append_unlinkable(txn: &impl ConnectionTrait, events: &[Event]) -> Result<(), DbErr> {
+    let mut shuffled: Vec<&Event> = events.iter().collect();
+    shuffled.shuffle(&mut rand::thread_rng());
+    insert(txn, shuffled, 0).await
+}
+
+/// One multi-row INSERT for all of `events`.
+async fn insert<'a>(
+    txn: &impl ConnectionTrait,
+    events: impl IntoIterator<Item = &'a Event>,
+    created_at_ms: i64,
+) -> Result<(), DbErr> {
+    let rows: Vec<[Value; 5]> = events
+        .into_iter()
+        .map(|event| {
+            [
+                event.id.clone().into(),
+                event.topic.clone().into(),
+                event.key.clone().into(),
+                event.payload.clone().into(),
+                created_at_ms.into(),
+            ]
+        })
+        .collect();
+    insert_rows(
+        txn,
+        "INSERT INTO outbox (id, topic, partition_key, payload, created_at_ms)",
+        "",
+        &rows,
+    )
+    .await?;
+    Ok(())
+}
 
 /// Rows per batch.
 const BATCH: u64 = 256;
@@ -122,35 +154,34 @@ impl OutboxRelay {
     pub async fn relay_once(&self) -> anyhow::Result<usize> {
         let backend = self.db.get_database_backend();
         let txn = self.db.begin().await?;
-        let select = match backend {
-            DatabaseBackend::Postgres => format!(
-                "SELECT id, topic, partition_key, payload FROM outbox WHERE published_at_ms IS NULL \
-                 ORDER BY created_at_ms LIMIT {BATCH} FOR UPDATE SKIP LOCKED"
-            ),
-            _ => format!(
-                "SELECT id, topic, partition_key, payload FROM outbox WHERE published_at_ms IS NULL \
-                 ORDER BY created_at_ms LIMIT {BATCH}"
-            ),
+        // SQLite's single writer needs no row locks.
+        let lock = match backend {
+            DatabaseBackend::Postgres => "FOR UPDATE SKIP LOCKED",
+            _ => "",
         };
-        let rows = txn
-            .query_all(Statement::from_string(backend, select))
-            .await?;
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut messages = Vec::with_capacity(rows.len());
-        for row in &rows {
-            ids.push(row.try_get::<String>("", "id")?);
-            messages.push(BusMessage {
-                topic: row.try_get("", "topic")?,
-                key: row.try_get("", "partition_key")?,
-                payload: row.try_get("", "payload")?,
-            });
-        }
-        let outcomes = self.bus.publish_all(&messages).await;
-        let mut published = Vec::with_capacity(rows.len());
+        let select = format!(
+            "SELECT id, topic, partition_key, payload FROM outbox WHERE published_at_ms IS NULL \
+             ORDER BY created_at_ms LIMIT {BATCH} {lock}"
+        );
+        let events = txn
+            .query_all(statement(backend, select, []))
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(Event {
+                    id: row.try_get("", "id")?,
+                    topic: row.try_get("", "topic")?,
+                    key: row.try_get("", "partition_key")?,
+                    payload: row.try_get("", "payload")?,
+                })
+            })
+            .collect::<Result<Vec<Event>, DbErr>>()?;
+        let outcomes = self.bus.publish_all(&events).await;
+        let mut published: Vec<Value> = Vec::with_capacity(events.len());
         let mut first_error = None;
-        for (id, outcome) in ids.into_iter().zip(outcomes) {
+        for (event, outcome) in events.iter().zip(outcomes) {
             match outcome {
-                Ok(()) => published.push(id),
+                Ok(()) => published.push(event.id.clone().into()),
                 // What went out is marked; the rest stays for the next attempt.
                 Err(error) => {
                     first_error.get_or_insert(error);
@@ -160,37 +191,35 @@ impl OutboxRelay {
         if let Some(error) = first_error {
             tracing::warn!(service = self.service, %error, "bus unavailable; outbox rows wait");
         }
-        if !published.is_empty() {
-            let placeholder = |n: usize| placeholder(backend, n);
-            let mut values: Vec<Value> = Vec::with_capacity(published.len() + 1);
-            let sql = match self.retention {
-                Retention::Mark => {
-                    values.push(now_ms().into());
-                    let ids: Vec<String> =
-                        (0..published.len()).map(|i| placeholder(i + 2)).collect();
+        let count = published.len();
+        if count > 0 {
+            let done = match self.retention {
+                Retention::Mark => statement(
+                    backend,
                     format!(
-                        "UPDATE outbox SET published_at_ms = {} WHERE id IN ({})",
-                        placeholder(1),
-                        ids.join(", ")
-                    )
-                }
-                Retention::Delete => {
-                    let ids: Vec<String> =
-                        (0..published.len()).map(|i| placeholder(i + 1)).collect();
-                    format!("DELETE FROM outbox WHERE id IN ({})", ids.join(", "))
-                }
+                        "UPDATE outbox SET published_at_ms = $1 WHERE id IN ({})",
+                        placeholders(2, count)
+                    ),
+                    std::iter::once(now_ms().into()).chain(published),
+                ),
+                Retention::Delete => statement(
+                    backend,
+                    format!(
+                        "DELETE FROM outbox WHERE id IN ({})",
+                        placeholders(1, count)
+                    ),
+                    published,
+                ),
             };
-            values.extend(published.iter().map(|id| Value::from(id.clone())));
-            txn.execute(Statement::from_sql_and_values(backend, sql, values))
-                .await?;
+            txn.execute(done).await?;
         }
         txn.commit().await?;
         metrics::counter!("votemesh_outbox_published_total", "service" => self.service)
-            .increment(published.len() as u64);
-        if published.len() < rows.len() {
+            .increment(count as u64);
+        if count < events.len() {
             anyhow::bail!("bus unavailable");
         }
-        Ok(published.len())
+        Ok(count)
     }
 
     /// Rows not yet published, as the `votemesh_outbox_unpublished` gauge reports.
@@ -198,9 +227,10 @@ impl OutboxRelay {
         let backend = self.db.get_database_backend();
         let row = self
             .db
-            .query_one(Statement::from_string(
+            .query_one(statement(
                 backend,
                 "SELECT COUNT(*) AS waiting FROM outbox WHERE published_at_ms IS NULL",
+                [],
             ))
             .await?;
         Ok(row
@@ -244,5 +274,78 @@ impl OutboxRelay {
                 _ = shutdown.wait() => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::Database;
+
+    use super::*;
+    use crate::bus::{InProcessBus, StartAt, SubscribeOptions, Subscription};
+
+    fn event(n: u8) -> Event {
+        Event {
+            id: format!("event-{n}"),
+            topic: "t".into(),
+            key: "election".into(),
+            payload: vec![n],
+        }
+    }
+
+    #[tokio::test]
+    async fn appended_events_are_relayed_once_and_unlinkable_ones_carry_no_time() {
+        let db = Database::connect("sqlite::memory:").await.expect("sqlite");
+        let schema = [
+            Migration {
+                version: 1,
+                name: "outbox",
+                statements: &[TABLE],
+                postgres_only: &[],
+            },
+            queue_tuning(2),
+        ];
+        crate::db::migrate(&db, &schema).await.expect("migrated");
+        let txn = db.begin().await.expect("begin");
+        append(&txn, &[event(1)]).await.expect("appended");
+        append_unlinkable(&txn, &[event(2), event(3)])
+            .await
+            .expect("appended");
+        txn.commit().await.expect("commit");
+
+        let times = db
+            .query_all(statement(
+                db.get_database_backend(),
+                "SELECT created_at_ms FROM outbox ORDER BY id",
+                [],
+            ))
+            .await
+            .expect("rows")
+            .iter()
+            .map(|row| row.try_get::<i64>("", "created_at_ms").expect("time"))
+            .collect::<Vec<_>>();
+        assert!(times[0] > 0, "a plain append is stamped: {times:?}");
+        assert_eq!(times[1..], [0, 0], "unlinkable rows carry no time");
+
+        let bus = Arc::new(InProcessBus::default());
+        let relay = OutboxRelay::new(db, bus.clone(), Duration::from_secs(1), "test")
+            .with_retention(Retention::Delete);
+        assert_eq!(relay.relay_once().await.expect("relayed"), 3);
+        assert_eq!(relay.relay_once().await.expect("nothing left"), 0);
+        assert_eq!(relay.lag().await.expect("lag"), 0);
+        let mut subscription = bus.subscription(&SubscribeOptions {
+            group: "g".into(),
+            topics: vec!["t".into()],
+            start_at: StartAt::Earliest,
+        });
+        let mut payloads: Vec<u8> = subscription
+            .next_batch(10, Duration::from_millis(100))
+            .await
+            .expect("delivered")
+            .iter()
+            .map(|delivery| delivery.payload[0])
+            .collect();
+        payloads.sort_unstable();
+        assert_eq!(payloads, [1, 2, 3], "each event published once");
     }
 }

@@ -36,13 +36,11 @@ pub async fn run(
                     selection: "a,b,c".into(),
                     receipt_hash: uuid::Uuid::new_v4().simple().to_string(),
                     events: (0..2)
-                        .map(|i| {
-                            (
-                                uuid::Uuid::new_v4().to_string(),
-                                format!("topic{i}"),
-                                election.clone(),
-                                vec![0u8; 120],
-                            )
+                        .map(|i| kit::bus::Event {
+                            id: uuid::Uuid::new_v4().to_string(),
+                            topic: format!("topic{i}"),
+                            key: election.clone(),
+                            payload: vec![0u8; 120],
                         })
                         .collect(),
                 };

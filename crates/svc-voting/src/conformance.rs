@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::ensure;
 use futures::future::join_all;
+use kit::bus::Event;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::store::{Cast, CastError, VotingStore};
@@ -18,20 +19,15 @@ fn cast(election: &str, voter: &str) -> Cast {
         ballot_id: ballot.clone(),
         selection: "a,b".into(),
         receipt_hash: format!("hash-{ballot}"),
-        events: vec![
-            (
-                uuid::Uuid::new_v4().to_string(),
-                "ballots".into(),
-                election.into(),
-                vec![1],
-            ),
-            (
-                uuid::Uuid::new_v4().to_string(),
-                "votes".into(),
-                election.into(),
-                vec![2],
-            ),
-        ],
+        events: ["ballots", "votes"]
+            .into_iter()
+            .map(|topic| Event {
+                id: uuid::Uuid::new_v4().to_string(),
+                topic: topic.into(),
+                key: election.into(),
+                payload: vec![1],
+            })
+            .collect(),
     }
 }
 

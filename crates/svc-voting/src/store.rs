@@ -3,18 +3,21 @@
 //! ballots, no sequence. The outbox rows of one cast carry no shared time either, and the
 //! relay deletes them once published.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait, Value,
+use kit::{
+    bus::Event,
+    db::{insert_rows, statement, Migration},
 };
+use rand::seq::SliceRandom;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
 
-use kit::db::Migration;
-
-const POSTGRES: &[&str] = &[
+const INITIAL: &[&str] = &[
     "CREATE TABLE participations (
         election_id TEXT NOT NULL,
         voter_id TEXT NOT NULL,
-        cast_at_ms BIGINT NOT NULL,
+        cast_at_ms {bigint} NOT NULL,
         PRIMARY KEY (election_id, voter_id)
     )",
     "CREATE TABLE ballots (
@@ -24,32 +27,15 @@ const POSTGRES: &[&str] = &[
         receipt_hash TEXT NOT NULL UNIQUE
     )",
     "CREATE INDEX ballots_by_election ON ballots (election_id)",
-    kit::outbox::TABLE_POSTGRES,
-];
-
-const SQLITE: &[&str] = &[
-    "CREATE TABLE participations (
-        election_id TEXT NOT NULL,
-        voter_id TEXT NOT NULL,
-        cast_at_ms INTEGER NOT NULL,
-        PRIMARY KEY (election_id, voter_id)
-    )",
-    "CREATE TABLE ballots (
-        ballot_id TEXT PRIMARY KEY,
-        election_id TEXT NOT NULL,
-        selection TEXT NOT NULL,
-        receipt_hash TEXT NOT NULL UNIQUE
-    )",
-    "CREATE INDEX ballots_by_election ON ballots (election_id)",
-    kit::outbox::TABLE_SQLITE,
+    kit::outbox::TABLE,
 ];
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "participations, ballots, outbox",
-        postgres: POSTGRES,
-        sqlite: SQLITE,
+        statements: INITIAL,
+        postgres_only: &[],
     },
     kit::outbox::queue_tuning(2),
 ];
@@ -63,8 +49,8 @@ pub struct Cast {
     /// Candidate ids in the voter's order, comma-separated.
     pub selection: String,
     pub receipt_hash: String,
-    /// (id, topic, key, payload) of each event.
-    pub events: Vec<(String, String, String, Vec<u8>)>,
+    /// The cast's events (BallotCast, VoteRecorded), for the outbox.
+    pub events: Vec<Event>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +59,9 @@ pub enum CastError {
     AlreadyVoted,
     #[error(transparent)]
     Database(#[from] DbErr),
+    /// Not taken (the instance is draining) or not answered in time; a retry is safe.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 #[async_trait]
@@ -93,29 +82,6 @@ pub struct SeaVotingStore {
     db: DatabaseConnection,
 }
 
-/// PostgreSQL placeholders (`$1`) rewritten for SQLite (`?`), in the same order.
-fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Statement {
-    let sql = match backend {
-        DatabaseBackend::Postgres => sql.to_owned(),
-        _ => {
-            let mut out = String::with_capacity(sql.len());
-            let mut chars = sql.chars().peekable();
-            while let Some(c) = chars.next() {
-                if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                    while chars.peek().is_some_and(char::is_ascii_digit) {
-                        chars.next();
-                    }
-                    out.push('?');
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
-
 impl SeaVotingStore {
     pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let db = kit::db::connect(url, "svc_voting", max_connections).await?;
@@ -126,42 +92,91 @@ impl SeaVotingStore {
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
+
+    /// Writes `casts` in one transaction and returns the indices of those recorded; the
+    /// others are duplicates. Each cast's duplicate check is its own: the participation
+    /// insert reports which rows were new, and only those casts write a ballot and events.
+    /// Ballots and outbox rows go in shuffled, so their physical order says nothing about
+    /// the order of participations.
+    pub async fn write(&self, casts: &[Cast]) -> Result<HashSet<usize>, DbErr> {
+        // Two casts by one voter in one batch: the first goes to the database, the second is
+        // a duplicate whatever the database says.
+        let mut voters = HashSet::new();
+        let first_per_voter: Vec<usize> = (0..casts.len())
+            .filter(|&i| voters.insert((casts[i].election_id.as_str(), casts[i].voter_id.as_str())))
+            .collect();
+        let participations: Vec<[Value; 3]> = first_per_voter
+            .iter()
+            .map(|&i| {
+                let c = &casts[i];
+                [
+                    c.election_id.clone().into(),
+                    c.voter_id.clone().into(),
+                    c.cast_at_ms.into(),
+                ]
+            })
+            .collect();
+        let txn = self.db.begin().await?;
+        let inserted: HashSet<(String, String)> = insert_rows(
+            &txn,
+            "INSERT INTO participations (election_id, voter_id, cast_at_ms)",
+            "ON CONFLICT DO NOTHING RETURNING election_id, voter_id",
+            &participations,
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("", "election_id")?,
+                row.try_get("", "voter_id")?,
+            ))
+        })
+        .collect::<Result<_, DbErr>>()?;
+        let mut accepted: Vec<usize> = first_per_voter
+            .into_iter()
+            .filter(|&i| {
+                inserted.contains(&(casts[i].election_id.clone(), casts[i].voter_id.clone()))
+            })
+            .collect();
+        accepted.shuffle(&mut rand::thread_rng());
+        let ballots: Vec<[Value; 4]> = accepted
+            .iter()
+            .map(|&i| {
+                let c = &casts[i];
+                [
+                    c.ballot_id.clone().into(),
+                    c.election_id.clone().into(),
+                    c.selection.clone().into(),
+                    c.receipt_hash.clone().into(),
+                ]
+            })
+            .collect();
+        insert_rows(
+            &txn,
+            "INSERT INTO ballots (ballot_id, election_id, selection, receipt_hash)",
+            "",
+            &ballots,
+        )
+        .await?;
+        let events: Vec<Event> = accepted
+            .iter()
+            .flat_map(|&i| casts[i].events.iter().cloned())
+            .collect();
+        kit::outbox::append_unlinkable(&txn, &events).await?;
+        txn.commit().await?;
+        Ok(accepted.into_iter().collect())
+    }
 }
 
 #[async_trait]
 impl VotingStore for SeaVotingStore {
+    /// A batch of one: the same statements as a group commit.
     async fn cast(&self, cast: Cast) -> Result<(), CastError> {
-        let backend = self.db.get_database_backend();
-        let txn = self.db.begin().await?;
-        let recorded = txn
-            .execute(statement(
-                backend,
-                "INSERT INTO participations (election_id, voter_id, cast_at_ms) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-                vec![cast.election_id.clone().into(), cast.voter_id.into(), cast.cast_at_ms.into()],
-            ))
-            .await?
-            .rows_affected();
-        if recorded == 0 {
-            return Err(CastError::AlreadyVoted);
+        if self.write(std::slice::from_ref(&cast)).await?.contains(&0) {
+            Ok(())
+        } else {
+            Err(CastError::AlreadyVoted)
         }
-        txn.execute(statement(
-            backend,
-            "INSERT INTO ballots (ballot_id, election_id, selection, receipt_hash) VALUES ($1, $2, $3, $4)",
-            vec![cast.ballot_id.into(), cast.election_id.into(), cast.selection.into(), cast.receipt_hash.into()],
-        ))
-        .await?;
-        for (id, topic, key, payload) in cast.events {
-            // No creation time: the two events of one cast must not share one.
-            txn.execute(statement(
-                backend,
-                "INSERT INTO outbox (id, topic, partition_key, payload, created_at_ms) VALUES ($1, $2, $3, $4, 0)",
-                vec![id.into(), topic.into(), key.into(), payload.into()],
-            ))
-            .await?;
-        }
-        txn.commit().await?;
-        Ok(())
     }
 
     async fn participation(&self, election_id: &str, voter_id: &str) -> Result<Option<i64>, DbErr> {
@@ -196,7 +211,7 @@ impl VotingStore for SeaVotingStore {
         let count = |table: &str| {
             statement(
                 backend,
-                &format!("SELECT COUNT(*) AS n FROM {table} WHERE election_id = $1"),
+                format!("SELECT COUNT(*) AS n FROM {table} WHERE election_id = $1"),
                 vec![election_id.into()],
             )
         };

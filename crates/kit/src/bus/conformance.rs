@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::ensure;
 
-use super::{BusError, BusMessage, Delivery, Publisher, StartAt, SubscribeOptions, Subscription};
+use super::{BusError, Delivery, Event, Publisher, StartAt, SubscribeOptions, Subscription};
 
 async fn read(subscription: &mut dyn Subscription, want: usize) -> anyhow::Result<Vec<Delivery>> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -36,7 +36,8 @@ pub async fn run<S>(publisher: &dyn Publisher, subscribe: S, topic: &str) -> any
 where
     S: Fn(SubscribeOptions) -> Result<Box<dyn Subscription>, BusError>,
 {
-    let message = |n: u8| BusMessage {
+    let message = |n: u8| Event {
+        id: format!("event-{n}"),
         topic: topic.into(),
         key: format!("key-{n}"),
         payload: vec![n],

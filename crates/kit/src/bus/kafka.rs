@@ -16,7 +16,7 @@ use rdkafka::{
     types::RDKafkaErrorCode,
 };
 
-use super::{BusError, BusMessage, Publisher};
+use super::{BusError, Event, Publisher};
 
 /// Where the brokers are and how long to wait for them.
 #[derive(Clone, Debug)]
@@ -106,14 +106,10 @@ impl KafkaBus {
     }
 }
 
-async fn send(
-    producer: &FutureProducer,
-    message: &BusMessage,
-    timeout: Duration,
-) -> Result<(), BusError> {
-    let record = FutureRecord::to(&message.topic)
-        .key(&message.key)
-        .payload(&message.payload);
+async fn send(producer: &FutureProducer, event: &Event, timeout: Duration) -> Result<(), BusError> {
+    let record = FutureRecord::to(&event.topic)
+        .key(&event.key)
+        .payload(&event.payload);
     producer
         .send(record, timeout)
         .await
@@ -123,19 +119,19 @@ async fn send(
 
 #[async_trait]
 impl Publisher for KafkaBus {
-    async fn publish(&self, message: &BusMessage) -> Result<(), BusError> {
-        self.publish_all(std::slice::from_ref(message))
+    async fn publish(&self, event: &Event) -> Result<(), BusError> {
+        self.publish_all(std::slice::from_ref(event))
             .await
             .pop()
             .unwrap_or(Ok(()))
     }
 
-    async fn publish_all(&self, messages: &[BusMessage]) -> Vec<Result<(), BusError>> {
+    async fn publish_all(&self, events: &[Event]) -> Vec<Result<(), BusError>> {
         let producer = self.current();
         // Enqueued in order on the first poll; the idempotent producer keeps that order
         // per partition while the acknowledgements are awaited together.
         let timeout = self.settings.delivery_timeout;
-        let outcomes = join_all(messages.iter().map(|m| send(&producer, m, timeout))).await;
+        let outcomes = join_all(events.iter().map(|e| send(&producer, e, timeout))).await;
         if outcomes.iter().any(Result::is_err) {
             self.renew_if_fatal(&producer);
         }

@@ -13,9 +13,7 @@ use std::{
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use super::{
-    BusError, BusMessage, Delivery, Lag, Publisher, StartAt, SubscribeOptions, Subscription,
-};
+use super::{BusError, Delivery, Event, Lag, Publisher, StartAt, SubscribeOptions, Subscription};
 
 /// Events kept on a topic that no group has committed on.
 const UNCONSUMED_KEPT: usize = 100_000;
@@ -24,7 +22,7 @@ const UNCONSUMED_KEPT: usize = 100_000;
 #[derive(Default)]
 struct TopicLog {
     base: usize,
-    messages: VecDeque<BusMessage>,
+    messages: VecDeque<Event>,
 }
 
 impl TopicLog {
@@ -32,7 +30,7 @@ impl TopicLog {
         self.base + self.messages.len()
     }
 
-    fn get(&self, at: usize) -> Option<&BusMessage> {
+    fn get(&self, at: usize) -> Option<&Event> {
         at.checked_sub(self.base).and_then(|i| self.messages.get(i))
     }
 
@@ -92,14 +90,11 @@ impl InProcessBus {
 
 #[async_trait]
 impl Publisher for InProcessBus {
-    async fn publish(&self, message: &BusMessage) -> Result<(), BusError> {
+    async fn publish(&self, event: &Event) -> Result<(), BusError> {
         let mut log = self.lock();
-        let consumed = log
-            .committed
-            .keys()
-            .any(|(_, topic)| *topic == message.topic);
-        let topic = log.topics.entry(message.topic.clone()).or_default();
-        topic.messages.push_back(message.clone());
+        let consumed = log.committed.keys().any(|(_, topic)| *topic == event.topic);
+        let topic = log.topics.entry(event.topic.clone()).or_default();
+        topic.messages.push_back(event.clone());
         if !consumed && topic.messages.len() > UNCONSUMED_KEPT {
             let keep_from = topic.end() - UNCONSUMED_KEPT;
             topic.drop_before(keep_from);
@@ -197,8 +192,9 @@ impl Subscription for InProcessSubscription {
 mod tests {
     use super::*;
 
-    fn message(topic: &str, n: u8) -> BusMessage {
-        BusMessage {
+    fn message(topic: &str, n: u8) -> Event {
+        Event {
+            id: format!("{topic}-{n}"),
             topic: topic.into(),
             key: "k".into(),
             payload: vec![n],

@@ -3,9 +3,11 @@
 //! deduplicate by event id.
 
 pub mod conformance;
+pub mod consume;
 mod kafka;
 mod kafka_consumer;
 mod memory;
+pub mod topics;
 
 use std::{sync::Arc, time::Duration};
 
@@ -15,9 +17,12 @@ pub use kafka::{KafkaBus, KafkaSettings};
 pub use kafka_consumer::KafkaSubscription;
 pub use memory::InProcessBus;
 
-/// One event on the wire: a protobuf payload keyed so one election's events stay in order.
+/// One event, as the outbox keeps it and the bus carries it: a protobuf payload keyed so one
+/// election's events stay in order. `id` is the event's id, the outbox row's key; the payload
+/// carries it too, for consumers to deduplicate by.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BusMessage {
+pub struct Event {
+    pub id: String,
     pub topic: String,
     pub key: String,
     pub payload: Vec<u8>,
@@ -35,15 +40,15 @@ pub enum BusError {
 
 #[async_trait]
 pub trait Publisher: Send + Sync {
-    /// Publishes and waits until the bus has acknowledged the message.
-    async fn publish(&self, message: &BusMessage) -> Result<(), BusError>;
+    /// Publishes and waits until the bus has acknowledged the event.
+    async fn publish(&self, event: &Event) -> Result<(), BusError>;
 
-    /// Publishes a batch, in order, and reports each message's outcome. Kafka pipelines
-    /// the batch instead of waiting a round trip per message.
-    async fn publish_all(&self, messages: &[BusMessage]) -> Vec<Result<(), BusError>> {
-        let mut outcomes = Vec::with_capacity(messages.len());
-        for message in messages {
-            outcomes.push(self.publish(message).await);
+    /// Publishes a batch, in order, and reports each event's outcome. Kafka pipelines
+    /// the batch instead of waiting a round trip per event.
+    async fn publish_all(&self, events: &[Event]) -> Vec<Result<(), BusError>> {
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            outcomes.push(self.publish(event).await);
         }
         outcomes
     }

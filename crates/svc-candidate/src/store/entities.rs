@@ -67,24 +67,3 @@ pub mod roll_entry {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
-
-pub mod outbox {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "outbox")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: String,
-        pub topic: String,
-        pub partition_key: String,
-        pub payload: Vec<u8>,
-        pub created_at_ms: i64,
-        pub published_at_ms: Option<i64>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}

@@ -2,21 +2,21 @@
 
 use kit::db::Migration;
 
-const POSTGRES: &[&str] = &[
+const INITIAL: &[&str] = &[
     "CREATE TABLE elections (
         id TEXT PRIMARY KEY,
         title TEXT NOT NULL,
         description TEXT NOT NULL,
         method TEXT NOT NULL,
-        max_choices BIGINT NOT NULL,
-        opens_at_ms BIGINT NOT NULL,
-        closes_at_ms BIGINT NOT NULL,
+        max_choices {bigint} NOT NULL,
+        opens_at_ms {bigint} NOT NULL,
+        closes_at_ms {bigint} NOT NULL,
         results_visibility TEXT NOT NULL,
         eligibility TEXT NOT NULL,
         status TEXT NOT NULL CHECK (status IN ('draft', 'open', 'closed', 'archived')),
-        version BIGINT NOT NULL,
-        created_at_ms BIGINT NOT NULL,
-        updated_at_ms BIGINT NOT NULL
+        version {bigint} NOT NULL,
+        created_at_ms {bigint} NOT NULL,
+        updated_at_ms {bigint} NOT NULL
     )",
     "CREATE INDEX elections_due ON elections (status, opens_at_ms, closes_at_ms)",
     "CREATE INDEX elections_by_age ON elections (created_at_ms DESC, id DESC)",
@@ -27,7 +27,7 @@ const POSTGRES: &[&str] = &[
         party TEXT NOT NULL,
         description TEXT NOT NULL,
         image_url TEXT NOT NULL,
-        ballot_position BIGINT NOT NULL
+        ballot_position {bigint} NOT NULL
     )",
     "CREATE INDEX candidates_by_election ON candidates (election_id, ballot_position)",
     "CREATE TABLE roll_entries (
@@ -35,44 +35,8 @@ const POSTGRES: &[&str] = &[
         email TEXT NOT NULL,
         PRIMARY KEY (election_id, email)
     )",
-    kit::outbox::TABLE_POSTGRES,
-    "CREATE INDEX outbox_unpublished ON outbox (created_at_ms) WHERE published_at_ms IS NULL",
-];
-
-const SQLITE: &[&str] = &[
-    "CREATE TABLE elections (
-        id TEXT PRIMARY KEY,
-        title TEXT NOT NULL,
-        description TEXT NOT NULL,
-        method TEXT NOT NULL,
-        max_choices INTEGER NOT NULL,
-        opens_at_ms INTEGER NOT NULL,
-        closes_at_ms INTEGER NOT NULL,
-        results_visibility TEXT NOT NULL,
-        eligibility TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('draft', 'open', 'closed', 'archived')),
-        version INTEGER NOT NULL,
-        created_at_ms INTEGER NOT NULL,
-        updated_at_ms INTEGER NOT NULL
-    )",
-    "CREATE INDEX elections_due ON elections (status, opens_at_ms, closes_at_ms)",
-    "CREATE INDEX elections_by_age ON elections (created_at_ms DESC, id DESC)",
-    "CREATE TABLE candidates (
-        id TEXT PRIMARY KEY,
-        election_id TEXT NOT NULL REFERENCES elections (id),
-        name TEXT NOT NULL,
-        party TEXT NOT NULL,
-        description TEXT NOT NULL,
-        image_url TEXT NOT NULL,
-        ballot_position INTEGER NOT NULL
-    )",
-    "CREATE INDEX candidates_by_election ON candidates (election_id, ballot_position)",
-    "CREATE TABLE roll_entries (
-        election_id TEXT NOT NULL REFERENCES elections (id),
-        email TEXT NOT NULL,
-        PRIMARY KEY (election_id, email)
-    )",
-    kit::outbox::TABLE_SQLITE,
+    kit::outbox::TABLE,
+    // Superseded by version 2's `outbox_waiting` on the same rows; version 3 drops it.
     "CREATE INDEX outbox_unpublished ON outbox (created_at_ms) WHERE published_at_ms IS NULL",
 ];
 
@@ -80,8 +44,14 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "elections, candidates, voter rolls, outbox",
-        postgres: POSTGRES,
-        sqlite: SQLITE,
+        statements: INITIAL,
+        postgres_only: &[],
     },
     kit::outbox::queue_tuning(2),
+    Migration {
+        version: 3,
+        name: "drop outbox_unpublished, a duplicate of outbox_waiting",
+        statements: &["DROP INDEX IF EXISTS outbox_unpublished"],
+        postgres_only: &[],
+    },
 ];

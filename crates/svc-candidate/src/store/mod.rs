@@ -1,7 +1,9 @@
 //! The election store port, and its sea-orm adapter for PostgreSQL and SQLite.
 
+mod candidates;
 mod entities;
 mod migrations;
+mod rolls;
 mod sea;
 
 use async_trait::async_trait;
@@ -75,17 +77,9 @@ pub struct CandidateRecord {
     pub ballot_position: i64,
 }
 
-/// An event to publish, written in the same transaction as the change it reports.
-#[derive(Clone, Debug)]
-pub struct OutboxEvent {
-    pub id: String,
-    pub topic: String,
-    pub partition_key: String,
-    pub payload: Vec<u8>,
-}
-
-/// Builds the event for a change from the record the change produced, inside its transaction.
-pub type EventFor = Box<dyn FnOnce(&ElectionRecord) -> OutboxEvent + Send>;
+/// Builds the event for a change from the record the change produced, inside its
+/// transaction; it goes to the outbox in that transaction.
+pub type EventFor = Box<dyn FnOnce(&ElectionRecord) -> kit::bus::Event + Send>;
 
 /// Optimistic concurrency: write only over the version the caller read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

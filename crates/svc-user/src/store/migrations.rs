@@ -2,7 +2,7 @@
 
 use kit::db::Migration;
 
-const INITIAL_POSTGRES: &[&str] = &[
+const INITIAL: &[&str] = &[
     "CREATE TABLE users (
         id TEXT PRIMARY KEY,
         email TEXT NOT NULL UNIQUE,
@@ -11,60 +11,30 @@ const INITIAL_POSTGRES: &[&str] = &[
         role TEXT NOT NULL CHECK (role IN ('voter', 'admin')),
         notification_channel TEXT NOT NULL,
         password_hash TEXT NOT NULL,
-        disabled BOOLEAN NOT NULL DEFAULT FALSE,
-        created_at_ms BIGINT NOT NULL,
-        updated_at_ms BIGINT NOT NULL
+        disabled {bool} NOT NULL DEFAULT {false},
+        created_at_ms {bigint} NOT NULL,
+        updated_at_ms {bigint} NOT NULL
     )",
     "CREATE TABLE refresh_tokens (
         token_hash TEXT PRIMARY KEY,
         user_id TEXT NOT NULL REFERENCES users (id),
         family_id TEXT NOT NULL,
-        expires_at_ms BIGINT NOT NULL,
-        revoked BOOLEAN NOT NULL DEFAULT FALSE,
-        created_at_ms BIGINT NOT NULL
+        expires_at_ms {bigint} NOT NULL,
+        revoked {bool} NOT NULL DEFAULT {false},
+        created_at_ms {bigint} NOT NULL
     )",
     "CREATE INDEX refresh_tokens_by_user ON refresh_tokens (user_id)",
     "CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id)",
     "CREATE TABLE signing_keys (
         kid TEXT PRIMARY KEY,
-        secret_key BYTEA NOT NULL,
-        created_at_ms BIGINT NOT NULL
-    )",
-];
-
-const INITIAL_SQLITE: &[&str] = &[
-    "CREATE TABLE users (
-        id TEXT PRIMARY KEY,
-        email TEXT NOT NULL UNIQUE,
-        display_name TEXT NOT NULL,
-        phone TEXT NOT NULL DEFAULT '',
-        role TEXT NOT NULL CHECK (role IN ('voter', 'admin')),
-        notification_channel TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        disabled INTEGER NOT NULL DEFAULT 0,
-        created_at_ms INTEGER NOT NULL,
-        updated_at_ms INTEGER NOT NULL
-    )",
-    "CREATE TABLE refresh_tokens (
-        token_hash TEXT PRIMARY KEY,
-        user_id TEXT NOT NULL REFERENCES users (id),
-        family_id TEXT NOT NULL,
-        expires_at_ms INTEGER NOT NULL,
-        revoked INTEGER NOT NULL DEFAULT 0,
-        created_at_ms INTEGER NOT NULL
-    )",
-    "CREATE INDEX refresh_tokens_by_user ON refresh_tokens (user_id)",
-    "CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id)",
-    "CREATE TABLE signing_keys (
-        kid TEXT PRIMARY KEY,
-        secret_key BLOB NOT NULL,
-        created_at_ms INTEGER NOT NULL
+        secret_key {blob} NOT NULL,
+        created_at_ms {bigint} NOT NULL
     )",
 ];
 
 pub const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "users, refresh tokens, signing keys",
-    postgres: INITIAL_POSTGRES,
-    sqlite: INITIAL_SQLITE,
+    statements: INITIAL,
+    postgres_only: &[],
 }];
