@@ -1,15 +1,20 @@
 //! The results cache and its fan-out: every applied batch stores a fresh snapshot and
 //! announces it, so a watcher on any replica sees every change. Redis in production
-//! (a key per election plus one pub/sub channel); in memory for the embedded default.
+//! (a key per election plus one pub/sub channel, relayed into this replica's per-election
+//! watch channels); in memory for the embedded default.
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use kit::redis::{redis, Redis};
+use kit::{
+    redis::{redis, Redis},
+    shutdown::Shutdown,
+};
 use prost::Message;
 use proto_gen::result::v1::GetResultsResponse;
-use tokio::sync::broadcast;
+
+use crate::watchers::{ElectionWatch, Watchers};
 
 #[derive(Debug, thiserror::Error)]
 #[error("results cache unavailable: {0}")]
@@ -18,29 +23,19 @@ pub struct CacheUnavailable(pub String);
 #[async_trait]
 pub trait ResultCache: Send + Sync {
     async fn get(&self, election_id: &str) -> Result<Option<GetResultsResponse>, CacheUnavailable>;
-    /// Stores the snapshot and announces it to every replica.
+    /// Stores the snapshot and announces it to the watchers on every replica.
     async fn put(&self, snapshot: &GetResultsResponse) -> Result<(), CacheUnavailable>;
-    /// Snapshots announced from now on, by any replica.
-    fn updates(&self) -> broadcast::Receiver<GetResultsResponse>;
+    /// A watcher of one election's snapshots announced from now on, by any replica.
+    fn watch(&self, election_id: &str) -> ElectionWatch;
+    /// Relays the other replicas' announcements to this one's watchers until the shutdown
+    /// starts; nothing to relay in memory.
+    fn relay(&self, _shutdown: &Shutdown) {}
 }
-
-/// How many announcements a slow watcher may fall behind before it rereads the cache.
-const FAN_OUT_BUFFER: usize = 1024;
 
 #[derive(Default)]
 pub struct MemoryCache {
     snapshots: Mutex<HashMap<String, GetResultsResponse>>,
-    announced: Mutex<Option<broadcast::Sender<GetResultsResponse>>>,
-}
-
-impl MemoryCache {
-    fn sender(&self) -> broadcast::Sender<GetResultsResponse> {
-        self.announced
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert_with(|| broadcast::channel(FAN_OUT_BUFFER).0)
-            .clone()
-    }
+    watchers: Watchers,
 }
 
 #[async_trait]
@@ -59,39 +54,34 @@ impl ResultCache for MemoryCache {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(snapshot.election_id.clone(), snapshot.clone());
-        let _ = self.sender().send(snapshot.clone());
+        self.watchers.announce(snapshot);
         Ok(())
     }
 
-    fn updates(&self) -> broadcast::Receiver<GetResultsResponse> {
-        self.sender().subscribe()
+    fn watch(&self, election_id: &str) -> ElectionWatch {
+        self.watchers.watch(election_id)
     }
 }
 
 pub struct RedisCache {
     redis: Redis,
+    client: redis::Client,
     channel: String,
     prefix: String,
-    announced: broadcast::Sender<GetResultsResponse>,
+    timeout: Duration,
+    watchers: Watchers,
 }
 
 impl RedisCache {
-    /// Connects and starts relaying the channel's announcements to local watchers.
+    /// Connects; announcements from other replicas arrive once [`ResultCache::relay`] runs.
     pub fn connect(url: &str, namespace: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let redis = Redis::connect(url, 16, timeout)?;
-        let client = redis::Client::open(url)?;
-        let (announced, _) = broadcast::channel(FAN_OUT_BUFFER);
-        let channel = format!("{namespace}:results:updates");
-        tokio::spawn(relay_announcements(
-            client,
-            channel.clone(),
-            announced.clone(),
-        ));
         Ok(Self {
-            redis,
-            channel,
+            redis: Redis::connect(url, 16, timeout)?,
+            client: redis::Client::open(url)?,
+            channel: format!("{namespace}:results:updates"),
             prefix: format!("{namespace}:results:"),
-            announced,
+            timeout,
+            watchers: Watchers::default(),
         })
     }
 
@@ -106,32 +96,58 @@ impl RedisCache {
     }
 }
 
-/// Subscribes to the channel for as long as the process lives, reconnecting after errors.
+/// Relays the channel's announcements to `watchers` until the shutdown starts,
+/// resubscribing after errors.
 async fn relay_announcements(
     client: redis::Client,
     channel: String,
-    announced: broadcast::Sender<GetResultsResponse>,
+    watchers: Watchers,
+    timeout: Duration,
+    shutdown: Shutdown,
 ) {
     loop {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => {
-                if let Err(error) = pubsub.subscribe(&channel).await {
-                    tracing::warn!(%error, "results channel subscribe failed");
-                } else {
-                    let mut messages = pubsub.on_message();
-                    while let Some(message) = messages.next().await {
-                        let payload: Vec<u8> = message.get_payload().unwrap_or_default();
-                        if let Ok(snapshot) = GetResultsResponse::decode(payload.as_slice()) {
-                            let _ = announced.send(snapshot);
-                        }
-                    }
-                    tracing::warn!("results channel closed; resubscribing");
-                }
-            }
-            Err(error) => tracing::debug!(%error, "results channel unavailable"),
+        tokio::select! {
+            _ = relay_until_closed(&client, &channel, &watchers, timeout) => {}
+            _ = shutdown.wait() => return,
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = shutdown.wait() => return,
+        }
     }
+}
+
+async fn relay_until_closed(
+    client: &redis::Client,
+    channel: &str,
+    watchers: &Watchers,
+    timeout: Duration,
+) {
+    let subscribed = tokio::time::timeout(timeout, async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(channel).await?;
+        Ok::<_, redis::RedisError>(pubsub)
+    })
+    .await;
+    let mut pubsub = match subscribed {
+        Ok(Ok(pubsub)) => pubsub,
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "results channel unavailable");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("results channel did not answer in time");
+            return;
+        }
+    };
+    let mut messages = pubsub.on_message();
+    while let Some(message) = messages.next().await {
+        let payload: Vec<u8> = message.get_payload().unwrap_or_default();
+        if let Ok(snapshot) = GetResultsResponse::decode(payload.as_slice()) {
+            watchers.announce(&snapshot);
+        }
+    }
+    tracing::warn!("results channel closed; resubscribing");
 }
 
 #[async_trait]
@@ -144,6 +160,8 @@ impl ResultCache for RedisCache {
     }
 
     async fn put(&self, snapshot: &GetResultsResponse) -> Result<(), CacheUnavailable> {
+        // This replica's watchers need no round trip through Redis.
+        self.watchers.announce(snapshot);
         let payload = snapshot.encode_to_vec();
         let mut set = redis::cmd("SET");
         set.arg(format!("{}{}", self.prefix, snapshot.election_id))
@@ -154,7 +172,20 @@ impl ResultCache for RedisCache {
         self.run::<i64>(publish).await.map(drop)
     }
 
-    fn updates(&self) -> broadcast::Receiver<GetResultsResponse> {
-        self.announced.subscribe()
+    fn watch(&self, election_id: &str) -> ElectionWatch {
+        self.watchers.watch(election_id)
+    }
+
+    fn relay(&self, shutdown: &Shutdown) {
+        shutdown.spawn(
+            "results relay",
+            relay_announcements(
+                self.client.clone(),
+                self.channel.clone(),
+                self.watchers.clone(),
+                self.timeout,
+                shutdown.clone(),
+            ),
+        );
     }
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::ensure;
+use kit::shutdown::Shutdown;
 use proto_gen::result::v1::GetResultsResponse;
 
 use crate::{
@@ -29,11 +30,23 @@ pub async fn store(store: &dyn ResultStore) -> anyhow::Result<()> {
     ];
     let changed = store.apply(&first, 1_000).await?;
     ensure!(changed.len() == 2, "two elections changed: {changed:?}");
+    let e1 = &changed["e1"];
+    ensure!(
+        e1.added.total == 2 && e1.total_after == 2,
+        "e1 added: {e1:?}"
+    );
+    ensure!(e1.added.profile["a,b"] == 1 && e1.added.tallies["a"].mentions == 2);
     // A replay of the whole batch plus one new ballot: only the new one counts.
     let mut again = first.clone();
     again.push(ballot("b4", "e1", &["a", "b"]));
     let changed = store.apply(&again, 2_000).await?;
     ensure!(changed.len() == 1, "only e1 changed: {changed:?}");
+    let e1 = &changed["e1"];
+    ensure!(
+        e1.added.total == 1 && e1.total_after == 3,
+        "only b4 added: {e1:?}"
+    );
+    ensure!(e1.added.applied_at_ms == 2_000);
     let e1 = store.stored("e1").await?;
     ensure!(e1.total == 3, "e1 total: {}", e1.total);
     ensure!(e1.applied_at_ms == 2_000);
@@ -48,11 +61,28 @@ pub async fn store(store: &dyn ResultStore) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What one replica stores, another reads; what one announces, every watcher hears.
+/// What one replica stores, another reads; what one announces, the watchers of that
+/// election on every replica hear, and nobody else.
 pub async fn cache(writer: &dyn ResultCache, reader: &dyn ResultCache) -> anyhow::Result<()> {
+    let relaying = Shutdown::new();
+    reader.relay(&relaying);
+    let outcome = announced_to_watchers(writer, reader).await;
+    relaying.trigger();
+    ensure!(
+        relaying.drained(Duration::from_secs(5)).await,
+        "the relay stops on shutdown"
+    );
+    outcome
+}
+
+async fn announced_to_watchers(
+    writer: &dyn ResultCache,
+    reader: &dyn ResultCache,
+) -> anyhow::Result<()> {
     let election = uuid::Uuid::new_v4().to_string();
     ensure!(reader.get(&election).await?.is_none());
-    let mut updates = reader.updates();
+    let mut watch = reader.watch(&election);
+    let mut elsewhere = reader.watch(&uuid::Uuid::new_v4().to_string());
     // Subscriptions to a remote channel take a moment to be in place.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let snapshot = GetResultsResponse {
@@ -62,16 +92,11 @@ pub async fn cache(writer: &dyn ResultCache, reader: &dyn ResultCache) -> anyhow
     };
     writer.put(&snapshot).await?;
     ensure!(reader.get(&election).await? == Some(snapshot.clone()));
-    let heard = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match updates.recv().await {
-                Ok(update) if update.election_id == election => return Ok(update),
-                Ok(_) => continue,
-                Err(error) => return Err(error),
-            }
-        }
-    })
-    .await??;
-    ensure!(heard == snapshot, "announced: {heard:?}");
+    let heard = tokio::time::timeout(Duration::from_secs(5), watch.changed()).await?;
+    ensure!(heard, "the watch channel closed");
+    let newest = watch.newest();
+    ensure!(newest == Some(snapshot), "announced: {newest:?}");
+    let other = tokio::time::timeout(Duration::from_millis(200), elsewhere.changed()).await;
+    ensure!(other.is_err(), "another election's watcher heard nothing");
     Ok(())
 }

@@ -1,12 +1,10 @@
-//! Election details from svc-candidate through the registry, cached briefly: the method,
-//! the candidates in ballot order, the status and who may see results when.
+//! Election details from svc-candidate, cached briefly: the method, the candidates in ballot
+//! order, the status and who may see results when.
 
 use std::time::Duration;
 
-use kit::{
-    cache::SingleFlight, discovery::Balanced, elections::check_eligibility,
-    internal::InternalToken, ServiceError,
-};
+use clients::ElectionClient;
+use kit::{cache::SingleFlight, ServiceError};
 use proto_gen::election::v1::{Candidate, Election};
 
 #[derive(Clone)]
@@ -16,22 +14,20 @@ pub struct ElectionInfo {
 }
 
 pub struct ElectionDirectory {
-    elections: Balanced,
-    token: InternalToken,
+    elections: ElectionClient,
     cache: SingleFlight<String, ElectionInfo>,
 }
 
 impl ElectionDirectory {
-    pub fn new(elections: Balanced, token: InternalToken, ttl: Duration) -> Self {
+    pub fn new(elections: ElectionClient, ttl: Duration) -> Self {
         Self {
             elections,
-            token,
             cache: SingleFlight::new(ttl),
         }
     }
 
     async fn ask(&self, election_id: &str) -> Result<ElectionInfo, ServiceError> {
-        let reply = check_eligibility(&self.elections, &self.token, election_id, "").await?;
+        let reply = self.elections.check_eligibility(election_id, "").await?;
         let election = reply.election.ok_or_else(|| {
             ServiceError::internal(anyhow::anyhow!("svc-candidate sent no election"))
         })?;

@@ -2,21 +2,28 @@
 
 use std::{pin::Pin, sync::Arc, time::Duration};
 
-use futures::Stream;
-use kit::auth::caller;
+use futures::{Stream, StreamExt};
+use kit::{auth::caller, shutdown::Shutdown};
 use proto_gen::result::v1::{
     result_service_server::ResultService, AuditRequest, AuditResponse, GetResultsRequest,
     GetResultsResponse, RecountRequest, RecountResponse, WatchResultsRequest, WatchResultsResponse,
 };
-use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tonic::{Request, Response, Status};
 
-use crate::service::{check_visible, election_id, Results};
+use crate::{
+    service::{check_visible, election_id, Results},
+    watchers::{is_newer, ElectionWatch},
+};
 
 /// At most one snapshot per watcher this often.
 const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 
-pub struct ResultApi(pub Arc<Results>);
+pub struct ResultApi {
+    pub results: Arc<Results>,
+    /// Fired when the drain starts: every WatchResults stream ends then, so none holds
+    /// the drain up.
+    pub streams_end: Shutdown,
+}
 
 type Reply<T> = Result<Response<T>, Status>;
 type SnapshotStream = Pin<Box<dyn Stream<Item = Result<WatchResultsResponse, Status>> + Send>>;
@@ -26,7 +33,7 @@ impl ResultService for ResultApi {
     async fn get_results(&self, request: Request<GetResultsRequest>) -> Reply<GetResultsResponse> {
         let caller = caller(&request)?;
         let election = request.into_inner().election_id;
-        Ok(Response::new(self.0.get(&caller, &election).await?))
+        Ok(Response::new(self.results.get(&caller, &election).await?))
     }
 
     type WatchResultsStream = SnapshotStream;
@@ -37,89 +44,63 @@ impl ResultService for ResultApi {
     ) -> Reply<Self::WatchResultsStream> {
         let caller = caller(&request)?;
         let election_id = election_id(&request.into_inner().election_id)?;
-        check_visible(&caller, &self.0.directory.get(&election_id).await?)?;
-        // Subscribe before the first read, so no change between the two is missed.
-        let updates = self.0.cache.updates();
-        let first = self.0.snapshot(&election_id).await?;
-        let (sender, receiver) = mpsc::channel(4);
-        tokio::spawn(watch(self.0.clone(), election_id, first, updates, sender));
-        let stream = tokio_stream::wrappers::ReceiverStream::new(receiver);
-        Ok(Response::new(Box::pin(stream)))
+        check_visible(&caller, &self.results.directory.get(&election_id).await?)?;
+        // Watch before the first read, so no change between the two is missed.
+        let watch = self.results.cache.watch(&election_id);
+        let first = self.results.snapshot(&election_id).await?;
+        let updates = snapshots(first, watch).map(|snapshot| {
+            Ok(WatchResultsResponse {
+                results: Some(snapshot),
+            })
+        });
+        Ok(Response::new(Box::pin(
+            self.streams_end.until_stopped(updates),
+        )))
     }
 
     async fn recount(&self, request: Request<RecountRequest>) -> Reply<RecountResponse> {
         Ok(Response::new(
-            self.0.recount(&request.into_inner().election_id).await?,
+            self.results
+                .recount(&request.into_inner().election_id)
+                .await?,
         ))
     }
 
     async fn audit(&self, request: Request<AuditRequest>) -> Reply<AuditResponse> {
-        let authorization = request.metadata().get("authorization").cloned();
+        let caller = caller(&request)?;
         Ok(Response::new(
-            self.0
-                .audit(&request.into_inner().election_id, authorization)
+            self.results
+                .audit(&caller, &request.into_inner().election_id)
                 .await?,
         ))
     }
 }
 
-/// Sends `first`, then the newest snapshot of the election at most every
-/// [`WATCH_INTERVAL`] while it changes, until the client goes away.
-async fn watch(
-    results: Arc<Results>,
-    election_id: String,
+/// `first`, then the newest snapshot of the election at most every [`WATCH_INTERVAL`]
+/// while its count moves, until the client goes away.
+fn snapshots(
     first: GetResultsResponse,
-    mut updates: tokio::sync::broadcast::Receiver<GetResultsResponse>,
-    sender: mpsc::Sender<Result<WatchResultsResponse, Status>>,
-) {
-    let mut last_total = first.total_ballots;
-    let mut last_as_of = first.as_of;
-    if sender
-        .send(Ok(WatchResultsResponse {
-            results: Some(first),
-        }))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let mut next_send = tokio::time::Instant::now() + WATCH_INTERVAL;
-    let mut pending: Option<GetResultsResponse> = None;
-    loop {
-        let received = tokio::select! {
-            received = updates.recv() => received,
-            _ = tokio::time::sleep_until(next_send), if pending.is_some() => {
-                let snapshot = pending.take().expect("pending checked");
-                last_total = snapshot.total_ballots;
-                last_as_of = snapshot.as_of;
-                if sender.send(Ok(WatchResultsResponse { results: Some(snapshot) })).await.is_err() {
-                    return;
+    watch: ElectionWatch,
+) -> impl Stream<Item = GetResultsResponse> + Send + 'static {
+    let next_send = tokio::time::Instant::now() + WATCH_INTERVAL;
+    let later = futures::stream::unfold(
+        (watch, first.clone(), next_send),
+        |(mut watch, last, next_send)| async move {
+            loop {
+                if !watch.changed().await {
+                    return None;
                 }
-                next_send = tokio::time::Instant::now() + WATCH_INTERVAL;
-                continue;
+                // Whatever is announced meanwhile is folded into the newest.
+                tokio::time::sleep_until(next_send).await;
+                match watch.newest() {
+                    Some(snapshot) if is_newer(&snapshot, Some(&last)) => {
+                        let next_send = tokio::time::Instant::now() + WATCH_INTERVAL;
+                        return Some((snapshot.clone(), (watch, snapshot, next_send)));
+                    }
+                    _ => continue,
+                }
             }
-            _ = sender.closed() => return,
-        };
-        let snapshot = match received {
-            Ok(snapshot) if snapshot.election_id == election_id => snapshot,
-            Ok(_) => continue,
-            // Fell behind the announcements: the cache has the newest.
-            Err(RecvError::Lagged(_)) => match results.snapshot(&election_id).await {
-                Ok(snapshot) => snapshot,
-                Err(error) => {
-                    let _ = sender.send(Err(Status::from(error))).await;
-                    return;
-                }
-            },
-            Err(RecvError::Closed) => return,
-        };
-        let newer = snapshot.total_ballots > last_total
-            || (snapshot.total_ballots == last_total && snapshot.as_of != last_as_of);
-        let behind_pending = pending
-            .as_ref()
-            .is_some_and(|p| p.total_ballots > snapshot.total_ballots);
-        if newer && !behind_pending {
-            pending = Some(snapshot);
-        }
-    }
+        },
+    );
+    futures::stream::once(async { first }).chain(later)
 }

@@ -8,23 +8,25 @@ mod consumer;
 mod elections;
 mod grpc;
 pub mod irv;
+mod live_counts;
 mod results;
 mod service;
 pub mod store;
+pub mod watchers;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use clients::{ElectionClient, UserClient, VotingClient};
 use kit::{
-    auth::{TokenVerifier, USER_SERVICE},
     bus::{StartAt, SubscribeOptions},
     config::CommonArgs,
     discovery::Balanced,
-    elections::ELECTION_SERVICE,
-    internal::{registry_for, InternalToken},
+    internal::registry_for,
     server::GrpcServer,
     shutdown::Shutdown,
 };
 use proto_gen::result::v1::result_service_server::ResultServiceServer;
+use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::{
@@ -35,9 +37,7 @@ use crate::{
     store::SeaResultStore,
 };
 
-pub const SERVICE_NAME: &str = "votemesh.result.v1.ResultService";
-const VOTING_SERVICE: &str = "votemesh.voting.v1.VotingService";
-pub const BALLOT_TOPIC: &str = "votemesh.ballot.cast.v1";
+pub use proto_gen::result::v1::result_service_server::SERVICE_NAME;
 
 /// svc-result settings.
 #[derive(clap::Args, Clone, Debug)]
@@ -64,7 +64,7 @@ pub struct Config {
     #[arg(long, env = "VOTEMESH_KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
     /// Topic of BallotCast events.
-    #[arg(long, env = "VOTEMESH_BALLOT_TOPIC", default_value = BALLOT_TOPIC)]
+    #[arg(long, env = "VOTEMESH_BALLOT_TOPIC", default_value = kit::bus::topics::BALLOT_CAST)]
     pub ballot_topic: String,
     /// Consumer group; replicas in one group split the topic's partitions.
     #[arg(
@@ -78,42 +78,31 @@ pub struct Config {
     pub election_cache_ms: u64,
 }
 
-impl Config {
-    pub fn local(internal_token: &str, registry_url: Option<String>, database_url: String) -> Self {
-        Self {
-            common: CommonArgs::local(internal_token, registry_url),
-            database_url,
-            max_connections: 10,
-            redis_url: None,
-            redis_namespace: "votemesh".into(),
-            kafka_brokers: None,
-            ballot_topic: BALLOT_TOPIC.into(),
-            consumer_group: "svc-result".into(),
-            election_cache_ms: 1000,
-        }
-    }
-}
-
 /// A bound svc-result, ready to run.
 pub struct App {
     server: GrpcServer,
     results: Arc<Results>,
     subscribe: consumer::Subscribe,
     peers: Balanced,
+    /// Fired once the drain starts, to end the WatchResults streams.
+    streams_end: Shutdown,
 }
 
 impl App {
+    /// Binds `config.common.listen` and builds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = kit::server::listen(&config.common).await?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Builds on a listener the caller bound.
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let common = &config.common;
         let store = SeaResultStore::open(&config.database_url, config.max_connections).await?;
         let registry = registry_for(common, "svc-result")?;
-        let users = Balanced::watch(registry.clone(), USER_SERVICE, common.upstream_timeout());
-        let elections = Balanced::watch(
-            registry.clone(),
-            ELECTION_SERVICE,
-            common.upstream_timeout(),
-        );
-        let voting = Balanced::watch(registry.clone(), VOTING_SERVICE, common.upstream_timeout());
+        let users = UserClient::watch(&registry, common)?;
+        let elections = ElectionClient::watch(&registry, common)?;
+        let voting = VotingClient::watch(&registry, common)?;
         let cache: Arc<dyn ResultCache> = match &config.redis_url {
             Some(url) => Arc::new(RedisCache::connect(
                 url,
@@ -136,20 +125,30 @@ impl App {
             cache,
             directory: ElectionDirectory::new(
                 elections,
-                InternalToken::new(&common.internal_token)?,
                 Duration::from_millis(config.election_cache_ms),
             ),
             voting,
         });
-        let verifier = TokenVerifier::from_user_service(users, common)?;
-        let routes = Routes::new(ResultServiceServer::new(ResultApi(results.clone())));
-        let server =
-            GrpcServer::bind("svc-result", common, routes, vec![SERVICE_NAME], verifier).await?;
+        let verifier = clients::token_verifier(&users, common);
+        let streams_end = Shutdown::new();
+        let routes = Routes::new(ResultServiceServer::new(ResultApi {
+            results: results.clone(),
+            streams_end: streams_end.clone(),
+        }));
+        let server = GrpcServer::bind(
+            "svc-result",
+            listener,
+            common,
+            routes,
+            vec![SERVICE_NAME],
+            verifier,
+        )?;
         Ok(Self {
             server,
             results,
             subscribe,
             peers,
+            streams_end,
         })
     }
 
@@ -161,16 +160,13 @@ impl App {
         self.server.advertised_address()
     }
 
+    /// Serves until `shutdown` starts, then drains: the watch streams end, the consumer stops
+    /// at a batch boundary (an unfinished batch is replayed later), the relay stops, and the
+    /// whole drain keeps within the configured deadline.
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        let consumer = tokio::spawn(consumer::run(
-            self.subscribe,
-            self.peers,
-            self.results,
-            shutdown.clone(),
-        ));
-        let served = self.server.run_until_stopped(shutdown).await;
-        // The consumer stops at a batch boundary; an unfinished batch is replayed later.
-        let _ = tokio::time::timeout(Duration::from_secs(5), consumer).await;
-        served
+        consumer::spawn(self.subscribe, self.peers, self.results.clone(), &shutdown);
+        self.results.cache.relay(&shutdown);
+        shutdown.propagate_to(self.streams_end);
+        self.server.run_until_stopped(shutdown).await
     }
 }

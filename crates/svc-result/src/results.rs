@@ -1,6 +1,6 @@
 //! Turns stored counts into the results an election shows, and recounts from the profile.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proto_gen::{
     election::v1::{BallotMethod, Candidate, Election},
@@ -9,7 +9,7 @@ use proto_gen::{
 
 use crate::{
     irv,
-    store::{Counts, Stored},
+    store::{CountedBallot, Counts, Stored},
 };
 
 fn timestamp(ms: i64) -> prost_types::Timestamp {
@@ -106,24 +106,78 @@ pub fn compute(
     response
 }
 
+/// Adds `ballots` of one selection (candidate ids in the voter's order) to `tallies`.
+fn count_selection<'a>(
+    tallies: &mut BTreeMap<String, Counts>,
+    selection: impl Iterator<Item = &'a str>,
+    ballots: u64,
+) {
+    for (rank, candidate) in selection.enumerate() {
+        let counts = tallies.entry(candidate.to_owned()).or_default();
+        counts.mentions += ballots;
+        if rank == 0 {
+            counts.first_preferences += ballots;
+        }
+    }
+}
+
+/// What `ballots` add to each election's counts: only those in `fresh` (never counted
+/// before), each once, since a batch can carry a redelivered ballot twice.
+pub fn added(
+    ballots: &[CountedBallot],
+    fresh: &BTreeSet<String>,
+    now_ms: i64,
+) -> BTreeMap<String, Stored> {
+    let mut added: BTreeMap<String, Stored> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for ballot in ballots {
+        if !fresh.contains(&ballot.ballot_id) || !seen.insert(&ballot.ballot_id) {
+            continue;
+        }
+        let counts = added
+            .entry(ballot.election_id.clone())
+            .or_insert_with(|| Stored {
+                applied_at_ms: now_ms,
+                ..Stored::default()
+            });
+        count_selection(
+            &mut counts.tallies,
+            ballot.selection.iter().map(String::as_str),
+            1,
+        );
+        *counts
+            .profile
+            .entry(ballot.selection.join(","))
+            .or_default() += 1;
+        counts.total += 1;
+    }
+    added
+}
+
+/// Counts `added` (a batch's new ballots) into `counts`.
+pub fn add(counts: &mut Stored, added: &Stored) {
+    for (candidate, more) in &added.tallies {
+        let held = counts.tallies.entry(candidate.clone()).or_default();
+        held.first_preferences += more.first_preferences;
+        held.mentions += more.mentions;
+    }
+    for (selection, ballots) in &added.profile {
+        *counts.profile.entry(selection.clone()).or_default() += ballots;
+    }
+    counts.total += added.total;
+    counts.applied_at_ms = added.applied_at_ms;
+}
+
 /// Counts and total rebuilt from the profile alone.
 pub fn recount(stored: &Stored) -> Stored {
     let mut tallies: BTreeMap<String, Counts> = BTreeMap::new();
-    let mut total = 0;
     for (selection, ballots) in &stored.profile {
-        for (rank, candidate) in selection.split(',').enumerate() {
-            let counts = tallies.entry(candidate.to_owned()).or_default();
-            counts.mentions += ballots;
-            if rank == 0 {
-                counts.first_preferences += ballots;
-            }
-        }
-        total += ballots;
+        count_selection(&mut tallies, selection.split(','), *ballots);
     }
     Stored {
         tallies,
         profile: stored.profile.clone(),
-        total,
+        total: stored.profile.values().sum(),
         applied_at_ms: stored.applied_at_ms,
     }
 }

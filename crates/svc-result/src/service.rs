@@ -1,27 +1,27 @@
 //! The results domain: snapshots after each applied batch, reads under the visibility rule,
 //! recounts and audits.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use kit::{auth::Caller, discovery::Balanced, ServiceError};
+use clients::VotingClient;
+use kit::{auth::Caller, ServiceError};
 use proto_gen::{
     election::v1::{ElectionStatus, ResultsVisibility},
     result::v1::{AuditResponse, GetResultsResponse, RecountResponse},
-    voting::v1::{voting_service_client::VotingServiceClient, RecordedCountRequest},
 };
 
 use crate::{
     cache::ResultCache,
     elections::{ElectionDirectory, ElectionInfo},
     results,
-    store::ResultStore,
+    store::{ResultStore, Stored},
 };
 
 pub struct Results {
     pub store: Arc<dyn ResultStore>,
     pub cache: Arc<dyn ResultCache>,
     pub directory: ElectionDirectory,
-    pub voting: Balanced,
+    pub voting: VotingClient,
 }
 
 pub fn election_id(value: &str) -> Result<String, ServiceError> {
@@ -53,9 +53,18 @@ pub fn check_visible(caller: &Caller, info: &ElectionInfo) -> Result<(), Service
 impl Results {
     /// Recomputes an election's snapshot from the database and stores and announces it.
     pub async fn refresh(&self, election_id: &str) -> Result<GetResultsResponse, ServiceError> {
+        let counts = self.store.stored(election_id).await?;
+        self.show(election_id, &counts).await
+    }
+
+    /// The snapshot of an election's `counts`, stored and announced.
+    pub async fn show(
+        &self,
+        election_id: &str,
+        counts: &Stored,
+    ) -> Result<GetResultsResponse, ServiceError> {
         let info = self.directory.get(election_id).await?;
-        let stored = self.store.stored(election_id).await?;
-        let snapshot = results::compute(&info.election, &info.candidates, &stored);
+        let snapshot = results::compute(&info.election, &info.candidates, counts);
         if let Err(error) = self.cache.put(&snapshot).await {
             tracing::warn!(%error, "results cache not updated; reads fall back to the database");
         }
@@ -99,36 +108,15 @@ impl Results {
         })
     }
 
-    /// Compares svc-voting's recorded ballots with the ballots counted here. The caller's
-    /// own credentials ask svc-voting, which applies its own admin rule.
+    /// Compares svc-voting's recorded ballots with the ballots counted here. svc-voting is
+    /// asked for the caller, and applies its own admin rule to them.
     pub async fn audit(
         &self,
+        caller: &Caller,
         election: &str,
-        authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
     ) -> Result<AuditResponse, ServiceError> {
         let election_id = election_id(election)?;
-        let channel = self
-            .voting
-            .pick_within(Duration::from_secs(2))
-            .await
-            .ok_or_else(|| ServiceError::Unavailable("no svc-voting instance".into()))?;
-        let mut request = tonic::Request::new(RecordedCountRequest {
-            election_id: election_id.clone(),
-        });
-        if let Some(value) = authorization {
-            request.metadata_mut().insert("authorization", value);
-        }
-        let recorded = VotingServiceClient::new(channel)
-            .recorded_count(request)
-            .await
-            .map_err(|status| {
-                ServiceError::Unavailable(format!(
-                    "recorded ballots unavailable: {}",
-                    status.message()
-                ))
-            })?
-            .into_inner()
-            .ballots;
+        let recorded = self.voting.recorded_count(caller, &election_id).await?;
         let counted = self.store.counted(&election_id).await?;
         let total = self.store.stored(&election_id).await?.total;
         Ok(AuditResponse {

@@ -5,11 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
 
-use kit::db::{placeholder, placeholder_rows, Migration};
+use kit::db::{insert_rows, statement, Migration};
 
-const POSTGRES: &[&str] = &[
+use crate::results;
+
+const INITIAL: &[&str] = &[
     "CREATE TABLE counted_ballots (
         ballot_id TEXT PRIMARY KEY,
         election_id TEXT NOT NULL
@@ -18,54 +20,28 @@ const POSTGRES: &[&str] = &[
     "CREATE TABLE tallies (
         election_id TEXT NOT NULL,
         candidate_id TEXT NOT NULL,
-        first_preferences BIGINT NOT NULL,
-        mentions BIGINT NOT NULL,
+        first_preferences {bigint} NOT NULL,
+        mentions {bigint} NOT NULL,
         PRIMARY KEY (election_id, candidate_id)
     )",
     "CREATE TABLE profiles (
         election_id TEXT NOT NULL,
         selection TEXT NOT NULL,
-        ballots BIGINT NOT NULL,
+        ballots {bigint} NOT NULL,
         PRIMARY KEY (election_id, selection)
     )",
     "CREATE TABLE totals (
         election_id TEXT PRIMARY KEY,
-        ballots BIGINT NOT NULL,
-        applied_at_ms BIGINT NOT NULL
-    )",
-];
-
-const SQLITE: &[&str] = &[
-    "CREATE TABLE counted_ballots (
-        ballot_id TEXT PRIMARY KEY,
-        election_id TEXT NOT NULL
-    )",
-    "CREATE INDEX counted_ballots_by_election ON counted_ballots (election_id)",
-    "CREATE TABLE tallies (
-        election_id TEXT NOT NULL,
-        candidate_id TEXT NOT NULL,
-        first_preferences INTEGER NOT NULL,
-        mentions INTEGER NOT NULL,
-        PRIMARY KEY (election_id, candidate_id)
-    )",
-    "CREATE TABLE profiles (
-        election_id TEXT NOT NULL,
-        selection TEXT NOT NULL,
-        ballots INTEGER NOT NULL,
-        PRIMARY KEY (election_id, selection)
-    )",
-    "CREATE TABLE totals (
-        election_id TEXT PRIMARY KEY,
-        ballots INTEGER NOT NULL,
-        applied_at_ms INTEGER NOT NULL
+        ballots {bigint} NOT NULL,
+        applied_at_ms {bigint} NOT NULL
     )",
 ];
 
 pub const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "counted ballots, tallies, profiles, totals",
-    postgres: POSTGRES,
-    sqlite: SQLITE,
+    statements: INITIAL,
+    postgres_only: &[],
 }];
 
 /// A ballot as the consumer hands it over.
@@ -94,15 +70,25 @@ pub struct Stored {
     pub applied_at_ms: i64,
 }
 
+/// What one batch did to one election.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The counts of the ballots new in this batch alone (`applied_at_ms` is the batch's).
+    pub added: Stored,
+    /// The election's total right after this batch, as the database has it: more than a
+    /// held total plus `added` means another member counted some too.
+    pub total_after: u64,
+}
+
 #[async_trait]
 pub trait ResultStore: Send + Sync {
-    /// Counts the ballots not counted before, in one transaction; returns the elections
-    /// that changed.
+    /// Counts the ballots not counted before, in one transaction; returns what it added to
+    /// each election that changed.
     async fn apply(
         &self,
         ballots: &[CountedBallot],
         now_ms: i64,
-    ) -> Result<BTreeSet<String>, DbErr>;
+    ) -> Result<BTreeMap<String, Applied>, DbErr>;
     async fn stored(&self, election_id: &str) -> Result<Stored, DbErr>;
     /// Ballots counted for an election, by their ids.
     async fn counted(&self, election_id: &str) -> Result<u64, DbErr>;
@@ -112,9 +98,6 @@ pub trait ResultStore: Send + Sync {
 pub struct SeaResultStore {
     db: DatabaseConnection,
 }
-
-/// Rows per statement, well inside both databases' parameter limits.
-const CHUNK: usize = 500;
 
 impl SeaResultStore {
     pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
@@ -128,28 +111,55 @@ impl SeaResultStore {
     }
 }
 
-/// `insert VALUES (…), (…) on_conflict`, [`CHUNK`] rows per statement.
-async fn upsert<const WIDTH: usize>(
-    txn: &sea_orm::DatabaseTransaction,
-    insert: &str,
-    on_conflict: &str,
-    values: Vec<[Value; WIDTH]>,
-) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
-    for chunk in values.chunks(CHUNK) {
-        let sql = format!(
-            "{insert} VALUES {} {on_conflict}",
-            placeholder_rows(backend, chunk.len(), WIDTH)
-        );
-        let flat: Vec<Value> = chunk.iter().flat_map(|row| row.iter().cloned()).collect();
-        txn.execute(Statement::from_sql_and_values(backend, sql, flat))
-            .await?;
-    }
-    Ok(())
-}
-
 fn n(row: &sea_orm::QueryResult, column: &str) -> Result<u64, DbErr> {
     Ok(row.try_get::<i64>("", column)?.max(0) as u64)
+}
+
+// Rows in key order (election, then candidate or selection): two instances briefly counting
+// one partition during a rebalance lock rows in the same order, so they never deadlock.
+
+fn tally_rows(added: &BTreeMap<String, Stored>) -> Vec<[Value; 4]> {
+    added
+        .iter()
+        .flat_map(|(election, added)| {
+            added.tallies.iter().map(move |(candidate, counts)| {
+                [
+                    election.clone().into(),
+                    candidate.clone().into(),
+                    (counts.first_preferences as i64).into(),
+                    (counts.mentions as i64).into(),
+                ]
+            })
+        })
+        .collect()
+}
+
+fn profile_rows(added: &BTreeMap<String, Stored>) -> Vec<[Value; 3]> {
+    added
+        .iter()
+        .flat_map(|(election, added)| {
+            added.profile.iter().map(move |(selection, ballots)| {
+                [
+                    election.clone().into(),
+                    selection.clone().into(),
+                    (*ballots as i64).into(),
+                ]
+            })
+        })
+        .collect()
+}
+
+fn total_rows(added: &BTreeMap<String, Stored>, now_ms: i64) -> Vec<[Value; 3]> {
+    added
+        .iter()
+        .map(|(election, added)| {
+            [
+                election.clone().into(),
+                (added.total as i64).into(),
+                now_ms.into(),
+            ]
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -158,112 +168,65 @@ impl ResultStore for SeaResultStore {
         &self,
         ballots: &[CountedBallot],
         now_ms: i64,
-    ) -> Result<BTreeSet<String>, DbErr> {
-        let backend = self.db.get_database_backend();
+    ) -> Result<BTreeMap<String, Applied>, DbErr> {
         let txn = self.db.begin().await?;
         // The unique ballot id decides what is new; replays insert nothing.
-        let mut fresh: BTreeSet<String> = BTreeSet::new();
-        for chunk in ballots.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO counted_ballots (ballot_id, election_id) VALUES {} \
-                 ON CONFLICT DO NOTHING RETURNING ballot_id",
-                placeholder_rows(backend, chunk.len(), 2)
-            );
-            let values: Vec<Value> = chunk
-                .iter()
-                .flat_map(|b| [b.ballot_id.clone().into(), b.election_id.clone().into()])
-                .collect();
-            for row in txn
-                .query_all(Statement::from_sql_and_values(backend, sql, values))
-                .await?
-            {
-                fresh.insert(row.try_get("", "ballot_id")?);
-            }
-        }
-        let mut tallies: BTreeMap<(String, String), Counts> = BTreeMap::new();
-        let mut profiles: BTreeMap<(String, String), u64> = BTreeMap::new();
-        let mut totals: BTreeMap<String, u64> = BTreeMap::new();
-        let mut seen = BTreeSet::new();
-        for ballot in ballots {
-            // A batch can carry the same ballot twice (a redelivery); count it once.
-            if !fresh.contains(&ballot.ballot_id) || !seen.insert(&ballot.ballot_id) {
-                continue;
-            }
-            for (rank, candidate) in ballot.selection.iter().enumerate() {
-                let counts = tallies
-                    .entry((ballot.election_id.clone(), candidate.clone()))
-                    .or_default();
-                counts.mentions += 1;
-                if rank == 0 {
-                    counts.first_preferences += 1;
-                }
-            }
-            *profiles
-                .entry((ballot.election_id.clone(), ballot.selection.join(",")))
-                .or_default() += 1;
-            *totals.entry(ballot.election_id.clone()).or_default() += 1;
-        }
-        // Sorted keys everywhere, so two instances during a rebalance never deadlock.
-        let tallies: Vec<[Value; 4]> = tallies
-            .into_iter()
-            .map(|((election, candidate), counts)| {
-                [
-                    election.into(),
-                    candidate.into(),
-                    (counts.first_preferences as i64).into(),
-                    (counts.mentions as i64).into(),
-                ]
-            })
+        let ids: Vec<[Value; 2]> = ballots
+            .iter()
+            .map(|b| [b.ballot_id.clone().into(), b.election_id.clone().into()])
             .collect();
-        upsert(
+        let fresh: BTreeSet<String> = insert_rows(
+            &txn,
+            "INSERT INTO counted_ballots (ballot_id, election_id)",
+            "ON CONFLICT DO NOTHING RETURNING ballot_id",
+            &ids,
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get("", "ballot_id"))
+        .collect::<Result<_, DbErr>>()?;
+        let mut added = results::added(ballots, &fresh, now_ms);
+        insert_rows(
             &txn,
             "INSERT INTO tallies (election_id, candidate_id, first_preferences, mentions)",
             "ON CONFLICT (election_id, candidate_id) DO UPDATE SET \
              first_preferences = tallies.first_preferences + excluded.first_preferences, \
              mentions = tallies.mentions + excluded.mentions",
-            tallies,
+            &tally_rows(&added),
         )
         .await?;
-        let profiles: Vec<[Value; 3]> = profiles
-            .into_iter()
-            .map(|((election, selection), ballots)| {
-                [election.into(), selection.into(), (ballots as i64).into()]
-            })
-            .collect();
-        upsert(
+        insert_rows(
             &txn,
             "INSERT INTO profiles (election_id, selection, ballots)",
             "ON CONFLICT (election_id, selection) DO UPDATE SET \
              ballots = profiles.ballots + excluded.ballots",
-            profiles,
+            &profile_rows(&added),
         )
         .await?;
-        let changed: Vec<String> = totals.keys().cloned().collect();
-        let totals: Vec<[Value; 3]> = totals
-            .into_iter()
-            .map(|(election, ballots)| [election.into(), (ballots as i64).into(), now_ms.into()])
-            .collect();
-        upsert(
+        let totals_after = insert_rows(
             &txn,
             "INSERT INTO totals (election_id, ballots, applied_at_ms)",
             "ON CONFLICT (election_id) DO UPDATE SET \
-             ballots = totals.ballots + excluded.ballots, applied_at_ms = excluded.applied_at_ms",
-            totals,
+             ballots = totals.ballots + excluded.ballots, applied_at_ms = excluded.applied_at_ms \
+             RETURNING election_id, ballots",
+            &total_rows(&added, now_ms),
         )
         .await?;
         txn.commit().await?;
-        Ok(changed.into_iter().collect())
+        let mut applied = BTreeMap::new();
+        for row in totals_after {
+            let election: String = row.try_get("", "election_id")?;
+            if let Some(added) = added.remove(&election) {
+                let total_after = n(&row, "ballots")?;
+                applied.insert(election, Applied { added, total_after });
+            }
+        }
+        Ok(applied)
     }
 
     async fn stored(&self, election_id: &str) -> Result<Stored, DbErr> {
         let backend = self.db.get_database_backend();
-        let by_election = |sql: &str| {
-            Statement::from_sql_and_values(
-                backend,
-                sql.replace("$1", &placeholder(backend, 1)),
-                [election_id.into()],
-            )
-        };
+        let by_election = |sql: &str| statement(backend, sql, [election_id.into()]);
         let mut stored = Stored::default();
         for row in self
             .db
@@ -308,12 +271,9 @@ impl ResultStore for SeaResultStore {
         let backend = self.db.get_database_backend();
         let row = self
             .db
-            .query_one(Statement::from_sql_and_values(
+            .query_one(statement(
                 backend,
-                format!(
-                    "SELECT COUNT(*) AS n FROM counted_ballots WHERE election_id = {}",
-                    placeholder(backend, 1)
-                ),
+                "SELECT COUNT(*) AS n FROM counted_ballots WHERE election_id = $1",
                 [election_id.into()],
             ))
             .await?;
