@@ -1,13 +1,15 @@
-//! What every call passes before it is forwarded: rate limits and the access policy.
+//! What every call passes before it is forwarded: rate limits and the access policy; and how
+//! the caller it admitted is handed on, so the service does not check it again.
 
 use std::{net::IpAddr, time::Duration};
 
 use kit::{
     auth::{authorize_user, Caller, TokenVerifier},
+    internal::InternalToken,
     policy::MethodRule,
 };
 use proto_gen::options::v1::{Access, RateClass};
-use tonic::Status;
+use tonic::{metadata::MetadataMap, Status};
 
 use crate::ratelimit::Buckets;
 
@@ -29,15 +31,17 @@ pub enum Denied {
 
 pub struct Gate {
     verifier: TokenVerifier,
+    internal_token: InternalToken,
     per_ip: Buckets,
     per_user: Buckets,
     credentials: Buckets,
 }
 
 impl Gate {
-    pub fn new(verifier: TokenVerifier, limits: &Limits) -> Self {
+    pub fn new(verifier: TokenVerifier, internal_token: InternalToken, limits: &Limits) -> Self {
         Self {
             verifier,
+            internal_token,
             per_ip: Buckets::new(limits.per_ip_per_second, limits.per_ip_burst),
             per_user: Buckets::new(limits.per_user_per_second, limits.per_user_burst),
             credentials: Buckets::new(
@@ -77,6 +81,15 @@ impl Gate {
                 .map_err(Denied::Limited)?;
         }
         Ok(caller)
+    }
+
+    /// Puts the admitted caller (signature verified; for signed-in methods, account confirmed)
+    /// on the forwarded call under the internal token; the service takes it from there instead
+    /// of checking again. Call it after the client's own service headers are stripped.
+    pub fn hand_on(&self, caller: &Caller, metadata: &mut MetadataMap) -> Result<(), Status> {
+        self.internal_token
+            .hand_on(caller, metadata)
+            .map_err(Status::from)
     }
 }
 

@@ -11,12 +11,13 @@ use axum::{
 };
 use bytes::Bytes;
 use http::uri::PathAndQuery;
+use kit::auth::Caller;
 use tonic::{metadata::MetadataValue, Code};
 
 use crate::{
     gate::{retry_after_seconds, Denied},
     raw_codec::RawCodec,
-    rest::{request_message, response_json, RestError, RouteMatch},
+    rest::{request_message, response_json, RestError, Route, RouteMatch},
     EdgeState,
 };
 
@@ -43,41 +44,62 @@ async fn transcoded_call(
     request: Request<Body>,
 ) -> Labelled<serde_json::Value> {
     let (parts, body) = request.into_parts();
-    let unknown = || "unknown".to_owned();
     let (route, bound) = match state.routes.find(&parts.method, parts.uri.path()) {
         RouteMatch::Found(route, bound) => (route, bound),
-        RouteMatch::WrongVerb => {
-            let error = RestError::new(
-                Code::Unimplemented,
-                format!("{} is not allowed on {}", parts.method, parts.uri.path()),
-            );
-            return Err((unknown(), error.with_status(405)));
-        }
-        RouteMatch::NotFound => {
-            let error = RestError::new(
-                Code::NotFound,
-                format!("no route for {} {}", parts.method, parts.uri.path()),
-            );
-            return Err((unknown(), error));
-        }
+        unmatched => return Err(("unknown".to_owned(), no_route(unmatched, &parts))),
     };
     let label = route.grpc_path.clone();
-    let fail = |error: RestError| Err((label.clone(), error));
-
-    match state
-        .gate
-        .admit(Some(client.ip()), &route.rule, &parts.headers)
+    let answer = async {
+        let caller = state
+            .gate
+            .admit(Some(client.ip()), &route.rule, &parts.headers)
+            .await
+            .map_err(refused)?;
+        let body = read_body(state, &parts, body).await?;
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let message = request_message(route, &bound, parts.uri.query(), content_type, &body)?;
+        forward(state, route, caller.as_ref(), &parts.headers, message).await
+    };
+    answer
         .await
-    {
-        Ok(_) => {}
-        Err(Denied::Limited(wait)) => {
+        .map(|json| (label.clone(), json))
+        .map_err(|error| (label, error))
+}
+
+/// 405 for a known path with another verb, 404 for an unknown one.
+fn no_route(unmatched: RouteMatch<'_>, parts: &http::request::Parts) -> RestError {
+    let (method, path) = (&parts.method, parts.uri.path());
+    match unmatched {
+        RouteMatch::WrongVerb => RestError::new(
+            Code::Unimplemented,
+            format!("{method} is not allowed on {path}"),
+        )
+        .with_status(405),
+        _ => RestError::new(Code::NotFound, format!("no route for {method} {path}")),
+    }
+}
+
+/// The gate's refusal as REST: 429 with Retry-After when limited, else the status's mapping.
+fn refused(denied: Denied) -> RestError {
+    match denied {
+        Denied::Limited(wait) => {
             let mut error = RestError::new(Code::ResourceExhausted, "rate limit exceeded");
             error.retry_after_seconds = Some(retry_after_seconds(wait));
-            return fail(error);
+            error
         }
-        Err(Denied::Refused(status)) => return fail(RestError::from_status(&status)),
+        Denied::Refused(status) => RestError::from_status(&status),
     }
+}
 
+/// The body, refused with 413 when its declared or actual length passes the limit.
+async fn read_body(
+    state: &EdgeState,
+    parts: &http::request::Parts,
+    body: Body,
+) -> Result<Bytes, RestError> {
     let too_large = || {
         RestError::field(
             "body",
@@ -91,56 +113,53 @@ async fn transcoded_call(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared_length.is_some_and(|length| length > state.limits.max_body_bytes) {
-        return fail(too_large());
+        return Err(too_large());
     }
-    let body = match axum::body::to_bytes(body, state.limits.max_body_bytes).await {
-        Ok(body) => body,
-        Err(_) => return fail(too_large()),
-    };
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let message = match request_message(route, &bound, parts.uri.query(), content_type, &body) {
-        Ok(message) => message,
-        Err(error) => return fail(error),
-    };
+    axum::body::to_bytes(body, state.limits.max_body_bytes)
+        .await
+        .map_err(|_| too_large())
+}
 
+/// One unary call to a live instance of the route's service, with the caller's token or
+/// the identity the gate verified, within the upstream timeout; the answer as JSON.
+async fn forward(
+    state: &EdgeState,
+    route: &Route,
+    caller: Option<&Caller>,
+    headers: &http::HeaderMap,
+    message: Vec<u8>,
+) -> Result<serde_json::Value, RestError> {
     let service = route.method().parent_service().full_name().to_owned();
-    let Some(channel) = state.upstreams.pick(&service).await else {
-        return fail(RestError::new(
-            Code::Unavailable,
-            format!("no live instance of {service}"),
-        ));
-    };
+    let unavailable = |why: &str| RestError::new(Code::Unavailable, format!("{service} {why}"));
+    let channel = state.upstreams.pick(&service).await.ok_or_else(|| {
+        RestError::new(Code::Unavailable, format!("no live instance of {service}"))
+    })?;
     let mut grpc = tonic::client::Grpc::new(channel);
-    if grpc.ready().await.is_err() {
-        return fail(RestError::new(
-            Code::Unavailable,
-            format!("{service} is unreachable"),
-        ));
-    }
+    grpc.ready()
+        .await
+        .map_err(|_| unavailable("is unreachable"))?;
     let mut call = tonic::Request::new(Bytes::from(message));
     call.set_timeout(state.upstreams.timeout());
-    if let Some(value) = parts
-        .headers
+    if let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| MetadataValue::try_from(v.as_bytes()).ok())
     {
         call.metadata_mut().insert("authorization", value);
     }
-    let Ok(path) = PathAndQuery::from_str(&route.grpc_path) else {
-        return fail(RestError::new(Code::Internal, "bad method path"));
-    };
+    if let Some(caller) = caller {
+        state
+            .gate
+            .hand_on(caller, call.metadata_mut())
+            .map_err(|status| RestError::from_status(&status))?;
+    }
+    let path = PathAndQuery::from_str(&route.grpc_path)
+        .map_err(|_| RestError::new(Code::Internal, "bad method path"))?;
     let answer =
         tokio::time::timeout(state.upstreams.timeout(), grpc.unary(call, path, RawCodec)).await;
     match answer {
-        Ok(Ok(response)) => match response_json(route.method().output(), &response.into_inner()) {
-            Ok(json) => Ok((label, json)),
-            Err(error) => fail(error),
-        },
-        Ok(Err(status)) => fail(RestError::from_status(&status)),
-        Err(_) => fail(RestError::new(
+        Ok(Ok(response)) => response_json(route.method().output(), &response.into_inner()),
+        Ok(Err(status)) => Err(RestError::from_status(&status)),
+        Err(_) => Err(RestError::new(
             Code::DeadlineExceeded,
             format!("{service} did not answer in time"),
         )),

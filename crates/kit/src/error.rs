@@ -1,4 +1,5 @@
-//! One error enum for every service, mapped to both a gRPC code and an HTTP status.
+//! One error enum for every service, mapped to both a gRPC code and an HTTP status, and back
+//! from the status another service answered with.
 
 use tonic::Code;
 
@@ -116,6 +117,43 @@ impl From<ServiceError> for tonic::Status {
     }
 }
 
+impl ServiceError {
+    /// The typed error behind a status that `upstream` (a service name) answered with, or
+    /// that the transport made up on the way: refusals keep their kind and message, transport
+    /// failures become Unavailable or DeadlineExceeded, and faults on the other side Internal.
+    pub fn from_upstream(upstream: &str, status: tonic::Status) -> Self {
+        let message = status.message().to_owned();
+        match status.code() {
+            Code::InvalidArgument | Code::OutOfRange => match message.split_once(": ") {
+                Some((field, reason)) => Self::invalid(field, reason),
+                None => Self::invalid("request", message),
+            },
+            Code::Unauthenticated => Self::Unauthenticated(message),
+            Code::PermissionDenied => Self::PermissionDenied(message),
+            Code::NotFound => Self::NotFound(message),
+            Code::AlreadyExists => Self::AlreadyExists(message),
+            Code::FailedPrecondition => Self::FailedPrecondition(message),
+            Code::Aborted => Self::Aborted(message),
+            Code::ResourceExhausted => Self::ResourceExhausted(message),
+            Code::Unavailable => Self::Unavailable(format!("{upstream}: {message}")),
+            // tonic reports its own client-side timeout as Cancelled.
+            Code::DeadlineExceeded | Code::Cancelled => {
+                Self::DeadlineExceeded(format!("{upstream} did not answer in time: {message}"))
+            }
+            // A status with a source was made on our side of the wire: a transport failure.
+            Code::Unknown if std::error::Error::source(&status).is_some() => {
+                Self::Unavailable(format!("{upstream} is unreachable: {message}"))
+            }
+            Code::Ok | Code::Unknown | Code::Internal | Code::Unimplemented | Code::DataLoss => {
+                Self::internal(anyhow::anyhow!(
+                    "{upstream} failed: {:?}: {message}",
+                    status.code()
+                ))
+            }
+        }
+    }
+}
+
 impl From<sea_orm::DbErr> for ServiceError {
     fn from(error: sea_orm::DbErr) -> Self {
         Self::Internal(error.into())
@@ -142,6 +180,48 @@ mod tests {
         )));
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("hunter2"));
+    }
+
+    #[test]
+    fn statuses_come_back_as_the_errors_they_were() {
+        let upstream = "votemesh.election.v1.ElectionService";
+        let original = ServiceError::invalid("election_id", "not a valid id");
+        let back = ServiceError::from_upstream(upstream, tonic::Status::from(original));
+        assert!(
+            matches!(&back, ServiceError::InvalidArgument { field, reason }
+                if field == "election_id" && reason == "not a valid id"),
+            "{back:?}"
+        );
+        for code in [
+            Code::Unauthenticated,
+            Code::PermissionDenied,
+            Code::NotFound,
+            Code::AlreadyExists,
+            Code::FailedPrecondition,
+            Code::Aborted,
+            Code::ResourceExhausted,
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+            Code::Internal,
+        ] {
+            let back = ServiceError::from_upstream(upstream, tonic::Status::new(code, "why"));
+            assert_eq!(back.grpc_code(), code);
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_unavailable_or_timeouts() {
+        let upstream = "votemesh.user.v1.UserService";
+        let timed_out =
+            ServiceError::from_upstream(upstream, tonic::Status::cancelled("Timeout expired"));
+        assert_eq!(timed_out.grpc_code(), Code::DeadlineExceeded);
+        let broken = tonic::Status::from_error(Box::new(std::io::Error::other("connection reset")));
+        assert_eq!(
+            ServiceError::from_upstream(upstream, broken).grpc_code(),
+            Code::Unavailable
+        );
+        let peer_fault = ServiceError::from_upstream(upstream, tonic::Status::unknown("boom"));
+        assert_eq!(peer_fault.grpc_code(), Code::Internal);
     }
 
     #[test]

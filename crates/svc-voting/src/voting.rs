@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
-use kit::{auth::Caller, ServiceError};
+use kit::{auth::Caller, bus::Event, ServiceError};
 use prost::Message;
 use proto_gen::{
     election::v1::ElectionStatus,
@@ -181,18 +181,18 @@ impl Voting {
             selection: choices.join(","),
             receipt_hash: self.receipt_hash(&receipt_code),
             events: vec![
-                (
-                    ballot_event.event_id.clone(),
-                    self.topics.ballots.clone(),
-                    election_id.to_owned(),
-                    ballot_event.encode_to_vec(),
-                ),
-                (
-                    vote_event.event_id.clone(),
-                    self.topics.votes.clone(),
-                    election_id.to_owned(),
-                    vote_event.encode_to_vec(),
-                ),
+                Event {
+                    id: ballot_event.event_id.clone(),
+                    topic: self.topics.ballots.clone(),
+                    key: election_id.to_owned(),
+                    payload: ballot_event.encode_to_vec(),
+                },
+                Event {
+                    id: vote_event.event_id.clone(),
+                    topic: self.topics.votes.clone(),
+                    key: election_id.to_owned(),
+                    payload: vote_event.encode_to_vec(),
+                },
             ],
         };
         match self.store.cast(cast).await {
@@ -203,6 +203,7 @@ impl Voting {
                 ))
             }
             Err(CastError::Database(error)) => return Err(ServiceError::internal(error)),
+            Err(CastError::Unavailable(reason)) => return Err(ServiceError::Unavailable(reason)),
         }
         if self.crash_after_commit {
             tracing::error!("test fault: aborting after commit, before publish");

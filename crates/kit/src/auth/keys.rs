@@ -1,5 +1,5 @@
 //! Where verifying keys come from: a fixed set, svc-user's own store, or svc-user's
-//! GetSigningKeys RPC (the JWKS equivalent), behind one trait.
+//! GetSigningKeys RPC (the JWKS equivalent, `clients::RemoteKeys`), behind one trait.
 
 use std::{
     collections::HashMap,
@@ -13,9 +13,6 @@ use super::{
     accounts::AccountStatus,
     jwt::{is_expired, parse_header, verify_with, Claims, Expectations, TokenError},
 };
-
-/// How long a confirmed account stays confirmed.
-pub const ACCOUNT_STATUS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Verifying keys by kid.
 pub type KeySet = HashMap<String, VerifyingKey>;
@@ -56,25 +53,6 @@ impl TokenVerifier {
             accounts: None,
             verified: Arc::new(Mutex::new(HashMap::new())),
         }
-    }
-
-    /// The verifier every service but svc-user uses: keys from svc-user's GetSigningKeys, and
-    /// each signed-in caller's account confirmed with svc-user (cached for
-    /// [`ACCOUNT_STATUS_TTL`], the most a disabled or demoted user keeps acting).
-    pub fn from_user_service(
-        users: crate::discovery::Balanced,
-        common: &crate::config::CommonArgs,
-    ) -> anyhow::Result<Self> {
-        let accounts = super::RemoteAccounts::new(
-            users.clone(),
-            crate::internal::InternalToken::new(&common.internal_token)?,
-            ACCOUNT_STATUS_TTL,
-        );
-        Ok(Self::new(
-            Arc::new(super::RemoteKeys::new(users)),
-            common.token_expectations(),
-        )
-        .with_account_status(Arc::new(accounts)))
     }
 
     /// Also confirms each signed-in caller's account and takes its current role from there.

@@ -1,5 +1,6 @@
-//! Enforces the protos' access rules on a gRPC server: verifies the bearer token, checks the
-//! role, and puts the [`Caller`] into the request's extensions for the handler.
+//! Enforces the protos' access rules on a gRPC server: verifies the bearer token (or, from a
+//! service holding the internal token, takes the caller it hands on), checks the role, and
+//! puts the [`Caller`] into the request's extensions for the handler.
 
 use std::{
     sync::Arc,
@@ -13,7 +14,7 @@ use subtle::ConstantTimeEq;
 use tonic::Status;
 use tower::{Layer, Service};
 
-use super::{role_from_claim, Caller, TokenVerifier};
+use super::{role_from_claim, Caller, TokenVerifier, CALLER_HEADER};
 use crate::policy::{AccessPolicy, MethodRule};
 
 /// Header carrying the shared service secret on internal calls.
@@ -36,28 +37,50 @@ struct AuthState {
 }
 
 impl AuthState {
+    /// Whether the request carries the shared service secret.
+    fn carries_internal_token(&self, headers: &HeaderMap) -> bool {
+        let presented = headers
+            .get(INTERNAL_TOKEN_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        let expected = self.internal_token.as_bytes();
+        !expected.is_empty() && bool::from(presented.ct_eq(expected))
+    }
+
     async fn authorize(&self, path: &str, headers: &HeaderMap) -> Result<Option<Caller>, Status> {
         let Some(rule) = self.policy.rule(path) else {
             // Health and reflection are infrastructure, open to probes and grpcurl.
             return Ok(None);
         };
+        let from_a_service = self.carries_internal_token(headers);
         if rule.access == Access::Internal {
-            let presented = headers
-                .get(INTERNAL_TOKEN_HEADER)
-                .map(|v| v.as_bytes())
-                .unwrap_or_default();
-            let expected = self.internal_token.as_bytes();
-            return if !expected.is_empty() && bool::from(presented.ct_eq(expected)) {
+            return if from_a_service {
                 Ok(None)
             } else {
                 Err(Status::permission_denied("internal method: services only"))
             };
         }
-        authorize_user(rule, headers, &self.verifier).await
+        match headers.get(CALLER_HEADER) {
+            // A service (the edge, or one serving the user) verified this caller and
+            // confirmed the account on its hop; checking again here would add nothing.
+            Some(value) if from_a_service => {
+                let caller = value
+                    .to_str()
+                    .ok()
+                    .and_then(Caller::from_header)
+                    .ok_or_else(|| Status::unauthenticated("malformed caller header"))?;
+                apply_rule(rule, Some(caller))
+            }
+            Some(_) => Err(Status::unauthenticated(format!(
+                "{CALLER_HEADER} is only accepted from services"
+            ))),
+            None => authorize_user(rule, headers, &self.verifier).await,
+        }
     }
 }
 
-/// Applies a user-facing rule (public, signed-in or admin) to a request's headers.
+/// Applies a user-facing rule (public, signed-in or admin) to a request's headers: the
+/// bearer token's signature and claims, then (for signed-in methods) the account.
 pub async fn authorize_user(
     rule: &MethodRule,
     headers: &HeaderMap,
@@ -68,9 +91,8 @@ pub async fn authorize_user(
         Some(token) => match verifier.verify(token).await {
             Ok(claims) => match role_from_claim(&claims.role) {
                 Some(role) => Ok(Caller {
-                    user_id: claims.sub.clone(),
+                    user_id: claims.sub,
                     role,
-                    claims,
                 }),
                 None => Err(Status::unauthenticated("token role is not recognised")),
             },
@@ -95,21 +117,21 @@ pub async fn authorize_user(
             }
         }
     }
-    let caller = Ok(caller);
-    match rule.access {
-        Access::Public => Ok(None),
-        Access::Authenticated => caller.map(Some),
-        Access::Admin => {
-            let caller = caller?;
-            if caller.is_admin() {
-                Ok(Some(caller))
-            } else {
-                Err(Status::permission_denied("admin role required"))
-            }
-        }
-        Access::Internal | Access::Unspecified => {
+    apply_rule(rule, Some(caller))
+}
+
+/// Whether a rule lets `caller` (verified, or absent) through.
+fn apply_rule(rule: &MethodRule, caller: Option<Caller>) -> Result<Option<Caller>, Status> {
+    match (rule.access, caller) {
+        (Access::Public, caller) => Ok(caller),
+        (Access::Internal | Access::Unspecified, _) => {
             Err(Status::permission_denied("method is not callable here"))
         }
+        (_, None) => Err(Status::unauthenticated("sign in first")),
+        (Access::Admin, Some(caller)) if !caller.is_admin() => {
+            Err(Status::permission_denied("admin role required"))
+        }
+        (_, Some(caller)) => Ok(Some(caller)),
     }
 }
 
@@ -182,5 +204,90 @@ where
             }
             inner.call(request).await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proto_gen::user::v1::Role;
+    use tonic::Code;
+
+    use super::*;
+    use crate::auth::{Expectations, StaticKeys};
+
+    const GET_ME: &str = "/votemesh.user.v1.UserService/GetMe";
+    const LIST_USERS: &str = "/votemesh.user.v1.UserService/ListUsers";
+
+    fn state() -> AuthState {
+        let verifier = TokenVerifier::new(
+            Arc::new(StaticKeys(HashMap::new())),
+            Expectations {
+                issuer: "votemesh".into(),
+                audience: "votemesh".into(),
+            },
+        );
+        AuthState {
+            policy: Arc::new(AccessPolicy::from_contracts().expect("policy")),
+            verifier,
+            internal_token: "s3cret".into(),
+        }
+    }
+
+    fn headers(internal_token: Option<&str>, caller: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(token) = internal_token {
+            headers.insert(INTERNAL_TOKEN_HEADER, token.parse().expect("ascii"));
+        }
+        headers.insert(CALLER_HEADER, caller.parse().expect("ascii"));
+        headers
+    }
+
+    #[tokio::test]
+    async fn a_caller_handed_on_under_the_internal_token_is_taken() {
+        let admitted = state()
+            .authorize(LIST_USERS, &headers(Some("s3cret"), "u1 admin"))
+            .await
+            .expect("admitted");
+        assert_eq!(
+            admitted,
+            Some(Caller {
+                user_id: "u1".into(),
+                role: Role::Admin
+            })
+        );
+        let voter = state()
+            .authorize(LIST_USERS, &headers(Some("s3cret"), "u1 voter"))
+            .await
+            .expect_err("voters are not admins");
+        assert_eq!(voter.code(), Code::PermissionDenied);
+    }
+
+    #[tokio::test]
+    async fn a_caller_header_without_the_internal_token_is_refused() {
+        for token in [None, Some("guess"), Some("")] {
+            let refused = state()
+                .authorize(GET_ME, &headers(token, "u1 admin"))
+                .await
+                .expect_err("forged");
+            assert_eq!(refused.code(), Code::Unauthenticated, "{token:?}");
+        }
+        let malformed = state()
+            .authorize(GET_ME, &headers(Some("s3cret"), "u1 superuser"))
+            .await
+            .expect_err("malformed");
+        assert_eq!(malformed.code(), Code::Unauthenticated);
+    }
+
+    #[tokio::test]
+    async fn the_internal_token_alone_names_no_user() {
+        let mut headers = HeaderMap::new();
+        headers.insert(INTERNAL_TOKEN_HEADER, "s3cret".parse().expect("ascii"));
+        let refused = state()
+            .authorize(GET_ME, &headers)
+            .await
+            .expect_err("no user");
+        assert_eq!(refused.code(), Code::Unauthenticated);
     }
 }

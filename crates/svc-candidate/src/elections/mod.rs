@@ -1,9 +1,12 @@
 //! The elections domain: lifecycle, ballots, rolls and eligibility, independent of the wire.
 
+mod candidates;
+mod rolls;
+
 use std::{collections::HashSet, sync::Arc};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use kit::ServiceError;
+use kit::{bus::Event, ServiceError};
 use prost::Message;
 use proto_gen::{
     election::v1::{
@@ -19,13 +22,12 @@ use crate::{
     roll,
     store::{
         CandidateChange, CandidateRecord, DraftFields, ElectionRecord, ElectionStore, Guard,
-        OutboxEvent, Status, StoreError,
+        Status, StoreError,
     },
     validate::{self, ElectionInput},
+    voters::VoterEmails,
 };
 
-/// The topic election lifecycle events go to.
-pub const STATUS_TOPIC: &str = "votemesh.election.status.v1";
 const MIN_CANDIDATES_TO_OPEN: usize = 2;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
@@ -36,6 +38,7 @@ pub struct Elections {
     store: Arc<dyn ElectionStore>,
     roll_limit: usize,
     status_topic: String,
+    voters: Arc<dyn VoterEmails>,
 }
 
 fn now_ms() -> i64 {
@@ -95,7 +98,7 @@ fn encode_token(text: &str) -> String {
     URL_SAFE_NO_PAD.encode(text.as_bytes())
 }
 
-fn status_event(topic: &str, election: &ElectionRecord) -> OutboxEvent {
+fn status_event(topic: &str, election: &ElectionRecord) -> Event {
     let event_id = uuid::Uuid::new_v4().to_string();
     let payload = ElectionStatusChanged {
         event_id: event_id.clone(),
@@ -104,20 +107,26 @@ fn status_event(topic: &str, election: &ElectionRecord) -> OutboxEvent {
         version: election.version as u64,
         occurred_at: Some(convert::timestamp(now_ms())),
     };
-    OutboxEvent {
+    Event {
         id: event_id,
         topic: topic.to_owned(),
-        partition_key: election.id.clone(),
+        key: election.id.clone(),
         payload: payload.encode_to_vec(),
     }
 }
 
 impl Elections {
-    pub fn new(store: Arc<dyn ElectionStore>, roll_limit: usize, status_topic: String) -> Self {
+    pub fn new(
+        store: Arc<dyn ElectionStore>,
+        roll_limit: usize,
+        status_topic: String,
+        voters: Arc<dyn VoterEmails>,
+    ) -> Self {
         Self {
             store,
             roll_limit,
             status_topic,
+            voters,
         }
     }
 
@@ -359,264 +368,6 @@ impl Elections {
             .await
             .map_err(|e| refused(e, "extend it"))?;
         Ok(convert::election(&extended))
-    }
-
-    fn candidate_record(
-        election_id: &str,
-        id: String,
-        input: &Candidate,
-    ) -> Result<CandidateRecord, ServiceError> {
-        Ok(CandidateRecord {
-            id,
-            election_id: election_id.to_owned(),
-            name: validate::text("candidate.name", &input.name, 1, 200)?,
-            party: validate::text("candidate.party", &input.party, 0, 200)?,
-            description: validate::text("candidate.description", &input.description, 0, 2000)?,
-            image_url: validate::image_url("candidate.image_url", &input.image_url)?,
-            ballot_position: i64::from(input.ballot_position),
-        })
-    }
-
-    async fn change(
-        &self,
-        election_id: &str,
-        expected_version: u64,
-        change: CandidateChange,
-    ) -> Result<(ElectionRecord, Vec<CandidateRecord>), ServiceError> {
-        self.store
-            .change_candidates(election_id, Guard::from_expected(expected_version), change)
-            .await
-            .map_err(|e| {
-                refused(
-                    e,
-                    "change its candidates; the ballot is frozen once the election opens",
-                )
-            })
-    }
-
-    pub async fn add_candidate(
-        &self,
-        request: AddCandidateRequest,
-    ) -> Result<(Candidate, u64), ServiceError> {
-        let election_id = validate::id("election_id", &request.election_id)?;
-        let input = request
-            .candidate
-            .ok_or_else(|| ServiceError::invalid("candidate", "required"))?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let record = Self::candidate_record(&election_id, id.clone(), &input)?;
-        let (election, list) = self
-            .change(
-                &election_id,
-                request.expected_version,
-                CandidateChange::Add(record),
-            )
-            .await?;
-        let added = list
-            .iter()
-            .find(|c| c.id == id)
-            .ok_or_else(|| ServiceError::internal(anyhow::anyhow!("added candidate vanished")))?;
-        Ok((convert::candidate(added), election.version as u64))
-    }
-
-    pub async fn update_candidate(
-        &self,
-        request: UpdateCandidateRequest,
-    ) -> Result<(Candidate, u64), ServiceError> {
-        let election_id = validate::id("election_id", &request.election_id)?;
-        let candidate_id = validate::id("candidate_id", &request.candidate_id)?;
-        let current = self
-            .store
-            .candidates(&election_id)
-            .await
-            .map_err(|e| refused(e, "read its candidates"))?
-            .into_iter()
-            .find(|c| c.id == candidate_id)
-            .ok_or_else(|| refused(StoreError::CandidateNotFound, ""))?;
-        let merged = Candidate {
-            name: request.name.unwrap_or(current.name),
-            party: request.party.unwrap_or(current.party),
-            description: request.description.unwrap_or(current.description),
-            image_url: request.image_url.unwrap_or(current.image_url),
-            ..Default::default()
-        };
-        let record = Self::candidate_record(&election_id, candidate_id.clone(), &merged)?;
-        let (election, list) = self
-            .change(
-                &election_id,
-                request.expected_version,
-                CandidateChange::Update(record),
-            )
-            .await?;
-        let updated = list
-            .iter()
-            .find(|c| c.id == candidate_id)
-            .ok_or_else(|| refused(StoreError::CandidateNotFound, ""))?;
-        Ok((convert::candidate(updated), election.version as u64))
-    }
-
-    pub async fn remove_candidate(
-        &self,
-        election_id: &str,
-        candidate_id: &str,
-        expected_version: u64,
-    ) -> Result<u64, ServiceError> {
-        let election_id = validate::id("election_id", election_id)?;
-        let candidate_id = validate::id("candidate_id", candidate_id)?;
-        let (election, _) = self
-            .change(
-                &election_id,
-                expected_version,
-                CandidateChange::Remove(candidate_id),
-            )
-            .await?;
-        Ok(election.version as u64)
-    }
-
-    pub async fn reorder(
-        &self,
-        request: ReorderCandidatesRequest,
-    ) -> Result<(Vec<Candidate>, u64), ServiceError> {
-        let election_id = validate::id("election_id", &request.election_id)?;
-        let (election, list) = self
-            .change(
-                &election_id,
-                request.expected_version,
-                CandidateChange::Reorder(request.candidate_ids),
-            )
-            .await?;
-        Ok((
-            list.iter().map(convert::candidate).collect(),
-            election.version as u64,
-        ))
-    }
-
-    pub async fn candidates(&self, election_id: &str) -> Result<Vec<Candidate>, ServiceError> {
-        let election = self.current(election_id).await?;
-        let list = self
-            .store
-            .candidates(&election.id)
-            .await
-            .map_err(|e| refused(e, "read its candidates"))?;
-        Ok(list.iter().map(convert::candidate).collect())
-    }
-
-    /// Adds rows to a DRAFT election's roll; every refused row is reported, good rows stay.
-    pub async fn import_roll(
-        &self,
-        election_id: &str,
-        rows: Vec<String>,
-    ) -> Result<ImportRollResponse, ServiceError> {
-        let election = self.current(election_id).await?;
-        if election.status != Status::Draft {
-            return Err(refused(
-                StoreError::WrongStatus(election.status),
-                "change its roll",
-            ));
-        }
-        let classified = roll::classify(rows, self.roll_limit);
-        let mut errors = classified.refused;
-        let emails: Vec<String> = classified
-            .good
-            .iter()
-            .map(|(_, email)| email.clone())
-            .collect();
-        let already: HashSet<String> = self
-            .store
-            .import_roll(&election.id, emails)
-            .await
-            .map_err(|e| refused(e, "change its roll"))?
-            .into_iter()
-            .collect();
-        let mut accepted = 0u32;
-        for (row, email) in classified.good {
-            if already.contains(&email) {
-                errors.push(proto_gen::election::v1::RollRowError {
-                    row,
-                    value: email,
-                    reason: "already on the roll".into(),
-                });
-            } else {
-                accepted += 1;
-            }
-        }
-        errors.sort_by_key(|error| error.row);
-        tracing::info!(election_id = %election.id, accepted, refused = errors.len(), "roll imported");
-        Ok(ImportRollResponse { accepted, errors })
-    }
-
-    pub async fn list_roll(
-        &self,
-        election_id: &str,
-        email_contains: String,
-        requested: u32,
-        page_token: &str,
-    ) -> Result<ListRollResponse, ServiceError> {
-        let election = self.current(election_id).await?;
-        let limit = page_limit(requested, DEFAULT_ROLL_PAGE, MAX_ROLL_PAGE)?;
-        let after = decode_token(page_token)?;
-        let mut emails = self
-            .store
-            .roll_page(&election.id, Some(email_contains), after, limit + 1)
-            .await
-            .map_err(|e| refused(e, "list its roll"))?;
-        let next_page_token = if emails.len() as u64 > limit {
-            emails.truncate(limit as usize);
-            emails.last().map(|e| encode_token(e)).unwrap_or_default()
-        } else {
-            String::new()
-        };
-        Ok(ListRollResponse {
-            emails,
-            next_page_token,
-        })
-    }
-
-    pub async fn count_roll(&self, election_id: &str) -> Result<u64, ServiceError> {
-        let election = self.current(election_id).await?;
-        self.store
-            .roll_count(&election.id)
-            .await
-            .map_err(|e| refused(e, "count its roll"))
-    }
-
-    pub async fn remove_roll_entry(
-        &self,
-        election_id: &str,
-        email: &str,
-    ) -> Result<(), ServiceError> {
-        let election_id = validate::id("election_id", election_id)?;
-        let email = kit::validate::email(email)
-            .ok_or_else(|| ServiceError::invalid("email", "not a valid email address"))?;
-        self.store
-            .remove_roll_entry(&election_id, &email)
-            .await
-            .map_err(|e| refused(e, "change its roll"))
-    }
-
-    /// For svc-voting: may this user vote here? Answers with the ballot so it can be cached.
-    pub async fn check_eligibility(
-        &self,
-        election_id: &str,
-        email: &str,
-    ) -> Result<CheckEligibilityResponse, ServiceError> {
-        let election = self.current(election_id).await?;
-        let eligible = match election.eligibility.as_str() {
-            "roll" => match kit::validate::email(email) {
-                Some(email) => self
-                    .store
-                    .on_roll(&election.id, &email)
-                    .await
-                    .map_err(|e| refused(e, "read its roll"))?,
-                None => false,
-            },
-            _ => true,
-        };
-        let candidates = self.candidates(&election.id).await?;
-        Ok(CheckEligibilityResponse {
-            eligible,
-            election: Some(convert::election(&election)),
-            candidates,
-        })
     }
 
     /// Applies every transition whose time has come; returns elections that could not open.

@@ -1,33 +1,44 @@
 //! Token verification keys fetched from svc-user's GetSigningKeys (the JWKS equivalent),
-//! cached, and refetched on an unknown kid at most once a second.
+//! cached, and refetched on an unknown kid at most once a second; and the verifier every
+//! service but svc-user builds from them.
 
 use std::{
     collections::HashMap,
-    sync::RwLock,
+    sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
 use ed25519_dalek::VerifyingKey;
-use proto_gen::user::v1::{user_service_client::UserServiceClient, GetSigningKeysRequest};
+use kit::{
+    auth::{KeyProvider, KeySet, TokenVerifier},
+    config::CommonArgs,
+};
 
-use super::{KeyProvider, KeySet};
-use crate::discovery::Balanced;
+use crate::{RemoteAccounts, UserClient};
 
 const REFETCH_INTERVAL: Duration = Duration::from_secs(1);
-/// The service that issues tokens and serves their keys.
-pub const USER_SERVICE: &str = "votemesh.user.v1.UserService";
+
+/// The verifier every service but svc-user uses: keys from svc-user's GetSigningKeys, and
+/// each signed-in caller's account confirmed with svc-user (cached for
+/// `kit::auth::ACCOUNT_STATUS_TTL`, the most a disabled or demoted user keeps acting).
+pub fn token_verifier(users: &UserClient, common: &CommonArgs) -> TokenVerifier {
+    TokenVerifier::new(
+        Arc::new(RemoteKeys::new(users.clone())),
+        common.token_expectations(),
+    )
+    .with_account_status(Arc::new(RemoteAccounts::new(users.clone())))
+}
 
 pub struct RemoteKeys {
-    users: Balanced,
+    users: UserClient,
     keys: RwLock<KeySet>,
     /// Held across a fetch, so concurrent misses wait for it instead of finding nothing.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl RemoteKeys {
-    /// Fetches from the svc-user instances in `users`.
-    pub fn new(users: Balanced) -> Self {
+    pub fn new(users: UserClient) -> Self {
         Self {
             users,
             keys: RwLock::new(HashMap::new()),
@@ -41,17 +52,9 @@ impl RemoteKeys {
             return;
         }
         *last = Some(Instant::now());
-        let Some(channel) = self.users.pick_within(REFETCH_INTERVAL).await else {
-            tracing::warn!("no svc-user instance to fetch signing keys from");
-            return;
-        };
-        match UserServiceClient::new(channel)
-            .get_signing_keys(GetSigningKeysRequest {})
-            .await
-        {
+        match self.users.get_signing_keys().await {
             Ok(response) => {
                 let fetched: KeySet = response
-                    .into_inner()
                     .keys
                     .into_iter()
                     .filter(|key| key.algorithm == "EdDSA")
@@ -63,12 +66,10 @@ impl RemoteKeys {
                 let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
                 *keys = fetched;
             }
-            Err(status) => tracing::warn!(%status, "fetching signing keys failed"),
+            Err(error) => tracing::warn!(%error, "fetching signing keys failed"),
         }
     }
-}
 
-impl RemoteKeys {
     fn cached(&self, kid: &str) -> Option<VerifyingKey> {
         self.keys
             .read()

@@ -1,0 +1,71 @@
+//! svc-user, as the other services call it.
+
+use kit::{config::CommonArgs, discovery::Balanced, internal::RegistryClient, ServiceError};
+use proto_gen::user::v1::{
+    user_service_client::UserServiceClient, user_service_server::SERVICE_NAME,
+    GetAccountStatusRequest, GetAccountStatusResponse, GetContactRequest, GetContactResponse,
+    GetSigningKeysRequest, GetSigningKeysResponse,
+};
+
+use crate::Upstream;
+
+#[derive(Clone)]
+pub struct UserClient(Upstream);
+
+impl UserClient {
+    pub const SERVICE: &'static str = SERVICE_NAME;
+
+    pub fn watch(registry: &RegistryClient, common: &CommonArgs) -> anyhow::Result<Self> {
+        Upstream::watch(registry, SERVICE_NAME, common).map(Self)
+    }
+
+    /// Over a set of svc-user instances the caller already follows.
+    pub fn new(instances: Balanced, common: &CommonArgs) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            instances.service() == SERVICE_NAME,
+            "a UserClient needs {SERVICE_NAME} instances, not {}",
+            instances.service()
+        );
+        Upstream::new(instances, common).map(Self)
+    }
+
+    /// Whether the account exists, is enabled, and its role now.
+    pub async fn get_account_status(
+        &self,
+        user_id: &str,
+    ) -> Result<GetAccountStatusResponse, ServiceError> {
+        let request = GetAccountStatusRequest {
+            user_id: user_id.to_owned(),
+        };
+        self.0
+            .call("GetAccountStatus", |channel| async move {
+                UserServiceClient::new(channel)
+                    .get_account_status(request)
+                    .await
+            })
+            .await
+    }
+
+    /// How to reach the user: email, phone, display name.
+    pub async fn get_contact(&self, user_id: &str) -> Result<GetContactResponse, ServiceError> {
+        let request = GetContactRequest {
+            user_id: user_id.to_owned(),
+        };
+        self.0
+            .call("GetContact", |channel| async move {
+                UserServiceClient::new(channel).get_contact(request).await
+            })
+            .await
+    }
+
+    /// The public keys that verify access tokens.
+    pub async fn get_signing_keys(&self) -> Result<GetSigningKeysResponse, ServiceError> {
+        self.0
+            .call("GetSigningKeys", |channel| async move {
+                UserServiceClient::new(channel)
+                    .get_signing_keys(GetSigningKeysRequest {})
+                    .await
+            })
+            .await
+    }
+}

@@ -1,0 +1,41 @@
+//! svc-voting, as svc-result calls it.
+
+use kit::{auth::Caller, config::CommonArgs, internal::RegistryClient, ServiceError};
+use proto_gen::voting::v1::{
+    voting_service_client::VotingServiceClient, voting_service_server::SERVICE_NAME,
+    RecordedCountRequest,
+};
+
+use crate::Upstream;
+
+#[derive(Clone)]
+pub struct VotingClient(Upstream);
+
+impl VotingClient {
+    pub const SERVICE: &'static str = SERVICE_NAME;
+
+    pub fn watch(registry: &RegistryClient, common: &CommonArgs) -> anyhow::Result<Self> {
+        Upstream::watch(registry, SERVICE_NAME, common).map(Self)
+    }
+
+    /// How many ballots svc-voting recorded for the election, asked for `caller` (an admin,
+    /// verified by this service), so svc-voting applies its own admin rule to them.
+    pub async fn recorded_count(
+        &self,
+        caller: &Caller,
+        election_id: &str,
+    ) -> Result<u64, ServiceError> {
+        let mut request = tonic::Request::new(RecordedCountRequest {
+            election_id: election_id.to_owned(),
+        });
+        self.0.token().hand_on(caller, request.metadata_mut())?;
+        self.0
+            .call("RecordedCount", |channel| async move {
+                VotingServiceClient::new(channel)
+                    .recorded_count(request)
+                    .await
+            })
+            .await
+            .map(|recorded| recorded.ballots)
+    }
+}
