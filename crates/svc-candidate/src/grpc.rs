@@ -8,13 +8,13 @@ use proto_gen::election::v1::{
     election_service_server::ElectionService, AddCandidateRequest, AddCandidateResponse,
     CheckEligibilityRequest, CheckEligibilityResponse, CountRollRequest, CountRollResponse,
     CreateElectionRequest, CreateElectionResponse, ExtendElectionRequest, ExtendElectionResponse,
-    GetElectionRequest, GetElectionResponse, ImportRollCsvRequest, ImportRollRequest,
-    ImportRollResponse, ListCandidatesRequest, ListCandidatesResponse, ListElectionsRequest,
-    ListElectionsResponse, ListRollRequest, ListRollResponse, RemoveCandidateRequest,
-    RemoveCandidateResponse, RemoveRollEntryRequest, RemoveRollEntryResponse,
-    ReorderCandidatesRequest, ReorderCandidatesResponse, TransitionElectionRequest,
-    TransitionElectionResponse, UpdateCandidateRequest, UpdateCandidateResponse,
-    UpdateElectionRequest, UpdateElectionResponse,
+    GetElectionRequest, GetElectionResponse, ImportRollCsvRequest, ImportRollCsvResponse,
+    ImportRollRequest, ImportRollResponse, ListCandidatesRequest, ListCandidatesResponse,
+    ListElectionsRequest, ListElectionsResponse, ListRollRequest, ListRollResponse,
+    RemoveCandidateRequest, RemoveCandidateResponse, RemoveRollEntryRequest,
+    RemoveRollEntryResponse, ReorderCandidatesRequest, ReorderCandidatesResponse,
+    TransitionElectionRequest, TransitionElectionResponse, UpdateCandidateRequest,
+    UpdateCandidateResponse, UpdateElectionRequest, UpdateElectionResponse,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -176,13 +176,13 @@ impl ElectionService for ElectionApi {
     async fn import_roll_csv(
         &self,
         request: Request<ImportRollCsvRequest>,
-    ) -> Reply<ImportRollResponse> {
+    ) -> Reply<ImportRollCsvResponse> {
         let r = request.into_inner();
-        Ok(Response::new(
-            self.0
-                .import_roll(&r.election_id, roll::parse_csv(&r.csv))
-                .await?,
-        ))
+        let ImportRollResponse { accepted, errors } = self
+            .0
+            .import_roll(&r.election_id, roll::parse_csv(&r.csv))
+            .await?;
+        Ok(Response::new(ImportRollCsvResponse { accepted, errors }))
     }
 
     async fn list_roll(&self, request: Request<ListRollRequest>) -> Reply<ListRollResponse> {
@@ -214,7 +214,9 @@ impl ElectionService for ElectionApi {
     ) -> Reply<CheckEligibilityResponse> {
         let r = request.into_inner();
         Ok(Response::new(
-            self.0.check_eligibility(&r.election_id, &r.email).await?,
+            self.0
+                .check_eligibility(&r.election_id, &r.user_id, &r.email)
+                .await?,
         ))
     }
 }

@@ -354,6 +354,16 @@ pub struct ImportRollCsvRequest {
     #[prost(string, tag = "2")]
     pub csv: ::prost::alloc::string::String,
 }
+/// The per-row report of a CSV roll upload; the same fields as ImportRollResponse.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ImportRollCsvResponse {
+    /// Rows added to the roll.
+    #[prost(uint32, tag = "1")]
+    pub accepted: u32,
+    /// Every refused row.
+    #[prost(message, repeated, tag = "2")]
+    pub errors: ::prost::alloc::vec::Vec<RollRowError>,
+}
 /// Lists a roll.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListRollRequest {
@@ -1032,7 +1042,7 @@ pub mod election_service_client {
             &mut self,
             request: impl tonic::IntoRequest<super::ImportRollCsvRequest>,
         ) -> std::result::Result<
-            tonic::Response<super::ImportRollResponse>,
+            tonic::Response<super::ImportRollCsvResponse>,
             tonic::Status,
         > {
             self.inner
@@ -1288,7 +1298,7 @@ pub mod election_service_server {
             &self,
             request: tonic::Request<super::ImportRollCsvRequest>,
         ) -> std::result::Result<
-            tonic::Response<super::ImportRollResponse>,
+            tonic::Response<super::ImportRollCsvResponse>,
             tonic::Status,
         >;
         /// Lists or searches a voter roll.
@@ -1959,7 +1969,7 @@ pub mod election_service_server {
                         T: ElectionService,
                     > tonic::server::UnaryService<super::ImportRollCsvRequest>
                     for ImportRollCsvSvc<T> {
-                        type Response = super::ImportRollResponse;
+                        type Response = super::ImportRollCsvResponse;
                         type Future = BoxFuture<
                             tonic::Response<Self::Response>,
                             tonic::Status,
