@@ -2,6 +2,7 @@
 //! services it finds through the registry.
 #![forbid(unsafe_code)]
 
+mod draining_body;
 mod gate;
 mod grpc_front;
 mod ratelimit;
@@ -20,14 +21,15 @@ use axum::{
     routing::get,
     Json, Router,
 };
+use clients::UserClient;
 use kit::{
-    auth::{TokenVerifier, USER_SERVICE},
     config::CommonArgs,
-    internal::{registry_client, registry_for},
+    internal::{registry_client, registry_for, InternalToken},
     policy::AccessPolicy,
     registration::Registration,
     shutdown::Shutdown,
 };
+use tokio::net::TcpListener;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use tower::{Layer, ServiceExt};
@@ -79,20 +81,6 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn local(internal_token: &str, registry_url: String) -> Self {
-        Self {
-            common: CommonArgs::local(internal_token, Some(registry_url)),
-            per_ip_per_second: 200.0,
-            per_ip_burst: 400.0,
-            per_user_per_second: 50.0,
-            per_user_burst: 100.0,
-            credentials_per_minute: 30.0,
-            credentials_burst: 10.0,
-            max_body_bytes: 1 << 20,
-            max_header_bytes: 16 << 10,
-        }
-    }
-
     fn limits(&self) -> Limits {
         Limits {
             per_ip_per_second: self.per_ip_per_second,
@@ -123,10 +111,39 @@ pub struct EdgeState {
 
 /// A bound edge, ready to run.
 pub struct App {
-    listener: tokio::net::TcpListener,
+    listener: TcpListener,
     router: Router,
     health: tonic_health::server::HealthReporter,
+    /// Fired once the drain starts, to end forwarded server streams.
+    streams_end: Shutdown,
     config: Config,
+}
+
+/// Browsers may call from any origin (grpc-web and REST), and read the gRPC status headers.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-grpc-web"),
+            HeaderName::from_static("x-user-agent"),
+            HeaderName::from_static("grpc-timeout"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("grpc-status"),
+            HeaderName::from_static("grpc-message"),
+            HeaderName::from_static("grpc-status-details-bin"),
+            header::RETRY_AFTER,
+        ])
+        .max_age(Duration::from_secs(600))
 }
 
 fn is_grpc(request: &Request<Body>) -> bool {
@@ -170,7 +187,14 @@ async fn dispatch(
 }
 
 impl App {
+    /// Binds `config.common.listen` and builds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = kit::server::listen(&config.common).await?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Builds on a listener the caller bound.
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let policy = Arc::new(AccessPolicy::from_contracts()?);
         let routes = RouteTable::from_policy(&policy)?;
         let registry = registry_for(&config.common, "the edge")?;
@@ -185,13 +209,14 @@ impl App {
         for service in &services {
             upstreams.follow(service);
         }
-        let verifier =
-            TokenVerifier::from_user_service(upstreams.follow(USER_SERVICE), &config.common)?;
+        let users = UserClient::new(upstreams.follow(UserClient::SERVICE), &config.common)?;
+        let verifier = clients::token_verifier(&users, &config.common);
+        let internal_token = InternalToken::new(&config.common.internal_token)?;
         let openapi = rest::openapi::document(&routes);
         let state = Arc::new(EdgeState {
             policy,
             routes,
-            gate: Gate::new(verifier, &config.limits()),
+            gate: Gate::new(verifier, internal_token, &config.limits()),
             upstreams,
             limits: SizeLimits {
                 max_body_bytes: config.max_body_bytes,
@@ -203,33 +228,12 @@ impl App {
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_service_status("", ServingStatus::Serving).await;
         let local = kit::server::with_reflection(Routes::new(health_service))?;
+        let streams_end = Shutdown::new();
         let grpc = tonic_web::GrpcWebLayer::new().layer(GrpcFront {
             state: state.clone(),
             local,
+            streams_end: streams_end.clone(),
         });
-        let cors = CorsLayer::new()
-            .allow_origin(AllowOrigin::mirror_request())
-            .allow_methods([
-                Method::GET,
-                Method::POST,
-                Method::PUT,
-                Method::PATCH,
-                Method::DELETE,
-            ])
-            .allow_headers([
-                header::AUTHORIZATION,
-                header::CONTENT_TYPE,
-                HeaderName::from_static("x-grpc-web"),
-                HeaderName::from_static("x-user-agent"),
-                HeaderName::from_static("grpc-timeout"),
-            ])
-            .expose_headers([
-                HeaderName::from_static("grpc-status"),
-                HeaderName::from_static("grpc-message"),
-                HeaderName::from_static("grpc-status-details-bin"),
-                header::RETRY_AFTER,
-            ])
-            .max_age(Duration::from_secs(600));
         let openapi_state = state.clone();
         let router = Router::new()
             .route(
@@ -242,28 +246,22 @@ impl App {
             .route("/healthz", get(|| async { "ok" }))
             .fallback(dispatch)
             .with_state((state, grpc))
-            .layer(cors);
-        let listener = tokio::net::TcpListener::bind(config.common.listen).await?;
+            .layer(cors());
         Ok(Self {
             listener,
             router,
             health,
+            streams_end,
             config,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        kit::server::local_addr(&self.listener)
     }
 
     pub fn url(&self) -> String {
-        format!(
-            "http://{}:{}",
-            self.config.common.advertise_host,
-            self.local_addr().port()
-        )
+        kit::server::advertised_url(&self.config.common, &self.listener)
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
@@ -278,10 +276,12 @@ impl App {
                 &[SERVICE_NAME],
                 self.url(),
                 common.lease_ttl_seconds,
+                &shutdown,
             )),
             None => None,
         };
         tracing::info!(address = %self.url(), "edge serving gRPC, grpc-web and REST");
+        shutdown.propagate_to(self.streams_end.clone());
         let drain = {
             let shutdown = shutdown.clone();
             let health = self.health.clone();

@@ -1,7 +1,23 @@
-//! Settings every service shares, read from flags or `VOTEMESH_*` env through clap, so a
-//! test builds them with `try_parse_from` instead of touching the process environment.
+//! Settings every service shares, read from flags or `VOTEMESH_*` env through clap. Each
+//! default lives in its `#[arg(default_value…)]` only: in-process services (the launcher,
+//! the load generator, tests) get theirs through [`local`], never from a second copy.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{ffi::OsString, net::SocketAddr, time::Duration};
+
+/// Parses `C` from `args` (flags only, no program name) and the defaults its fields declare,
+/// ignoring the process environment, so an in-process service is configured exactly as the
+/// same flags would configure its binary.
+pub fn local<C, I, T>(args: I) -> Result<C, clap::Error>
+where
+    C: clap::Args + clap::FromArgMatches,
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let command = C::augment_args(clap::Command::new("local"))
+        .no_binary_name(true)
+        .mut_args(|arg| arg.env(None::<&str>));
+    C::from_arg_matches(&command.try_get_matches_from(args)?)
+}
 
 /// Human-readable or JSON logs.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,23 +68,6 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
-    /// Settings for an in-process service (the launcher and tests) with the given secret.
-    pub fn local(internal_token: &str, registry_url: Option<String>) -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            advertise_host: "127.0.0.1".into(),
-            metrics_listen: None,
-            registry_url,
-            internal_token: internal_token.into(),
-            log_format: LogFormat::Text,
-            drain_seconds: 10,
-            lease_ttl_seconds: 10,
-            upstream_timeout_ms: 5000,
-            jwt_issuer: "votemesh".into(),
-            jwt_audience: "votemesh".into(),
-        }
-    }
-
     pub fn drain_deadline(&self) -> Duration {
         Duration::from_secs(self.drain_seconds)
     }
@@ -111,6 +110,31 @@ mod tests {
         assert_eq!(cli.common.listen.port(), 7001);
         assert_eq!(cli.common.log_format, LogFormat::Json);
         assert_eq!(cli.common.lease_ttl_seconds, 10);
+    }
+
+    #[derive(clap::Args)]
+    struct Local {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(
+            long,
+            env = "VOTEMESH_TEST_CONFIG_LOCAL_ONLY",
+            default_value = "declared"
+        )]
+        only: String,
+    }
+
+    #[test]
+    fn local_configs_take_declared_defaults_and_ignore_env() {
+        // Set and read by this test only.
+        std::env::set_var("VOTEMESH_TEST_CONFIG_LOCAL_ONLY", "from env");
+        let config: Local = local(["--internal-token", "s3cret"]).expect("valid flags");
+        assert_eq!(config.only, "declared");
+        assert_eq!(config.common.internal_token, "s3cret");
+        assert_eq!(config.common.listen, SocketAddr::from(([127, 0, 0, 1], 0)));
+        assert_eq!(config.common.drain_seconds, 10);
+        let missing = local::<Local, _, _>(["--listen", "127.0.0.1:0"]);
+        assert!(missing.is_err(), "the internal token has no default");
     }
 
     #[test]

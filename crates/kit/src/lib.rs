@@ -8,7 +8,6 @@ pub mod config;
 pub mod db;
 pub mod decode_errors;
 pub mod discovery;
-pub mod elections;
 pub mod error;
 pub mod internal;
 pub mod metrics;

@@ -3,6 +3,7 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{service::Routes, transport::Server};
@@ -35,17 +36,42 @@ pub struct GrpcServer {
     common: CommonArgs,
 }
 
+/// Binds `common.listen` (port 0 picks a free port), for `App::build`; tests and launchers
+/// that hold a listener already hand it to `App::build_on` instead.
+pub async fn listen(common: &CommonArgs) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(common.listen)
+        .await
+        .with_context(|| format!("binding {}", common.listen))
+}
+
+/// The address `listener` is bound to.
+pub fn local_addr(listener: &TcpListener) -> SocketAddr {
+    // A bound listener always has an address.
+    listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+/// The URI other services reach `listener` by: the advertised host and the bound port.
+pub fn advertised_url(common: &CommonArgs, listener: &TcpListener) -> String {
+    format!(
+        "http://{}:{}",
+        common.advertise_host,
+        local_addr(listener).port()
+    )
+}
+
 impl GrpcServer {
-    /// Binds the listener now, so the address is known before the server runs.
-    pub async fn bind(
+    /// A server on a bound `listener` (see [`listen`]), so its address is known before it runs.
+    pub fn bind(
         name: &'static str,
+        listener: TcpListener,
         common: &CommonArgs,
         routes: Routes,
         services: Vec<&'static str>,
         verifier: TokenVerifier,
     ) -> anyhow::Result<Self> {
         let policy = Arc::new(AccessPolicy::from_contracts()?);
-        let listener = TcpListener::bind(common.listen).await?;
         Ok(Self {
             name,
             listener,
@@ -58,22 +84,16 @@ impl GrpcServer {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        // A bound listener always has an address.
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        local_addr(&self.listener)
     }
 
     /// The URI other services reach this one by.
     pub fn advertised_address(&self) -> String {
-        format!(
-            "http://{}:{}",
-            self.common.advertise_host,
-            self.local_addr().port()
-        )
+        advertised_url(&self.common, &self.listener)
     }
 
-    /// Serves until `shutdown` fires, then drains within the configured deadline.
+    /// Serves until `shutdown` fires, then drains the calls and the background tasks within
+    /// the configured deadline.
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let advertised = self.advertised_address();
         let (health, health_service) = tonic_health::server::health_reporter();
@@ -100,6 +120,7 @@ impl GrpcServer {
                 &self.services,
                 advertised.clone(),
                 self.common.lease_ttl_seconds,
+                &shutdown,
             )),
             None => None,
         };

@@ -49,12 +49,13 @@ pub struct Args {
     /// svc-voting instances to start.
     #[arg(long, default_value_t = 1)]
     pub voting_instances: usize,
-    /// Casts sharing one transaction in svc-voting (1: one transaction per cast).
-    #[arg(long, default_value_t = 128)]
-    pub cast_batch_max: usize,
-    /// svc-voting's cast transactions in flight.
-    #[arg(long, default_value_t = 4)]
-    pub cast_batch_workers: usize,
+    /// Casts sharing one transaction in svc-voting (1: one transaction per cast); unset
+    /// keeps svc-voting's own default.
+    #[arg(long)]
+    pub cast_batch_max: Option<usize>,
+    /// svc-voting's cast transactions in flight; unset keeps svc-voting's own default.
+    #[arg(long)]
+    pub cast_batch_workers: Option<usize>,
     /// Voters to register; each votes once in every election.
     #[arg(long, default_value_t = 20_000)]
     pub voters: usize,
@@ -106,53 +107,36 @@ pub struct Report {
     pub baseline_per_second: Option<f64>,
 }
 
-/// Runs the benchmark and prints its figures.
-pub async fn run(args: Args) -> anyhow::Result<Report> {
-    let shutdown = kit::shutdown::Shutdown::new();
-    let (edge_url, admin_email, admin_password, baseline_postgres) = match &args.edge {
-        Some(edge) => (
-            edge.clone(),
-            args.admin_email.clone(),
-            args.admin_password.clone(),
-            args.postgres.clone(),
-        ),
-        None => {
-            let spawned = mesh::spawn(&args, &shutdown).await?;
-            // Let every service register and every watch settle before the clock starts.
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            (
-                spawned.edge_url,
-                spawned.admin_email,
-                spawned.admin_password,
-                args.postgres.clone(),
-            )
-        }
-    };
-    println!("edge: {edge_url}");
+/// Where the load goes and who administers it.
+struct Target {
+    edge_url: String,
+    admin_email: String,
+    admin_password: String,
+}
 
-    let api = setup::Api::new(&edge_url);
-    let admin = api
-        .login(&admin_email, &admin_password)
-        .await
-        .context("admin login")?;
-    let started = Instant::now();
-    let mut elections = Vec::new();
-    for e in 0..args.elections {
-        elections.push(
-            api.open_election(&admin, &format!("Load {e}"), args.candidates)
-                .await?,
-        );
+/// The running deployment at `--edge`, or the whole system spawned in this process.
+async fn target(args: &Args, shutdown: &kit::shutdown::Shutdown) -> anyhow::Result<Target> {
+    if let Some(edge) = &args.edge {
+        return Ok(Target {
+            edge_url: edge.clone(),
+            admin_email: args.admin_email.clone(),
+            admin_password: args.admin_password.clone(),
+        });
     }
-    let tokens = api.voters(args.voters, 32).await?;
-    println!(
-        "setup: {} elections, {} voters in {:.1} s (BENCH-ONLY cheap password hash when spawned)",
-        elections.len(),
-        tokens.len(),
-        started.elapsed().as_secs_f64()
-    );
+    let spawned = mesh::spawn(args, shutdown).await?;
+    // Let every service register and every watch settle before the clock starts.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    Ok(Target {
+        edge_url: spawned.edge_url,
+        admin_email: spawned.admin_email,
+        admin_password: spawned.admin_password,
+    })
+}
 
-    // Interleaved so consecutive casts go to different elections and voters.
-    let mut jobs = Vec::with_capacity(args.voters * args.elections);
+/// Every (voter, election) cast, interleaved so consecutive casts go to different elections
+/// and voters, each ranking a different prefix of the candidates.
+fn jobs(tokens: &[String], elections: &[setup::Election]) -> Vec<cast::Job> {
+    let mut jobs = Vec::with_capacity(tokens.len() * elections.len());
     for (v, token) in tokens.iter().enumerate() {
         for (e, election) in elections.iter().enumerate() {
             let k = election.candidates.len();
@@ -169,76 +153,42 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             });
         }
     }
+    jobs
+}
+
+/// Runs the benchmark and prints its figures.
+pub async fn run(args: Args) -> anyhow::Result<Report> {
+    let shutdown = kit::shutdown::Shutdown::new();
+    let target = target(&args, &shutdown).await?;
+    let edge_url = target.edge_url;
+    println!("edge: {edge_url}");
+
+    let api = setup::Api::new(&edge_url);
+    let admin = api
+        .login(&target.admin_email, &target.admin_password)
+        .await
+        .context("admin login")?;
+    let (elections, tokens) = prepare(&api, &admin, &args).await?;
     let mut channels = Vec::new();
     for _ in 0..4 {
         channels.push(Channel::from_shared(edge_url.clone())?.connect().await?);
     }
-    let acks: cast::Acks = Arc::new(Mutex::new(vec![Vec::new(); elections.len()]));
-    let ids: Arc<Vec<String>> = Arc::new(elections.iter().map(|e| e.id.clone()).collect());
-    let probed: Arc<Vec<String>> = Arc::new(
-        ids.iter()
-            .take(args.lag_elections.max(1))
-            .cloned()
-            .collect(),
-    );
-    let (stop, stopped) = tokio::sync::watch::channel(None);
-    let sampler = tokio::spawn(lag::sample(
-        channels[0].clone(),
-        admin.clone(),
-        probed.clone(),
-        Duration::from_millis(args.lag_poll_ms),
-        stopped,
-    ));
-    let plan = cast::Plan {
-        concurrency: args.concurrency,
-        duration: Duration::from_secs(args.seconds),
-        rate: args.rate,
+    let ids: Vec<String> = elections.iter().map(|e| e.id.clone()).collect();
+    let probed: Vec<String> = ids
+        .iter()
+        .take(args.lag_elections.max(1))
+        .cloned()
+        .collect();
+    let casting = Casting {
+        channels: &channels,
+        admin: &admin,
+        probed: &probed,
     };
-    println!(
-        "casting: up to {} ballots for {} s at concurrency {}{}",
-        jobs.len(),
-        args.seconds,
-        args.concurrency,
-        args.rate
-            .map(|r| format!(", paced at {r}/s"))
-            .unwrap_or_default()
-    );
-    let run = cast::run(channels.clone(), jobs, &plan, acks.clone()).await;
-    let acked: Vec<Vec<Instant>> = acks.lock().map(|a| a.clone()).unwrap_or_default();
-    let _ = stop.send(Some(acked.iter().map(|a| a.len() as u64).collect()));
-    let samples = sampler.await?;
+    let (mut run, acked, samples) = casting.cast(&args, jobs(&tokens, &elections)).await?;
 
-    let mut outcomes = run.outcomes;
-    let accepted = outcomes.accepted.len() as u64;
-    let throughput = accepted as f64 / run.elapsed.as_secs_f64();
-    println!("\n== votemesh (CastBallot over gRPC through the edge)");
-    println!(
-        "accepted: {accepted} in {:.1} s = {throughput:.0} votes/s",
-        run.elapsed.as_secs_f64()
-    );
-    println!(
-        "latency: p50 {}  p95 {}  p99 {}  max {}",
-        millis(percentile(&mut outcomes.accepted, 50.0)),
-        millis(percentile(&mut outcomes.accepted, 95.0)),
-        millis(percentile(&mut outcomes.accepted, 99.0)),
-        millis(percentile(&mut outcomes.accepted, 100.0)),
-    );
-    println!("errors by code: {:?}", outcomes.errors);
+    let (accepted, throughput) = print_casts(&mut run);
 
-    let mut voting = VotingServiceClient::new(channels[0].clone());
-    let mut recorded = 0;
-    for id in ids.iter() {
-        recorded += voting
-            .recorded_count(authorized(
-                RecordedCountRequest {
-                    election_id: id.clone(),
-                },
-                &admin,
-            ))
-            .await?
-            .into_inner()
-            .ballots;
-    }
+    let recorded = recorded_total(channels[0].clone(), &admin, &ids).await?;
     println!(
         "check: accepted {accepted} vs recorded {recorded}: {}",
         if accepted == recorded {
@@ -257,32 +207,152 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         millis(percentile(&mut lags, 100.0)),
     );
 
-    let mut baseline_per_second = None;
-    if args.baseline_seconds > 0 {
-        let database = mesh::fresh_database(&baseline_postgres, "baseline").await?;
-        let callers = args.baseline_concurrency.unwrap_or(args.concurrency);
-        let per_second = baseline::run(
-            &database,
-            callers,
-            Duration::from_secs(args.baseline_seconds),
-        )
-        .await?;
-        println!(
-            "\n== raw baseline (the same transaction straight to PostgreSQL, concurrency {callers})"
-        );
-        println!(
-            "{per_second:.0} transactions/s; votemesh/baseline = {:.2}",
-            throughput / per_second
-        );
-        baseline_per_second = Some(per_second);
-    }
+    let baseline_per_second = baseline(&args, throughput).await?;
     shutdown.trigger();
     Ok(Report {
         accepted,
         recorded,
         votes_per_second: throughput,
-        errors: outcomes.errors,
+        errors: run.outcomes.errors,
         unseen_in_results: unseen,
         baseline_per_second,
     })
+}
+
+/// The elections, opened, and a token per registered voter.
+async fn prepare(
+    api: &setup::Api,
+    admin: &str,
+    args: &Args,
+) -> anyhow::Result<(Vec<setup::Election>, Vec<String>)> {
+    let started = Instant::now();
+    let mut elections = Vec::new();
+    for e in 0..args.elections {
+        elections.push(
+            api.open_election(admin, &format!("Load {e}"), args.candidates)
+                .await?,
+        );
+    }
+    let tokens = api.voters(args.voters, 32).await?;
+    println!(
+        "setup: {} elections, {} voters in {:.1} s (BENCH-ONLY cheap password hash when spawned)",
+        elections.len(),
+        tokens.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok((elections, tokens))
+}
+
+/// Prints throughput, latency percentiles and errors; returns (accepted, votes per second).
+fn print_casts(run: &mut cast::Run) -> (u64, f64) {
+    let outcomes = &mut run.outcomes;
+    let accepted = outcomes.accepted.len() as u64;
+    let throughput = accepted as f64 / run.elapsed.as_secs_f64();
+    println!("\n== votemesh (CastBallot over gRPC through the edge)");
+    println!(
+        "accepted: {accepted} in {:.1} s = {throughput:.0} votes/s",
+        run.elapsed.as_secs_f64()
+    );
+    println!(
+        "latency: p50 {}  p95 {}  p99 {}  max {}",
+        millis(percentile(&mut outcomes.accepted, 50.0)),
+        millis(percentile(&mut outcomes.accepted, 95.0)),
+        millis(percentile(&mut outcomes.accepted, 99.0)),
+        millis(percentile(&mut outcomes.accepted, 100.0)),
+    );
+    println!("errors by code: {:?}", outcomes.errors);
+    (accepted, throughput)
+}
+
+/// What the casting phase shares: connections to the edge, the admin, the elections polled
+/// for the result lag.
+struct Casting<'a> {
+    channels: &'a [Channel],
+    admin: &'a str,
+    probed: &'a [String],
+}
+
+impl Casting<'_> {
+    /// Casts `jobs` as planned while a sampler polls results; returns the run, each
+    /// election's acknowledgement times, and the sampler's observations.
+    async fn cast(
+        &self,
+        args: &Args,
+        jobs: Vec<cast::Job>,
+    ) -> anyhow::Result<(cast::Run, Vec<Vec<Instant>>, lag::Samples)> {
+        let acks: cast::Acks = Arc::new(Mutex::new(vec![Vec::new(); args.elections]));
+        let (stop, stopped) = tokio::sync::watch::channel(None);
+        let sampler = tokio::spawn(lag::sample(
+            self.channels[0].clone(),
+            self.admin.to_owned(),
+            Arc::new(self.probed.to_vec()),
+            Duration::from_millis(args.lag_poll_ms),
+            stopped,
+        ));
+        let plan = cast::Plan {
+            concurrency: args.concurrency,
+            duration: Duration::from_secs(args.seconds),
+            rate: args.rate,
+        };
+        println!(
+            "casting: up to {} ballots for {} s at concurrency {}{}",
+            jobs.len(),
+            args.seconds,
+            args.concurrency,
+            args.rate
+                .map(|r| format!(", paced at {r}/s"))
+                .unwrap_or_default()
+        );
+        let run = cast::run(self.channels.to_vec(), jobs, &plan, acks.clone()).await;
+        let acked: Vec<Vec<Instant>> = acks.lock().map(|a| a.clone()).unwrap_or_default();
+        let _ = stop.send(Some(acked.iter().map(|a| a.len() as u64).collect()));
+        let samples = sampler.await?;
+        Ok((run, acked, samples))
+    }
+}
+
+/// Ballots svc-voting recorded across `elections`, asked as the admin.
+async fn recorded_total(
+    channel: Channel,
+    admin: &str,
+    elections: &[String],
+) -> anyhow::Result<u64> {
+    let mut voting = VotingServiceClient::new(channel);
+    let mut recorded = 0;
+    for id in elections {
+        recorded += voting
+            .recorded_count(authorized(
+                RecordedCountRequest {
+                    election_id: id.clone(),
+                },
+                admin,
+            ))
+            .await?
+            .into_inner()
+            .ballots;
+    }
+    Ok(recorded)
+}
+
+/// The raw PostgreSQL baseline at the same concurrency, when asked for; prints the ratio.
+async fn baseline(args: &Args, throughput: f64) -> anyhow::Result<Option<f64>> {
+    if args.baseline_seconds == 0 {
+        return Ok(None);
+    }
+    let database = mesh::fresh_database(&args.postgres, "baseline").await?;
+    let callers = args.baseline_concurrency.unwrap_or(args.concurrency);
+    let per_second = baseline::run(
+        &database,
+        callers,
+        Duration::from_secs(args.baseline_seconds),
+    )
+    .await?;
+    println!(
+        "\n== raw baseline (the same transaction straight to PostgreSQL, concurrency {callers})"
+    );
+    println!(
+        "{per_second:.0} transactions/s; votemesh/baseline = {:.2}",
+        throughput / per_second
+    );
+    Ok(Some(per_second))
 }

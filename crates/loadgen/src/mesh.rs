@@ -1,6 +1,7 @@
 //! The whole system in this process on real PostgreSQL, Redis and Kafka, as the benchmark
 //! runs it: every service shares the machine with the load, as in production on one node.
 
+use ::mesh::{Database, Instances, Plan, Services};
 use kit::shutdown::Shutdown;
 
 use crate::Args;
@@ -43,74 +44,106 @@ async fn drop_earlier_runs(postgres: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+const ADMIN_EMAIL: &str = "loadgen-admin@votemesh.test";
+const ADMIN_PASSWORD: &str = "loadgen admin password";
+
+/// Topics and group of this run only, so runs never read each other's events.
+#[derive(Clone)]
+struct RunNames {
+    ballots: String,
+    votes: String,
+    status: String,
+    group: String,
+}
+
+impl RunNames {
+    fn fresh() -> Self {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let topic = |name: &str| format!("votemesh.loadgen.{name}.{suffix}");
+        Self {
+            ballots: topic("ballots"),
+            votes: topic("votes"),
+            status: topic("status"),
+            group: format!("loadgen-{suffix}"),
+        }
+    }
+}
+
+/// Every service as the benchmark wants it: the admin bootstrapped, cheap set-up hashes,
+/// this run's topics, and limits that one client address cannot reach.
+fn services(args: &Args, names: RunNames) -> Services {
+    let (max_connections, batch_max, batch_workers) = (
+        args.concurrency.clamp(8, 64) as u32,
+        args.cast_batch_max,
+        args.cast_batch_workers,
+    );
+    let (candidate_names, result_names) = (names.clone(), names.clone());
+    Services {
+        user: Instances {
+            count: 1,
+            configure: Box::new(move |user| {
+                user.bootstrap_admin_email = Some(ADMIN_EMAIL.to_owned());
+                user.bootstrap_admin_password = Some(ADMIN_PASSWORD.to_owned());
+                // Set-up only: registering the voters. No cast hashes a password.
+                user.bench_only_insecure_password_hash = true;
+                user.access_token_ttl_seconds = 3600;
+            }),
+        },
+        candidate: Instances {
+            count: 1,
+            configure: Box::new(move |candidate| {
+                candidate.status_topic = candidate_names.status.clone();
+            }),
+        },
+        voting: Instances {
+            count: args.voting_instances,
+            configure: Box::new(move |voting| {
+                voting.ballot_topic = names.ballots.clone();
+                voting.vote_topic = names.votes.clone();
+                voting.status_topic = names.status.clone();
+                voting.max_connections = max_connections;
+                if let Some(batch_max) = batch_max {
+                    voting.cast_batch_max = batch_max;
+                }
+                if let Some(batch_workers) = batch_workers {
+                    voting.cast_batch_workers = batch_workers;
+                }
+            }),
+        },
+        result: Instances {
+            count: 1,
+            configure: Box::new(move |result| {
+                result.ballot_topic = result_names.ballots.clone();
+                result.consumer_group = result_names.group.clone();
+                result.redis_namespace = result_names.group.clone();
+            }),
+        },
+        edge: Box::new(|edge| {
+            // One client address carries the whole load here; the limits are not under test.
+            edge.per_ip_per_second = 1e9;
+            edge.per_ip_burst = 1e9;
+            edge.per_user_per_second = 1e9;
+            edge.per_user_burst = 1e9;
+            edge.credentials_per_minute = 1e9;
+            edge.credentials_burst = 1e9;
+        }),
+        ..Services::default()
+    }
+}
+
 pub async fn spawn(args: &Args, shutdown: &Shutdown) -> anyhow::Result<Spawned> {
     drop_earlier_runs(&args.postgres).await?;
-    let secret = uuid::Uuid::new_v4().simple().to_string();
-    let database_url = fresh_database(&args.postgres, "mesh").await?;
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let ballot_topic = format!("votemesh.loadgen.ballots.{suffix}");
-    let admin_email = "loadgen-admin@votemesh.test".to_owned();
-    let admin_password = "loadgen admin password".to_owned();
-
-    let registry = registry::App::build(registry::Config::local(&secret), shutdown.clone()).await?;
-    let registry_url = registry.url();
-    tokio::spawn(registry.run_until_stopped(shutdown.clone()));
-
-    let mut user =
-        svc_user::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
-    user.bootstrap_admin_email = Some(admin_email.clone());
-    user.bootstrap_admin_password = Some(admin_password.clone());
-    // Set-up only: registering the voters. No cast hashes a password.
-    user.bench_only_insecure_password_hash = true;
-    user.access_token_ttl_seconds = 3600;
-    let user = svc_user::App::build(user).await?;
-    tokio::spawn(user.run_until_stopped(shutdown.clone()));
-
-    let candidate =
-        svc_candidate::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
-    let candidate = svc_candidate::App::build(candidate).await?;
-    tokio::spawn(candidate.run_until_stopped(shutdown.clone()));
-
-    for _ in 0..args.voting_instances {
-        let mut voting =
-            svc_voting::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
-        voting.redis_url = Some(args.redis.clone());
-        voting.kafka_brokers = Some(args.kafka.clone());
-        voting.ballot_topic = ballot_topic.clone();
-        voting.vote_topic = format!("votemesh.loadgen.votes.{suffix}");
-        voting.max_connections = args.concurrency.clamp(8, 64) as u32;
-        voting.cast_batch_max = args.cast_batch_max;
-        voting.cast_batch_workers = args.cast_batch_workers;
-        let voting = svc_voting::App::build(voting).await?;
-        tokio::spawn(voting.run_until_stopped(shutdown.clone()));
-    }
-
-    let mut result =
-        svc_result::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
-    result.redis_url = Some(args.redis.clone());
-    result.kafka_brokers = Some(args.kafka.clone());
-    result.ballot_topic = ballot_topic;
-    result.consumer_group = format!("loadgen-{suffix}");
-    result.redis_namespace = format!("loadgen-{suffix}");
-    let result = svc_result::App::build(result).await?;
-    tokio::spawn(result.run_until_stopped(shutdown.clone()));
-
-    let mut edge = edge::Config::local(&secret, registry_url);
-    // One client address carries the whole load here; the limits are not under test.
-    edge.per_ip_per_second = 1e9;
-    edge.per_ip_burst = 1e9;
-    edge.per_user_per_second = 1e9;
-    edge.per_user_burst = 1e9;
-    edge.credentials_per_minute = 1e9;
-    edge.credentials_burst = 1e9;
-    let edge = edge::App::build(edge).await?;
-    let edge_url = edge.url();
-    tokio::spawn(edge.run_until_stopped(shutdown.clone()));
-
+    let plan = Plan {
+        internal_token: uuid::Uuid::new_v4().simple().to_string(),
+        database: Database::Shared(fresh_database(&args.postgres, "mesh").await?),
+        redis_url: Some(args.redis.clone()),
+        kafka_brokers: Some(args.kafka.clone()),
+    };
+    let services = services(args, RunNames::fresh());
+    let running = ::mesh::spawn(&plan, services, shutdown).await?;
     Ok(Spawned {
-        edge_url,
-
-        admin_email,
-        admin_password,
+        edge_url: running.edge_url,
+        admin_email: ADMIN_EMAIL.to_owned(),
+        admin_password: ADMIN_PASSWORD.to_owned(),
     })
 }

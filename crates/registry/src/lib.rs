@@ -8,14 +8,16 @@ mod store;
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use kit::{
-    auth::{Expectations, StaticKeys, TokenVerifier},
+    auth::{StaticKeys, TokenVerifier},
     config::CommonArgs,
     server::GrpcServer,
     shutdown::Shutdown,
 };
 use proto_gen::registry::v1::registry_service_server::RegistryServiceServer;
+use tokio::net::TcpListener;
 use tonic::service::Routes;
 
+pub use proto_gen::registry::v1::registry_service_server::SERVICE_NAME;
 pub use service::RegistryService;
 pub use store::{MemoryStore, RegistryStore};
 
@@ -36,67 +38,72 @@ pub struct Config {
     pub sweep_interval_ms: u64,
 }
 
-impl Config {
-    pub fn local(internal_token: &str) -> Self {
-        Self {
-            common: CommonArgs::local(internal_token, None),
-            default_ttl_seconds: 10,
-            sweep_interval_ms: 200,
-        }
-    }
-}
-
 /// A bound registry, ready to run.
 pub struct App {
-    server: GrpcServer,
-    registry: Arc<RegistryService>,
-    sweep_interval: Duration,
+    listener: TcpListener,
+    store: Arc<dyn RegistryStore>,
+    config: Config,
 }
 
 impl App {
-    pub async fn build(config: Config, shutdown: Shutdown) -> anyhow::Result<Self> {
-        let store: Arc<dyn RegistryStore> = Arc::new(MemoryStore::default());
-        let registry = Arc::new(RegistryService::new(
-            store,
-            config.default_ttl_seconds,
-            shutdown,
-        ));
-        let routes = Routes::new(RegistryServiceServer::from_arc(registry.clone()));
-        // The registry serves internal methods only, so it needs no user keys.
-        let verifier = TokenVerifier::new(
-            Arc::new(StaticKeys(HashMap::new())),
-            Expectations {
-                issuer: config.common.jwt_issuer.clone(),
-                audience: config.common.jwt_audience.clone(),
-            },
-        );
-        let server = GrpcServer::bind(
-            "registry",
-            &config.common,
-            routes,
-            vec!["votemesh.registry.v1.RegistryService"],
-            verifier,
-        )
-        .await?;
+    /// Binds `config.common.listen` and builds.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = kit::server::listen(&config.common).await?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Builds on a listener the caller bound.
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         Ok(Self {
-            server,
-            registry,
-            sweep_interval: Duration::from_millis(config.sweep_interval_ms.max(10)),
+            listener,
+            store: Arc::new(MemoryStore::default()),
+            config,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
+        kit::server::local_addr(&self.listener)
     }
 
     pub fn url(&self) -> String {
-        self.server.advertised_address()
+        kit::server::advertised_url(&self.config.common, &self.listener)
+    }
+
+    /// The gRPC server for `registry`, whose watch streams end with the run's shutdown.
+    fn server(
+        listener: TcpListener,
+        common: &CommonArgs,
+        registry: Arc<RegistryService>,
+    ) -> anyhow::Result<GrpcServer> {
+        let routes = Routes::new(RegistryServiceServer::from_arc(registry));
+        // The registry serves internal methods only, so it needs no user keys.
+        let verifier = TokenVerifier::new(
+            Arc::new(StaticKeys(HashMap::new())),
+            common.token_expectations(),
+        );
+        GrpcServer::bind(
+            "registry",
+            listener,
+            common,
+            routes,
+            vec![SERVICE_NAME],
+            verifier,
+        )
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        let sweeper = tokio::spawn(self.registry.clone().sweep_forever(self.sweep_interval));
-        let served = self.server.run_until_stopped(shutdown).await;
-        sweeper.abort();
-        served
+        let common = &self.config.common;
+        let registry = Arc::new(RegistryService::new(
+            self.store,
+            self.config.default_ttl_seconds,
+            shutdown.clone(),
+        ));
+        let server = Self::server(self.listener, common, registry.clone())?;
+        let sweep_interval = Duration::from_millis(self.config.sweep_interval_ms.max(10));
+        shutdown.spawn(
+            "registry sweeper",
+            registry.sweep_until_stopped(sweep_interval),
+        );
+        server.run_until_stopped(shutdown).await
     }
 }

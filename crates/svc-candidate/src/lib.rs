@@ -9,26 +9,24 @@ mod roll;
 mod scheduler;
 pub mod store;
 mod validate;
+mod voters;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use clients::UserClient;
 use kit::{
-    auth::{TokenVerifier, USER_SERVICE},
-    config::CommonArgs,
-    discovery::Balanced,
-    internal::registry_for,
-    outbox::OutboxRelay,
-    server::GrpcServer,
+    config::CommonArgs, internal::registry_for, outbox::OutboxRelay, server::GrpcServer,
     shutdown::Shutdown,
 };
 use proto_gen::election::v1::election_service_server::ElectionServiceServer;
+use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 pub use elections::Elections;
 
-use crate::{grpc::ElectionApi, store::SeaElectionStore};
+use crate::{grpc::ElectionApi, store::SeaElectionStore, voters::EmailsFromUsers};
 
-pub const SERVICE_NAME: &str = "votemesh.election.v1.ElectionService";
+pub use proto_gen::election::v1::election_service_server::SERVICE_NAME;
 
 /// svc-candidate settings.
 #[derive(clap::Args, Clone, Debug)]
@@ -58,27 +56,11 @@ pub struct Config {
     #[arg(long, env = "VOTEMESH_KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
     /// Topic for election status events.
-    #[arg(long, env = "VOTEMESH_ELECTION_STATUS_TOPIC", default_value = elections::STATUS_TOPIC)]
+    #[arg(long, env = "VOTEMESH_ELECTION_STATUS_TOPIC", default_value = kit::bus::topics::ELECTION_STATUS)]
     pub status_topic: String,
     /// Partitions of the status topic when it is created.
     #[arg(long, env = "VOTEMESH_ELECTION_STATUS_PARTITIONS", default_value_t = 3)]
     pub status_partitions: i32,
-}
-
-impl Config {
-    pub fn local(internal_token: &str, registry_url: Option<String>, database_url: String) -> Self {
-        Self {
-            common: CommonArgs::local(internal_token, registry_url),
-            database_url,
-            read_database_url: None,
-            max_connections: 10,
-            scheduler_interval_ms: 500,
-            roll_import_limit: 100_000,
-            kafka_brokers: None,
-            status_topic: elections::STATUS_TOPIC.into(),
-            status_partitions: 3,
-        }
-    }
 }
 
 /// A bound svc-candidate, ready to run.
@@ -90,7 +72,14 @@ pub struct App {
 }
 
 impl App {
+    /// Binds `config.common.listen` and builds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = kit::server::listen(&config.common).await?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Builds on a listener the caller bound.
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let store = SeaElectionStore::open(
             &config.database_url,
             config.read_database_url.as_deref(),
@@ -108,26 +97,26 @@ impl App {
             Duration::from_millis(200),
             "svc-candidate",
         );
+        let users = UserClient::watch(
+            &registry_for(&config.common, "svc-candidate")?,
+            &config.common,
+        )?;
         let elections = Arc::new(Elections::new(
             Arc::new(store),
             config.roll_import_limit,
             config.status_topic.clone(),
+            Arc::new(EmailsFromUsers::new(users.clone())),
         ));
-        let users = Balanced::watch(
-            registry_for(&config.common, "svc-candidate")?,
-            USER_SERVICE,
-            config.common.upstream_timeout(),
-        );
-        let verifier = TokenVerifier::from_user_service(users, &config.common)?;
+        let verifier = clients::token_verifier(&users, &config.common);
         let routes = Routes::new(ElectionServiceServer::new(ElectionApi(elections.clone())));
         let server = GrpcServer::bind(
             "svc-candidate",
+            listener,
             &config.common,
             routes,
             vec![SERVICE_NAME],
             verifier,
-        )
-        .await?;
+        )?;
         Ok(Self {
             server,
             elections,
@@ -145,15 +134,15 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        let scheduler = tokio::spawn(scheduler::run(
-            self.elections.clone(),
-            self.scheduler_interval,
-            shutdown.clone(),
-        ));
-        let relay = tokio::spawn(self.relay.run(shutdown.clone()));
-        let served = self.server.run_until_stopped(shutdown).await;
-        scheduler.abort();
-        relay.abort();
-        served
+        shutdown.spawn(
+            "election scheduler",
+            scheduler::run(
+                self.elections.clone(),
+                self.scheduler_interval,
+                shutdown.clone(),
+            ),
+        );
+        shutdown.spawn("outbox relay", self.relay.run(shutdown.clone()));
+        self.server.run_until_stopped(shutdown).await
     }
 }

@@ -13,6 +13,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use kit::{auth::TokenVerifier, config::CommonArgs, server::GrpcServer, shutdown::Shutdown};
 use proto_gen::user::v1::user_service_server::UserServiceServer;
+use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 pub use keys::KeyRing;
@@ -21,7 +22,7 @@ pub use users::{TokenSettings, Users};
 
 use crate::{grpc::UserApi, store::SeaUserStore};
 
-pub const SERVICE_NAME: &str = "votemesh.user.v1.UserService";
+pub use proto_gen::user::v1::user_service_server::SERVICE_NAME;
 
 /// svc-user settings.
 #[derive(clap::Args, Clone, Debug)]
@@ -59,22 +60,6 @@ pub struct Config {
     pub bench_only_insecure_password_hash: bool,
 }
 
-impl Config {
-    pub fn local(internal_token: &str, registry_url: Option<String>, database_url: String) -> Self {
-        Self {
-            common: CommonArgs::local(internal_token, registry_url),
-            database_url,
-            max_connections: 10,
-            access_token_ttl_seconds: 300,
-            refresh_token_ttl_seconds: 30 * 24 * 3600,
-            bootstrap_admin_email: None,
-            bootstrap_admin_password: None,
-            hash_concurrency: None,
-            bench_only_insecure_password_hash: false,
-        }
-    }
-}
-
 /// Builds the domain service from config: store, hasher, key ring.
 pub async fn build_users(config: &Config) -> anyhow::Result<(Arc<Users>, Arc<KeyRing>)> {
     let store: Arc<dyn store::UserStore> =
@@ -110,7 +95,14 @@ pub struct App {
 }
 
 impl App {
+    /// Binds `config.common.listen` and builds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = kit::server::listen(&config.common).await?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Builds on a listener the caller bound.
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let (users, keys) = build_users(&config).await?;
         if let Some(email) = &config.bootstrap_admin_email {
             let password = config
@@ -124,12 +116,12 @@ impl App {
         let routes = Routes::new(UserServiceServer::new(UserApi(users)));
         let server = GrpcServer::bind(
             "svc-user",
+            listener,
             &config.common,
             routes,
             vec![SERVICE_NAME],
             verifier,
-        )
-        .await?;
+        )?;
         Ok(Self { server })
     }
 

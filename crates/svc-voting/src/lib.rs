@@ -14,33 +14,29 @@ mod voting;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use clients::{ElectionClient, UserClient};
 use kit::{
-    auth::{TokenVerifier, USER_SERVICE},
     bus::{StartAt, SubscribeOptions, Subscription},
     config::CommonArgs,
-    discovery::Balanced,
-    elections::ELECTION_SERVICE,
-    internal::{registry_for, InternalToken},
+    internal::registry_for,
     outbox::{OutboxRelay, Retention},
     server::GrpcServer,
     shutdown::Shutdown,
 };
 use proto_gen::voting::v1::voting_service_server::VotingServiceServer;
+use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::{
     directory::ElectionDirectory,
-    group_commit::GroupCommit,
+    group_commit::{CommitWorkers, GroupCommit},
     grpc::VotingApi,
     lock::{CastLock, MemoryLock, RedisLock},
     store::{SeaVotingStore, VotingStore},
     voting::{Topics, Voting},
 };
 
-pub const SERVICE_NAME: &str = "votemesh.voting.v1.VotingService";
-pub const BALLOT_TOPIC: &str = "votemesh.ballot.cast.v1";
-pub const VOTE_TOPIC: &str = "votemesh.vote.recorded.v1";
-pub const STATUS_TOPIC: &str = "votemesh.election.status.v1";
+pub use proto_gen::voting::v1::voting_service_server::SERVICE_NAME;
 
 /// svc-voting settings.
 #[derive(clap::Args, Clone, Debug)]
@@ -60,13 +56,13 @@ pub struct Config {
     #[arg(long, env = "VOTEMESH_KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
     /// Topic for BallotCast events.
-    #[arg(long, env = "VOTEMESH_BALLOT_TOPIC", default_value = BALLOT_TOPIC)]
+    #[arg(long, env = "VOTEMESH_BALLOT_TOPIC", default_value = kit::bus::topics::BALLOT_CAST)]
     pub ballot_topic: String,
     /// Topic for VoteRecorded events.
-    #[arg(long, env = "VOTEMESH_VOTE_TOPIC", default_value = VOTE_TOPIC)]
+    #[arg(long, env = "VOTEMESH_VOTE_TOPIC", default_value = kit::bus::topics::VOTE_RECORDED)]
     pub vote_topic: String,
     /// Topic of ElectionStatusChanged events, which invalidate cached elections.
-    #[arg(long, env = "VOTEMESH_ELECTION_STATUS_TOPIC", default_value = STATUS_TOPIC)]
+    #[arg(long, env = "VOTEMESH_ELECTION_STATUS_TOPIC", default_value = kit::bus::topics::ELECTION_STATUS)]
     pub status_topic: String,
     /// Partitions of each topic when it is created.
     #[arg(long, env = "VOTEMESH_TOPIC_PARTITIONS", default_value_t = 3)]
@@ -91,25 +87,38 @@ pub struct Config {
     pub fault_crash_after_commit: bool,
 }
 
-impl Config {
-    pub fn local(internal_token: &str, registry_url: Option<String>, database_url: String) -> Self {
-        Self {
-            common: CommonArgs::local(internal_token, registry_url),
-            database_url,
-            max_connections: 20,
-            redis_url: None,
-            kafka_brokers: None,
-            ballot_topic: BALLOT_TOPIC.into(),
-            vote_topic: VOTE_TOPIC.into(),
-            status_topic: STATUS_TOPIC.into(),
-            topic_partitions: 3,
-            receipt_secret: None,
-            lock_ttl_ms: 5000,
-            election_cache_ms: 2000,
-            cast_batch_max: 128,
-            cast_batch_workers: 4,
-            fault_crash_after_commit: false,
-        }
+/// The relay that publishes BallotCast and VoteRecorded, creating their topics when missing.
+async fn outbox_relay(config: &Config, store: &SeaVotingStore) -> anyhow::Result<OutboxRelay> {
+    let bus = kit::bus::connect(
+        config.kafka_brokers.as_deref(),
+        config.common.upstream_timeout(),
+        &[
+            (config.ballot_topic.as_str(), config.topic_partitions),
+            (config.vote_topic.as_str(), config.topic_partitions),
+        ],
+    )
+    .await?;
+    Ok(OutboxRelay::new(
+        store.connection().clone(),
+        bus,
+        Duration::from_millis(50),
+        "svc-voting",
+    )
+    .with_retention(Retention::Delete))
+}
+
+/// Casts through group commit when batches may hold more than one, else one transaction per
+/// cast; the group's workers are returned to run under the drain.
+fn cast_store(
+    config: &Config,
+    store: SeaVotingStore,
+) -> (Arc<dyn VotingStore>, Option<group_commit::CommitWorkers>) {
+    if config.cast_batch_max > 1 {
+        let (group, workers) =
+            GroupCommit::new(store, config.cast_batch_workers, config.cast_batch_max);
+        (Arc::new(group), Some(workers))
+    } else {
+        (Arc::new(store), None)
     }
 }
 
@@ -117,54 +126,36 @@ impl Config {
 pub struct App {
     server: GrpcServer,
     relay: Option<OutboxRelay>,
+    commit_workers: Option<CommitWorkers>,
     voting: Arc<Voting>,
     status_events: Box<dyn Subscription>,
 }
 
 impl App {
+    /// Binds `config.common.listen` and builds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = kit::server::listen(&config.common).await?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Builds on a listener the caller bound.
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let common = &config.common;
         let store = SeaVotingStore::open(&config.database_url, config.max_connections).await?;
         let registry = registry_for(common, "svc-voting")?;
-        let users = Balanced::watch(registry.clone(), USER_SERVICE, common.upstream_timeout());
-        let elections = Balanced::watch(registry, ELECTION_SERVICE, common.upstream_timeout());
-        let token = InternalToken::new(&common.internal_token)?;
+        let users = UserClient::watch(&registry, common)?;
+        let elections = ElectionClient::watch(&registry, common)?;
         let lock: Arc<dyn CastLock> = match &config.redis_url {
             Some(url) => Arc::new(RedisLock::connect(url, Duration::from_secs(1))?),
             None => Arc::new(MemoryLock::default()),
         };
-        let bus = kit::bus::connect(
-            config.kafka_brokers.as_deref(),
-            common.upstream_timeout(),
-            &[
-                (config.ballot_topic.as_str(), config.topic_partitions),
-                (config.vote_topic.as_str(), config.topic_partitions),
-            ],
-        )
-        .await?;
-        let relay = OutboxRelay::new(
-            store.connection().clone(),
-            bus,
-            Duration::from_millis(50),
-            "svc-voting",
-        )
-        .with_retention(Retention::Delete);
-        let store: Arc<dyn VotingStore> = if config.cast_batch_max > 1 {
-            Arc::new(GroupCommit::new(
-                store,
-                config.cast_batch_workers,
-                config.cast_batch_max,
-            ))
-        } else {
-            Arc::new(store)
-        };
+        let relay = outbox_relay(&config, &store).await?;
+        let (store, commit_workers) = cast_store(&config, store);
         let voting = Voting {
             store,
             lock,
             directory: ElectionDirectory::new(
                 elections,
-                users.clone(),
-                token.clone(),
                 Duration::from_millis(config.election_cache_ms),
             ),
             receipt_key: config
@@ -190,15 +181,22 @@ impl App {
             },
         )?;
         let voting = Arc::new(voting);
-        let verifier = TokenVerifier::from_user_service(users.clone(), common)?;
+        let verifier = clients::token_verifier(&users, common);
         let routes = Routes::new(VotingServiceServer::new(VotingApi(voting.clone())));
-        let server =
-            GrpcServer::bind("svc-voting", common, routes, vec![SERVICE_NAME], verifier).await?;
+        let server = GrpcServer::bind(
+            "svc-voting",
+            listener,
+            common,
+            routes,
+            vec![SERVICE_NAME],
+            verifier,
+        )?;
         // With the crash fault on, nothing may publish before the abort.
         let relay = (!config.fault_crash_after_commit).then_some(relay);
         Ok(Self {
             server,
             relay,
+            commit_workers,
             voting,
             status_events,
         })
@@ -213,19 +211,16 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        let relay = self
-            .relay
-            .map(|relay| tokio::spawn(relay.run(shutdown.clone())));
-        let invalidation = tokio::spawn(invalidation::follow_status_changes(
-            self.status_events,
-            self.voting,
-            shutdown.clone(),
-        ));
-        let served = self.server.run_until_stopped(shutdown).await;
-        if let Some(relay) = relay {
-            relay.abort();
+        if let Some(workers) = self.commit_workers {
+            workers.spawn(&shutdown);
         }
-        invalidation.abort();
-        served
+        if let Some(relay) = self.relay {
+            shutdown.spawn("outbox relay", relay.run(shutdown.clone()));
+        }
+        shutdown.spawn(
+            "status invalidation",
+            invalidation::follow_status_changes(self.status_events, self.voting, shutdown.clone()),
+        );
+        self.server.run_until_stopped(shutdown).await
     }
 }

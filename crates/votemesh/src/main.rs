@@ -3,10 +3,10 @@
 
 use std::{io::Write, net::SocketAddr, path::PathBuf};
 
-use anyhow::Context;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use clap::{Parser, Subcommand};
 use kit::{config::LogFormat, shutdown::Shutdown};
+use mesh::{Database, Plan, ServiceCommand, Services};
 
 #[derive(Parser)]
 #[command(
@@ -21,21 +21,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the registry, svc-user, svc-candidate, svc-voting, svc-result and the edge in one
+    /// Runs every service (the registry, each service of the mesh and the edge) in one
     /// process on SQLite, with data in one directory.
     Up(UpArgs),
-    /// Runs the registry.
-    Registry(registry::Config),
-    /// Runs svc-user.
-    User(svc_user::Config),
-    /// Runs svc-candidate.
-    Candidate(svc_candidate::Config),
-    /// Runs svc-voting.
-    Voting(svc_voting::Config),
-    /// Runs svc-result.
-    Result(svc_result::Config),
-    /// Runs the edge.
-    Edge(edge::Config),
+    #[command(flatten)]
+    Service(Box<ServiceCommand>),
     /// Administration that works on the database directly.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -80,67 +70,36 @@ struct BootstrapArgs {
     password: String,
 }
 
-fn sqlite_url(data_dir: &std::path::Path, file: &str) -> String {
-    format!("sqlite://{}?mode=rwc", data_dir.join(file).display())
-}
-
 fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-async fn up(args: UpArgs) -> anyhow::Result<()> {
-    kit::telemetry::init(args.log_format);
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+/// A shutdown fired by SIGINT or SIGTERM.
+fn on_signals() -> Shutdown {
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
-    let secret = random_secret();
+    shutdown
+}
 
-    let registry = registry::App::build(registry::Config::local(&secret), shutdown.clone()).await?;
-    let registry_url = registry.url();
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(registry.run_until_stopped(shutdown.clone()));
+async fn up(args: UpArgs) -> anyhow::Result<()> {
+    kit::telemetry::init(args.log_format);
+    let shutdown = on_signals();
+    let plan = Plan {
+        internal_token: random_secret(),
+        database: Database::SqliteDir(args.data_dir.clone()),
+        redis_url: None,
+        kafka_brokers: None,
+    };
+    let listen = args.listen;
+    let services = Services {
+        edge: Box::new(move |edge| edge.common.listen = listen),
+        ..Services::one_each()
+    };
+    let running = mesh::spawn(&plan, services, &shutdown).await?;
 
-    let user_config = svc_user::Config::local(
-        &secret,
-        Some(registry_url.clone()),
-        sqlite_url(&args.data_dir, "user.db"),
-    );
-    let user = svc_user::App::build(user_config).await?;
-    tasks.spawn(user.run_until_stopped(shutdown.clone()));
-
-    let candidate_config = svc_candidate::Config::local(
-        &secret,
-        Some(registry_url.clone()),
-        sqlite_url(&args.data_dir, "candidate.db"),
-    );
-    let candidate = svc_candidate::App::build(candidate_config).await?;
-    tasks.spawn(candidate.run_until_stopped(shutdown.clone()));
-
-    let voting_config = svc_voting::Config::local(
-        &secret,
-        Some(registry_url.clone()),
-        sqlite_url(&args.data_dir, "voting.db"),
-    );
-    let voting = svc_voting::App::build(voting_config).await?;
-    tasks.spawn(voting.run_until_stopped(shutdown.clone()));
-
-    let result_config = svc_result::Config::local(
-        &secret,
-        Some(registry_url.clone()),
-        sqlite_url(&args.data_dir, "result.db"),
-    );
-    let result = svc_result::App::build(result_config).await?;
-    tasks.spawn(result.run_until_stopped(shutdown.clone()));
-
-    let mut edge_config = edge::Config::local(&secret, registry_url);
-    edge_config.common.listen = args.listen;
-    let edge = edge::App::build(edge_config).await?;
-    let url = edge.url();
-    tasks.spawn(edge.run_until_stopped(shutdown.clone()));
-
+    let url = &running.edge_url;
     let data_dir = args.data_dir.display();
     // A closed stdout must not take the running system down, so write errors are ignored.
     let _ = writeln!(
@@ -151,31 +110,21 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
          first admin: votemesh admin bootstrap --data-dir {data_dir} --email you@example.org --password '<12+ chars>'\n\
          Stop with Ctrl-C."
     );
-
-    let mut first_error = None;
-    while let Some(joined) = tasks.join_next().await {
-        let outcome = joined
-            .map_err(anyhow::Error::from)
-            .and_then(|served| served);
-        if let Err(error) = outcome {
-            tracing::error!(%error, "a service stopped with an error; stopping the rest");
-            shutdown.trigger();
-            first_error.get_or_insert(error);
-        }
-    }
-    first_error.map_or(Ok(()), Err)
+    running.stopped().await
 }
 
 async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
     kit::telemetry::init(LogFormat::Text);
-    let database_url = match args.database_url {
-        Some(url) => url,
-        None => {
-            std::fs::create_dir_all(&args.data_dir)?;
-            sqlite_url(&args.data_dir, "user.db")
-        }
+    let database = match args.database_url {
+        Some(url) => Database::Shared(url),
+        None => Database::SqliteDir(args.data_dir),
     };
-    let config = svc_user::Config::local("unused", None, database_url);
+    database.prepare()?;
+    let database_url = database.url_for::<svc_user::Config>();
+    let config: svc_user::Config = kit::config::local([
+        "--internal-token=unused",
+        &format!("--database-url={database_url}"),
+    ])?;
     let (users, _keys) = svc_user::build_users(&config).await?;
     let admin = users
         .ensure_admin(&args.email, &args.password)
@@ -185,72 +134,13 @@ async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve_one<F, Fut>(log_format: LogFormat, run: F) -> anyhow::Result<()>
-where
-    F: FnOnce(Shutdown) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
-{
-    kit::telemetry::init(log_format);
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    run(shutdown).await
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Up(args) => up(args).await,
-        Command::Registry(config) => {
-            serve_one(config.common.log_format, |shutdown| async move {
-                let app = registry::App::build(config, shutdown.clone()).await?;
-                app.run_until_stopped(shutdown).await
-            })
-            .await
-        }
-        Command::User(config) => {
-            serve_one(config.common.log_format, |shutdown| async move {
-                svc_user::App::build(config)
-                    .await?
-                    .run_until_stopped(shutdown)
-                    .await
-            })
-            .await
-        }
-        Command::Candidate(config) => {
-            serve_one(config.common.log_format, |shutdown| async move {
-                svc_candidate::App::build(config)
-                    .await?
-                    .run_until_stopped(shutdown)
-                    .await
-            })
-            .await
-        }
-        Command::Voting(config) => {
-            serve_one(config.common.log_format, |shutdown| async move {
-                svc_voting::App::build(config)
-                    .await?
-                    .run_until_stopped(shutdown)
-                    .await
-            })
-            .await
-        }
-        Command::Result(config) => {
-            serve_one(config.common.log_format, |shutdown| async move {
-                svc_result::App::build(config)
-                    .await?
-                    .run_until_stopped(shutdown)
-                    .await
-            })
-            .await
-        }
-        Command::Edge(config) => {
-            serve_one(config.common.log_format, |shutdown| async move {
-                edge::App::build(config)
-                    .await?
-                    .run_until_stopped(shutdown)
-                    .await
-            })
-            .await
+        Command::Service(service) => {
+            kit::telemetry::init(service.common().log_format);
+            service.run(on_signals()).await
         }
         Command::Admin(AdminCommand::Bootstrap(args)) => bootstrap(args).await,
     }
