@@ -29,9 +29,9 @@ async fn voters_are_refused_and_admins_manage_users() {
             Some(json!({"disabled": true})),
         ),
     ] {
-        let (status, body) = api.call(method, &path, Some(&voter.access), body).await;
+        let reply = api.call(method, &path, Some(&voter.access), body).await;
         assert_eq!(
-            (status, body["error"]["status"].as_str()),
+            error(&reply, "status"),
             (403, Some("PERMISSION_DENIED")),
             "{path}"
         );
@@ -59,42 +59,26 @@ async fn voters_are_refused_and_admins_manage_users() {
     );
 
     let admin = api.admin().await;
+    let as_admin = Some(admin.access.as_str());
     let (status, page) = api
-        .get(
-            "/v1/admin/users?page_size=2&role=ROLE_VOTER",
-            Some(&admin.access),
-        )
+        .get("/v1/admin/users?page_size=2&role=ROLE_VOTER", as_admin)
         .await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["users"].as_array().map(Vec::len), Some(2));
     let token = page["next_page_token"].as_str().unwrap_or_default();
     assert!(token.is_empty(), "two voters fit one page of two");
-    let (_, filtered) = api
-        .get(
-            &format!("/v1/admin/users?email_contains={}", &other.email[..12]),
-            Some(&admin.access),
-        )
-        .await;
+    let search = format!("/v1/admin/users?email_contains={}", &other.email[..12]);
+    let (_, filtered) = api.get(&search, as_admin).await;
     assert_eq!(filtered["users"][0]["user_id"], other.user_id.as_str());
-    let (status, fetched) = api.get(&target, Some(&admin.access)).await;
+    let (status, fetched) = api.get(&target, as_admin).await;
     assert_eq!(
         (status, fetched["user"]["email"].as_str()),
         (200, Some(other.email.as_str()))
     );
-    let (status, missing) = api
-        .get("/v1/admin/users/not-a-uuid", Some(&admin.access))
-        .await;
-    assert_eq!(
-        (status, missing["error"]["field"].as_str()),
-        (400, Some("user_id"))
-    );
-    let (status, _) = api
-        .get(
-            &format!("/v1/admin/users/{}", uuid::Uuid::new_v4()),
-            Some(&admin.access),
-        )
-        .await;
-    assert_eq!(status, 404);
+    let missing = api.get("/v1/admin/users/not-a-uuid", as_admin).await;
+    assert_eq!(error(&missing, "field"), (400, Some("user_id")));
+    let stranger = format!("/v1/admin/users/{}", uuid::Uuid::new_v4());
+    assert_eq!(api.get(&stranger, as_admin).await.0, 404);
 
     let listed = grpc
         .list_users(bearer(ListUsersRequest::default(), &admin.access))
@@ -104,11 +88,7 @@ async fn voters_are_refused_and_admins_manage_users() {
     assert_eq!(listed.users.len(), 3);
 
     let (status, promoted) = api
-        .post(
-            &format!("{target}/role"),
-            Some(&admin.access),
-            json!({"role": "ROLE_ADMIN"}),
-        )
+        .set_role(&admin.access, &other.user_id, "ROLE_ADMIN")
         .await;
     assert_eq!(
         (status, promoted["user"]["role"].as_str()),
@@ -122,13 +102,7 @@ async fn voters_are_refused_and_admins_manage_users() {
         200
     );
 
-    let (status, disabled) = api
-        .post(
-            &format!("/v1/admin/users/{}/disable", voter.user_id),
-            Some(&admin.access),
-            json!({"disabled": true}),
-        )
-        .await;
+    let (status, disabled) = api.disable(&admin.access, &voter.user_id).await;
     assert_eq!(
         (status, disabled["user"]["disabled"].as_bool()),
         (200, Some(true))
@@ -138,49 +112,26 @@ async fn voters_are_refused_and_admins_manage_users() {
         401,
         "a disabled user's token stops working"
     );
-    let (status, _) = api
-        .post(
-            "/v1/auth/login",
-            None,
-            json!({"email": voter.email, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, 403);
-    let (status, _) = api
-        .post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": voter.refresh}),
-        )
-        .await;
-    assert_eq!(status, 401, "disabling revokes refresh tokens");
+    assert_eq!(api.try_login(&voter.email, PASSWORD).await.0, 403);
+    assert_eq!(
+        api.refresh(&voter.refresh).await.0,
+        401,
+        "disabling revokes refresh tokens"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_admin_cannot_be_demoted_or_disabled() {
     let mesh = spawn_mesh().await;
-    let api = Rest::new(&mesh.edge_url);
-    let admin = api.admin().await;
-    let me = format!("/v1/admin/users/{}", admin.user_id);
-    let (status, body) = api
-        .post(
-            &format!("{me}/role"),
-            Some(&admin.access),
-            json!({"role": "ROLE_VOTER"}),
-        )
+    let (api, admin) = rest_as_admin(&mesh).await;
+    let demoted = api
+        .set_role(&admin.access, &admin.user_id, "ROLE_VOTER")
         .await;
     assert_eq!(
-        (status, body["error"]["status"].as_str()),
+        error(&demoted, "status"),
         (412, Some("FAILED_PRECONDITION"))
     );
-    let (status, _) = api
-        .post(
-            &format!("{me}/disable"),
-            Some(&admin.access),
-            json!({"disabled": true}),
-        )
-        .await;
-    assert_eq!(status, 412);
+    assert_eq!(api.disable(&admin.access, &admin.user_id).await.0, 412);
     assert_eq!(
         api.get("/v1/me", Some(&admin.access)).await.1["user"]["role"],
         "ROLE_ADMIN"

@@ -7,23 +7,17 @@ use futures::StreamExt;
 use kit::internal::registry_client;
 use proto_gen::registry::v1::WatchRequest;
 
-use crate::support::{process::*, *};
+use crate::support::{ballots::metric_with, process::*, *};
 
 const LEASE_SECONDS: u64 = 2;
 
 fn user_process(mesh: &Mesh, metrics_port: u16) -> ChildGuard {
     ChildGuard::spawn(
-        votemesh()
-            .arg("user")
-            .env("VOTEMESH_LOG", "warn")
-            .env("VOTEMESH_LISTEN", "127.0.0.1:0")
+        service_command(mesh, "user")
             .env(
                 "VOTEMESH_METRICS_LISTEN",
                 format!("127.0.0.1:{metrics_port}"),
             )
-            .env("VOTEMESH_REGISTRY_URL", &mesh.registry_url)
-            .env("VOTEMESH_INTERNAL_TOKEN", &mesh.secret)
-            .env("VOTEMESH_USER_DATABASE_URL", &mesh.database_url)
             .env("VOTEMESH_LEASE_TTL_SECONDS", LEASE_SECONDS.to_string())
             .env("VOTEMESH_DRAIN_SECONDS", "5"),
     )
@@ -31,28 +25,15 @@ fn user_process(mesh: &Mesh, metrics_port: u16) -> ChildGuard {
 
 /// Successful GetMe calls an instance has counted, from its /metrics.
 async fn get_me_count(metrics_port: u16) -> u64 {
-    let text = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
-        .await
-        .expect("metrics endpoint answers")
-        .text()
-        .await
-        .unwrap_or_default();
-    text.lines()
-        .filter(|line| line.starts_with("votemesh_rpc_requests_total{"))
-        .filter(|line| {
-            line.contains(r#"method="/votemesh.user.v1.UserService/GetMe""#)
-                && line.contains(r#"code="0""#)
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|n| n as u64)
-        .sum()
+    let labels = [
+        r#"method="/votemesh.user.v1.UserService/GetMe""#,
+        r#"code="0""#,
+    ];
+    metric_with(metrics_port, "votemesh_rpc_requests_total", &labels).await as u64
 }
 
 fn mesh_without_users() -> MeshOptions {
     MeshOptions {
-        user_instances: 0,
-        candidate_instances: 0,
-        voting_instances: 0,
         edge: Box::new(|config| config.common.upstream_timeout_ms = 2000),
         ..Default::default()
     }
@@ -80,16 +61,15 @@ async fn load_spreads_and_survives_a_killed_instance() {
     );
     assert_eq!(served_a + served_b, 40);
 
-    a.signal(9);
-    let killed = Instant::now();
-    let _ = a.0.wait();
-    while mesh.resolve(USER_SERVICE).await.len() != 1 {
-        assert!(
-            killed.elapsed() <= Duration::from_secs(LEASE_SECONDS) + Duration::from_millis(750),
-            "the registry must drop a dead instance within its lease"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let killed = tokio::time::Instant::now();
+    a.stop(9).await;
+    let lease = Duration::from_secs(LEASE_SECONDS) + Duration::from_millis(750);
+    until(
+        "the registry drops a dead instance within its lease",
+        killed + lease,
+        || async { mesh.resolve(USER_SERVICE).await.len() == 1 },
+    )
+    .await;
     wait_until_watch_shows(&mesh, 1).await;
 
     for _ in 0..20 {
@@ -130,9 +110,8 @@ async fn sigterm_drains_and_deregisters_at_once() {
     let mut child = user_process(&mesh, free_port());
     mesh.wait_for_instances_while(USER_SERVICE, 1, || child.still_running())
         .await;
-    child.signal(15);
     let started = Instant::now();
-    let status = child.0.wait().expect("exit status");
+    let status = child.stop(15).await;
     assert!(
         status.success(),
         "SIGTERM ends the process cleanly: {status}"

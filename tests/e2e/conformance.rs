@@ -1,27 +1,36 @@
-//! Acceptance 7: the user-store conformance suite on PostgreSQL and on SQLite.
+//! Acceptance 7: each store's conformance suite on PostgreSQL and on SQLite, and each
+//! adapter's suite on its real backend and in memory.
+
+use std::sync::Arc;
 
 use svc_user::store::SeaUserStore;
+use tempfile::TempDir;
 
-use crate::support::fresh_database;
+use crate::support::{fresh_database, kafka};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_user_store_conforms_on_postgres() {
-    let store = SeaUserStore::open(&fresh_database().await, 4)
-        .await
-        .expect("postgres store");
-    svc_user::conformance::run(&store)
-        .await
-        .expect("conformance");
+/// A SQLite file in `dir`, created on first use.
+fn sqlite(dir: &TempDir, name: &str) -> String {
+    let path = dir.path().join(format!("{name}.db"));
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// The SQL backends a store runs on: a fresh PostgreSQL database and a SQLite file.
+async fn backends(dir: &TempDir, name: &str) -> [String; 2] {
+    [fresh_database().await, sqlite(dir, name)]
+}
+
+/// Fails with the backend a suite ran on and what it found.
+fn conforms(backend: &str, outcome: anyhow::Result<()>) {
+    outcome.unwrap_or_else(|error| panic!("{backend}: {error:#}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_user_store_conforms_on_sqlite() {
+async fn the_user_store_conforms_on_postgres_and_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("user.db").display());
-    let store = SeaUserStore::open(&url, 4).await.expect("sqlite store");
-    svc_user::conformance::run(&store)
-        .await
-        .expect("conformance");
+    for url in backends(&dir, "user").await {
+        let store = SeaUserStore::open(&url, 4).await.expect("store opens");
+        conforms(&url, svc_user::conformance::run(&store).await);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,7 +46,12 @@ async fn migrations_are_safe_to_run_concurrently_and_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_starting_together_share_one_signing_key() {
-    let config = svc_user::Config::local("unused", None, fresh_database().await);
+    let database_url = fresh_database().await;
+    let config: svc_user::Config = kit::config::local([
+        "--internal-token=unused",
+        &format!("--database-url={database_url}"),
+    ])
+    .expect("svc-user config");
     let (a, b, c) = tokio::join!(
         svc_user::build_users(&config),
         svc_user::build_users(&config),
@@ -51,28 +65,14 @@ async fn instances_starting_together_share_one_signing_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_election_store_conforms_on_postgres() {
-    let store = svc_candidate::store::SeaElectionStore::open(&fresh_database().await, None, 4)
-        .await
-        .expect("postgres store");
-    svc_candidate::conformance::run(&store)
-        .await
-        .expect("conformance");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_election_store_conforms_on_sqlite() {
+async fn the_election_store_conforms_on_postgres_and_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("candidate.db").display()
-    );
-    let store = svc_candidate::store::SeaElectionStore::open(&url, None, 4)
-        .await
-        .expect("sqlite store");
-    svc_candidate::conformance::run(&store)
-        .await
-        .expect("conformance");
+    for url in backends(&dir, "candidate").await {
+        let store = svc_candidate::store::SeaElectionStore::open(&url, None, 4)
+            .await
+            .expect("store opens");
+        conforms(&url, svc_candidate::conformance::run(&store).await);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,23 +92,13 @@ async fn the_cast_lock_conforms_on_redis_and_in_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_result_store_conforms_on_postgres_and_sqlite() {
-    let postgres = svc_result::store::SeaResultStore::open(&fresh_database().await, 4)
-        .await
-        .expect("postgres store");
-    svc_result::conformance::store(&postgres)
-        .await
-        .expect("postgres conforms");
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("result.db").display()
-    );
-    let sqlite = svc_result::store::SeaResultStore::open(&url, 4)
-        .await
-        .expect("sqlite store");
-    svc_result::conformance::store(&sqlite)
-        .await
-        .expect("sqlite conforms");
+    for url in backends(&dir, "result").await {
+        let store = svc_result::store::SeaResultStore::open(&url, 4)
+            .await
+            .expect("store opens");
+        conforms(&url, svc_result::conformance::store(&store).await);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,7 +127,7 @@ async fn the_results_cache_conforms_on_redis_across_replicas_and_in_memory() {
 async fn the_event_bus_conforms_on_kafka_and_in_process() {
     use kit::bus::{InProcessBus, KafkaBus, KafkaSettings, Subscription};
 
-    let brokers = std::env::var("VOTEMESH_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    let brokers = kafka();
     let topic = format!(
         "votemesh.test.conformance.{}",
         uuid::Uuid::new_v4().simple()
@@ -171,29 +161,27 @@ async fn the_event_bus_conforms_on_kafka_and_in_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_voting_store_conforms_on_postgres_and_sqlite_with_and_without_group_commit() {
-    use std::sync::Arc;
-
     use svc_voting::{group_commit::GroupCommit, store::SeaVotingStore};
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("voting.db").display()
-    );
+    let [postgres_single, sqlite_single] = backends(&dir, "voting-single").await;
+    let [postgres_grouped, sqlite_grouped] = backends(&dir, "voting-grouped").await;
     for (url, grouped) in [
-        (fresh_database().await, false),
-        (fresh_database().await, true),
-        (sqlite, true),
+        (postgres_single, false),
+        (postgres_grouped, true),
+        (sqlite_single, false),
+        (sqlite_grouped, true),
     ] {
         let store = SeaVotingStore::open(&url, 8).await.expect("store");
         let db = store.connection().clone();
         let adapter: Arc<dyn svc_voting::store::VotingStore> = if grouped {
-            Arc::new(GroupCommit::new(store, 4, 64))
+            let (group, workers) = GroupCommit::new(store, 4, 64);
+            workers.spawn(&kit::shutdown::Shutdown::new());
+            Arc::new(group)
         } else {
             Arc::new(store)
         };
-        svc_voting::conformance::run(adapter, &db)
-            .await
-            .unwrap_or_else(|error| panic!("{url} (group commit {grouped}): {error:#}"));
+        let backend = format!("{url} (group commit {grouped})");
+        conforms(&backend, svc_voting::conformance::run(adapter, &db).await);
     }
 }

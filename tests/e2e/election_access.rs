@@ -1,21 +1,23 @@
 //! Issue 3, acceptance 4: a voter cannot create, edit or open an election, and a signed-out
 //! caller cannot list voter rolls.
 
+use std::time::Duration;
+
+use kit::auth::ACCOUNT_STATUS_TTL;
 use reqwest::Method;
 use serde_json::json;
+use tokio::time::Instant;
 
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn voters_cannot_change_elections_and_strangers_cannot_read_rolls() {
     let mesh = spawn_mesh().await;
-    let api = Rest::new(&mesh.edge_url);
-    let admin = api.admin().await;
+    let (api, admin) = rest_as_admin(&mesh).await;
     let voter = api.voter("nosy").await;
-    let election = create_election(&api, &admin.access, draft_body("Guarded")).await;
-    let id = election["election_id"].as_str().expect("id").to_owned();
-    let candidate = add_candidate(&api, &admin.access, &id, "Ada").await;
-    add_candidate(&api, &admin.access, &id, "Bob").await;
+    let (id, candidates) =
+        election_with(&api, &admin.access, draft_body("Guarded"), &["Ada", "Bob"]).await;
+    let candidate = &candidates[0];
 
     let (status, _) = api
         .post("/v1/elections", Some(&voter.access), draft_body("Mine"))
@@ -68,45 +70,28 @@ async fn voters_cannot_change_elections_and_strangers_cannot_read_rolls() {
     assert_eq!(status, 401, "even candidates need a signed-in caller");
 }
 
-/// Polls `check` until it holds, for at most five seconds: disabling and demoting are
-/// confirmed with svc-user at most every two seconds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..50 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{what} never took effect");
+/// How long a disabling or demotion may take to reach every service: each caches an
+/// account's status for [`ACCOUNT_STATUS_TTL`], and one lookup that began just before the
+/// change may answer with the old status and keep it that long from its answer.
+fn revocation_deadline(changed: Instant) -> Instant {
+    /// A lookup's round trip, and the polling step.
+    const MARGIN: Duration = Duration::from_millis(500);
+    changed + ACCOUNT_STATUS_TTL + MARGIN
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_or_demoting_takes_effect_beyond_svc_user() {
     let mesh = spawn_mesh().await;
-    let api = Rest::new(&mesh.edge_url);
-    let admin = api.admin().await;
-    let deputy = api.voter("deputy").await;
-    let role = format!("/v1/admin/users/{}/role", deputy.user_id);
-    assert_eq!(
-        api.post(&role, Some(&admin.access), json!({"role": "ROLE_ADMIN"}))
-            .await
-            .0,
-        200
-    );
-    let deputy = api.login(&deputy.email, PASSWORD).await;
+    let (api, admin) = rest_as_admin(&mesh).await;
+    let deputy = api.promote(&admin.access, &api.voter("deputy").await).await;
     create_election(&api, &deputy.access, draft_body("Before demotion")).await;
 
-    assert_eq!(
-        api.post(&role, Some(&admin.access), json!({"role": "ROLE_VOTER"}))
-            .await
-            .0,
-        200
-    );
-    eventually("demotion at the edge", || async {
+    let (status, _) = api
+        .set_role(&admin.access, &deputy.user_id, "ROLE_VOTER")
+        .await;
+    assert_eq!(status, 200);
+    let demoted = revocation_deadline(Instant::now());
+    until("demotion at the edge", demoted, || async {
         api.post("/v1/elections", Some(&deputy.access), draft_body("After"))
             .await
             .0
@@ -114,16 +99,16 @@ async fn disabling_or_demoting_takes_effect_beyond_svc_user() {
     })
     .await;
     let direct = proto_gen::election::v1::election_service_client::ElectionServiceClient::connect(
-        mesh.candidate_urls[0].clone(),
+        mesh.instances.candidate[0].clone(),
     )
     .await
     .expect("connect");
-    // svc-candidate confirms accounts itself, with its own two-second cache.
+    // svc-candidate confirms accounts itself, with its own cache, also loaded before the change.
     let probe = proto_gen::election::v1::ListRollRequest {
         election_id: uuid::Uuid::new_v4().to_string(),
         ..Default::default()
     };
-    eventually("demotion at svc-candidate", || {
+    until("demotion at svc-candidate", demoted, || {
         let mut direct = direct.clone();
         let request = bearer(probe.clone(), &deputy.access);
         async move {
@@ -137,14 +122,9 @@ async fn disabling_or_demoting_takes_effect_beyond_svc_user() {
 
     let voter = api.voter("soon-disabled").await;
     assert_eq!(api.get("/v1/elections", Some(&voter.access)).await.0, 200);
-    let disable = format!("/v1/admin/users/{}/disable", voter.user_id);
-    assert_eq!(
-        api.post(&disable, Some(&admin.access), json!({"disabled": true}))
-            .await
-            .0,
-        200
-    );
-    eventually("disabling at the edge", || async {
+    assert_eq!(api.disable(&admin.access, &voter.user_id).await.0, 200);
+    let disabled = revocation_deadline(Instant::now());
+    until("disabling at the edge", disabled, || async {
         api.get("/v1/elections", Some(&voter.access)).await.0 == 401
     })
     .await;

@@ -1,7 +1,6 @@
 //! Issue 3, acceptance 5: concurrent edits by two admins never leave a half-applied state;
 //! a stale write gets 409/ABORTED.
 
-use reqwest::Method;
 use serde_json::json;
 
 use crate::support::*;
@@ -9,23 +8,15 @@ use crate::support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_writes_are_refused_and_no_write_is_half_applied() {
     let mesh = spawn_mesh().await;
-    let api = Rest::new(&mesh.edge_url);
-    let first = api.admin().await;
-    let promoted = api.voter("second-admin").await;
-    let (status, _) = api
-        .post(
-            &format!("/v1/admin/users/{}/role", promoted.user_id),
-            Some(&first.access),
-            json!({"role": "ROLE_ADMIN"}),
-        )
+    let (api, first) = rest_as_admin(&mesh).await;
+    let second = api
+        .promote(&first.access, &api.voter("second-admin").await)
         .await;
-    assert_eq!(status, 200);
-    let second = api.login(&promoted.email, PASSWORD).await;
 
     for round in 0..5 {
         let election =
             create_election(&api, &first.access, draft_body(&format!("Race {round}"))).await;
-        let id = election["election_id"].as_str().expect("id").to_owned();
+        let id = id_of(&election);
         let version = election["version"]
             .as_str()
             .expect("uint64 as string")
@@ -36,13 +27,8 @@ async fn stale_writes_are_refused_and_no_write_is_half_applied() {
             let path = path.clone();
             let version = version.clone();
             async move {
-                api.call(
-                    Method::PATCH,
-                    &path,
-                    Some(&token),
-                    Some(json!({"expected_version": version, "title": format!("by {who}"), "description": format!("written by {who}")})),
-                )
-                .await
+                let edit = json!({"expected_version": version, "title": format!("by {who}"), "description": format!("written by {who}")});
+                api.patch(&path, Some(&token), edit).await
             }
         };
         let (a, b) = tokio::join!(
@@ -69,7 +55,7 @@ async fn stale_writes_are_refused_and_no_write_is_half_applied() {
         let remove_path = format!("{path}/candidates/{ada}");
         let (open, remove) = tokio::join!(
             transition(&api, &first.access, &id, "ELECTION_STATUS_OPEN"),
-            api.call(Method::DELETE, &remove_path, Some(&second.access), None)
+            api.delete(&remove_path, Some(&second.access))
         );
         let (_, candidates) = api
             .get(&format!("{path}/candidates"), Some(&first.access))
@@ -94,24 +80,11 @@ async fn stale_writes_are_refused_and_no_write_is_half_applied() {
     }
 
     // A guarded candidate edit with a stale version is refused too.
-    let election = create_election(&api, &first.access, draft_body("Guarded edits")).await;
-    let id = election["election_id"].as_str().expect("id").to_owned();
-    let (status, stale) = api
-        .post(
-            &format!("/v1/elections/{id}/candidates"),
-            Some(&first.access),
-            json!({"candidate": {"name": "X"}, "expected_version": "99"}),
-        )
-        .await;
-    assert_eq!(
-        (status, stale["error"]["status"].as_str()),
-        (409, Some("ABORTED"))
-    );
-    let (_, listed) = api
-        .get(
-            &format!("/v1/elections/{id}/candidates"),
-            Some(&first.access),
-        )
-        .await;
+    let id = id_of(&create_election(&api, &first.access, draft_body("Guarded edits")).await);
+    let candidates = format!("/v1/elections/{id}/candidates");
+    let stale_edit = json!({"candidate": {"name": "X"}, "expected_version": "99"});
+    let stale = api.post(&candidates, Some(&first.access), stale_edit).await;
+    assert_eq!(error(&stale, "status"), (409, Some("ABORTED")));
+    let (_, listed) = api.get(&candidates, Some(&first.access)).await;
     assert_eq!(listed["candidates"], json!([]));
 }

@@ -1,6 +1,8 @@
 //! Issue 3, acceptance 1: the whole lifecycle over REST and over gRPC; every forbidden
 //! transition or edit is refused and leaves the stored state unchanged.
 
+use std::time::Duration;
+
 use prost::Message;
 use proto_gen::{
     election::v1::{
@@ -10,7 +12,6 @@ use proto_gen::{
     },
     events::v1::ElectionStatusChanged,
 };
-use reqwest::Method;
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 use tonic::Code;
@@ -28,227 +29,156 @@ fn names(candidates: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The message of a refusal, which must be a 412.
+fn precondition_failed(reply: &(u16, Value)) -> &str {
+    assert_eq!(reply.0, 412, "{}", reply.1);
+    reply.1["error"]["message"].as_str().unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_election_runs_its_whole_lifecycle_over_rest() {
     let mesh = spawn_mesh().await;
-    let api = Rest::new(&mesh.edge_url);
-    let admin = api.admin().await;
+    let (api, admin) = rest_as_admin(&mesh).await;
     let voter = api.voter("lifecycle").await;
     let token = admin.access.as_str();
+    let admin_token = Some(token);
 
     let election = create_election(&api, token, draft_body("Board 2027")).await;
     assert_eq!(election["status"], "ELECTION_STATUS_DRAFT");
     assert_eq!(election["method"], "BALLOT_METHOD_RANKED");
-    let id = election["election_id"].as_str().expect("id").to_owned();
+    let id = id_of(&election);
     let path = format!("/v1/elections/{id}");
     let candidates_path = format!("{path}/candidates");
 
-    let (status, refused) = transition(&api, token, &id, "ELECTION_STATUS_OPEN").await;
+    let refused = transition(&api, token, &id, "ELECTION_STATUS_OPEN").await;
     assert_eq!(
-        (status, refused["error"]["status"].as_str()),
+        error(&refused, "status"),
         (412, Some("FAILED_PRECONDITION"))
     );
     let ada = add_candidate(&api, token, &id, "Ada").await;
-    let (status, refused) = transition(&api, token, &id, "ELECTION_STATUS_OPEN").await;
-    assert_eq!(status, 412, "one candidate is not enough: {refused}");
-    assert!(refused["error"]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("DRAFT"));
+    let refused = transition(&api, token, &id, "ELECTION_STATUS_OPEN").await;
+    assert!(
+        precondition_failed(&refused).contains("DRAFT"),
+        "one candidate is not enough"
+    );
     assert_eq!(status_of(&api, token, &id).await, "ELECTION_STATUS_DRAFT");
 
-    let (status, _) = api
-        .post(
-            &candidates_path,
-            Some(token),
-            json!({"candidate": {"name": "Bob", "ballot_position": 1}}),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let cy = add_candidate(&api, token, &id, "Cy").await;
-    let (status, bad_url) = api
-        .post(
-            &candidates_path,
-            Some(token),
-            json!({"candidate": {"name": "Eve", "image_url": "http://x.org/e.png"}}),
-        )
-        .await;
+    let bob_first = json!({"candidate": {"name": "Bob", "ballot_position": 1}});
     assert_eq!(
-        (status, bad_url["error"]["field"].as_str()),
-        (400, Some("candidate.image_url"))
+        api.post(&candidates_path, admin_token, bob_first).await.0,
+        200
     );
+    let cy = add_candidate(&api, token, &id, "Cy").await;
+    let insecure_image = json!({"candidate": {"name": "Eve", "image_url": "http://x.org/e.png"}});
+    let bad_url = api
+        .post(&candidates_path, admin_token, insecure_image)
+        .await;
+    assert_eq!(error(&bad_url, "field"), (400, Some("candidate.image_url")));
     let (_, listed) = api.get(&candidates_path, Some(&voter.access)).await;
     assert_eq!(
         names(&listed),
         ["Bob", "Ada", "Cy"],
         "a voter may list candidates"
     );
-    let bob = listed["candidates"][0]["candidate_id"]
-        .as_str()
-        .expect("bob")
-        .to_owned();
+    let bob = text(&listed["candidates"][0], "candidate_id");
 
-    let (status, updated) = api
-        .call(
-            Method::PATCH,
-            &format!("{candidates_path}/{cy}"),
-            Some(token),
-            Some(json!({"party": "Greens", "image_url": "https://img.example.org/cy.png"})),
-        )
-        .await;
+    let cy_path = format!("{candidates_path}/{cy}");
+    let greens = json!({"party": "Greens", "image_url": "https://img.example.org/cy.png"});
+    let (status, updated) = api.patch(&cy_path, admin_token, greens).await;
     assert_eq!(
         (status, updated["candidate"]["party"].as_str()),
         (200, Some("Greens"))
     );
+    let reorder = format!("{candidates_path}:reorder");
     let (status, reordered) = api
         .post(
-            &format!("{candidates_path}:reorder"),
-            Some(token),
+            &reorder,
+            admin_token,
             json!({"candidate_ids": [ada, bob, cy]}),
         )
         .await;
     assert_eq!(status, 200, "{reordered}");
     assert_eq!(names(&reordered), ["Ada", "Bob", "Cy"]);
-    let (status, _) = api
-        .call(
-            Method::DELETE,
-            &format!("{candidates_path}/{cy}"),
-            Some(token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(api.delete(&cy_path, admin_token).await.0, 200);
     assert_eq!(
-        names(&api.get(&candidates_path, Some(token)).await.1),
+        names(&api.get(&candidates_path, admin_token).await.1),
         ["Ada", "Bob"]
     );
 
-    let (status, refused) = transition(&api, token, &id, "ELECTION_STATUS_CLOSED").await;
-    assert_eq!(status, 412, "a DRAFT cannot close");
-    assert!(refused["error"]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("election is DRAFT"));
+    let refused = transition(&api, token, &id, "ELECTION_STATUS_CLOSED").await;
+    assert!(
+        precondition_failed(&refused).contains("election is DRAFT"),
+        "a DRAFT cannot close"
+    );
     assert_eq!(status_of(&api, token, &id).await, "ELECTION_STATUS_DRAFT");
 
-    let (status, edited) = api
-        .call(
-            Method::PATCH,
-            &path,
-            Some(token),
-            Some(json!({"title": "Board 2027 (final)"})),
-        )
-        .await;
+    let final_title = json!({"title": "Board 2027 (final)"});
+    let (status, edited) = api.patch(&path, admin_token, final_title).await;
     assert_eq!(
         (status, edited["election"]["title"].as_str()),
         (200, Some("Board 2027 (final)"))
     );
-    let (status, bad) = api
-        .call(
-            Method::PATCH,
-            &path,
-            Some(token),
-            Some(json!({"closes_at": in_seconds(60)})),
-        )
-        .await;
-    assert_eq!(
-        (status, bad["error"]["field"].as_str()),
-        (400, Some("closes_at"))
-    );
+    let too_soon = json!({"closes_at": in_seconds(60)});
+    let bad = api.patch(&path, admin_token, too_soon).await;
+    assert_eq!(error(&bad, "field"), (400, Some("closes_at")));
 
-    let (status, opened) = transition(&api, token, &id, "ELECTION_STATUS_OPEN").await;
-    assert_eq!(
-        (status, opened["election"]["status"].as_str()),
-        (200, Some("ELECTION_STATUS_OPEN"))
-    );
+    let opened = transition_ok(&api, token, &id, "ELECTION_STATUS_OPEN").await;
+    assert_eq!(opened["election"]["status"], "ELECTION_STATUS_OPEN");
 
     // The ballot is frozen now: every edit is refused and nothing changes.
-    let before = api.get(&candidates_path, Some(token)).await.1;
+    let before = api.get(&candidates_path, admin_token).await.1;
     let frozen = [
         api.post(
             &candidates_path,
-            Some(token),
+            admin_token,
             json!({"candidate": {"name": "Late"}}),
         )
         .await,
-        api.call(
-            Method::PATCH,
+        api.patch(
             &format!("{candidates_path}/{ada}"),
-            Some(token),
-            Some(json!({"name": "Ada X"})),
+            admin_token,
+            json!({"name": "Ada X"}),
         )
         .await,
-        api.call(
-            Method::DELETE,
-            &format!("{candidates_path}/{bob}"),
-            Some(token),
-            None,
-        )
-        .await,
-        api.post(
-            &format!("{candidates_path}:reorder"),
-            Some(token),
-            json!({"candidate_ids": [bob, ada]}),
-        )
-        .await,
-        api.call(
-            Method::PATCH,
+        api.delete(&format!("{candidates_path}/{bob}"), admin_token)
+            .await,
+        api.post(&reorder, admin_token, json!({"candidate_ids": [bob, ada]}))
+            .await,
+        api.patch(
             &path,
-            Some(token),
-            Some(json!({"method": "BALLOT_METHOD_PLURALITY"})),
+            admin_token,
+            json!({"method": "BALLOT_METHOD_PLURALITY"}),
         )
         .await,
     ];
-    for (status, body) in &frozen {
-        assert_eq!(*status, 412, "{body}");
+    for refused in &frozen {
         assert!(
-            body["error"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("OPEN"),
-            "{body}"
+            precondition_failed(refused).contains("OPEN"),
+            "{}",
+            refused.1
         );
     }
-    assert_eq!(api.get(&candidates_path, Some(token)).await.1, before);
+    assert_eq!(api.get(&candidates_path, admin_token).await.1, before);
     assert_eq!(
-        api.get(&path, Some(token)).await.1["election"]["method"],
+        api.get(&path, admin_token).await.1["election"]["method"],
         "BALLOT_METHOD_RANKED"
     );
 
+    let extend = format!("{path}/extend");
     let (status, extended) = api
-        .post(
-            &format!("{path}/extend"),
-            Some(token),
-            json!({"closes_at": in_seconds(9000)}),
-        )
+        .post(&extend, admin_token, json!({"closes_at": in_seconds(9000)}))
         .await;
     assert_eq!(status, 200, "{extended}");
     let (status, _) = transition(&api, token, &id, "ELECTION_STATUS_ARCHIVED").await;
     assert_eq!(status, 412, "an OPEN election cannot be archived");
-    assert_eq!(
-        transition(&api, token, &id, "ELECTION_STATUS_CLOSED")
-            .await
-            .0,
-        200
-    );
+    transition_ok(&api, token, &id, "ELECTION_STATUS_CLOSED").await;
     let (status, _) = api
-        .post(
-            &format!("{path}/extend"),
-            Some(token),
-            json!({"closes_at": in_seconds(9900)}),
-        )
+        .post(&extend, admin_token, json!({"closes_at": in_seconds(9900)}))
         .await;
     assert_eq!(status, 412, "a CLOSED election cannot be extended");
-    assert_eq!(
-        transition(&api, token, &id, "ELECTION_STATUS_ARCHIVED")
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        transition(&api, token, &id, "ELECTION_STATUS_OPEN").await.0,
-        412
-    );
+    transition_ok(&api, token, &id, "ELECTION_STATUS_ARCHIVED").await;
+    let (status, _) = transition(&api, token, &id, "ELECTION_STATUS_OPEN").await;
+    assert_eq!(status, 412, "an ARCHIVED election stays archived");
     assert_eq!(
         status_of(&api, token, &id).await,
         "ELECTION_STATUS_ARCHIVED"
@@ -263,13 +193,8 @@ async fn an_election_runs_its_whole_lifecycle_over_rest() {
         [Open as i32, Open as i32, Closed as i32, Archived as i32]
     );
 
-    let (status, _) = api
-        .get(
-            &format!("/v1/elections/{}", uuid::Uuid::new_v4()),
-            Some(token),
-        )
-        .await;
-    assert_eq!(status, 404);
+    let stranger = format!("/v1/elections/{}", uuid::Uuid::new_v4());
+    assert_eq!(api.get(&stranger, admin_token).await.0, 404);
     let (status, listed) = api
         .get(
             "/v1/elections?status=ELECTION_STATUS_ARCHIVED",
@@ -308,36 +233,7 @@ async fn an_election_runs_its_lifecycle_over_grpc() {
         .expect("election");
     assert_eq!(created.max_choices, 1, "PLURALITY means one choice");
     let id = created.election_id.clone();
-    let close_draft = client
-        .transition_election(bearer(
-            TransitionElectionRequest {
-                election_id: id.clone(),
-                target: ElectionStatus::Closed as i32,
-                expected_version: 0,
-            },
-            &admin.access,
-        ))
-        .await
-        .expect_err("draft cannot close");
-    assert_eq!(close_draft.code(), Code::FailedPrecondition);
-    assert!(close_draft.message().contains("DRAFT"));
-    for name in ["Grace", "Linus"] {
-        client
-            .add_candidate(bearer(
-                AddCandidateRequest {
-                    election_id: id.clone(),
-                    candidate: Some(Candidate {
-                        name: name.into(),
-                        ..Default::default()
-                    }),
-                    expected_version: 0,
-                },
-                &admin.access,
-            ))
-            .await
-            .expect("add");
-    }
-    let open = |target: ElectionStatus| {
+    let transition_to = |target: ElectionStatus| {
         bearer(
             TransitionElectionRequest {
                 election_id: id.clone(),
@@ -347,8 +243,30 @@ async fn an_election_runs_its_lifecycle_over_grpc() {
             &admin.access,
         )
     };
+    let candidate = |name: &str| {
+        bearer(
+            AddCandidateRequest {
+                election_id: id.clone(),
+                candidate: Some(Candidate {
+                    name: name.into(),
+                    ..Default::default()
+                }),
+                expected_version: 0,
+            },
+            &admin.access,
+        )
+    };
+    let close_draft = client
+        .transition_election(transition_to(ElectionStatus::Closed))
+        .await
+        .expect_err("draft cannot close");
+    assert_eq!(close_draft.code(), Code::FailedPrecondition);
+    assert!(close_draft.message().contains("DRAFT"));
+    for name in ["Grace", "Linus"] {
+        client.add_candidate(candidate(name)).await.expect("add");
+    }
     let opened = client
-        .transition_election(open(ElectionStatus::Open))
+        .transition_election(transition_to(ElectionStatus::Open))
         .await
         .expect("open")
         .into_inner();
@@ -357,33 +275,16 @@ async fn an_election_runs_its_lifecycle_over_grpc() {
         ElectionStatus::Open as i32
     );
     let late = client
-        .add_candidate(bearer(
-            AddCandidateRequest {
-                election_id: id.clone(),
-                candidate: Some(Candidate {
-                    name: "Late".into(),
-                    ..Default::default()
-                }),
-                expected_version: 0,
-            },
-            &admin.access,
-        ))
+        .add_candidate(candidate("Late"))
         .await
         .expect_err("frozen");
     assert_eq!(late.code(), Code::FailedPrecondition);
-    let listed = client
-        .list_candidates(bearer(
-            ListCandidatesRequest {
-                election_id: id.clone(),
-            },
-            &admin.access,
-        ))
-        .await
-        .expect("list")
-        .into_inner();
-    assert_eq!(listed.candidates.len(), 2);
+    let election_id = id.clone();
+    let list = bearer(ListCandidatesRequest { election_id }, &admin.access);
+    let listed = client.list_candidates(list).await.expect("list");
+    assert_eq!(listed.into_inner().candidates.len(), 2);
     client
-        .transition_election(open(ElectionStatus::Closed))
+        .transition_election(transition_to(ElectionStatus::Closed))
         .await
         .expect("close");
 }
@@ -397,7 +298,7 @@ async fn wait_for_published_events(
     let db = sea_orm::Database::connect(database_url.to_owned())
         .await
         .expect("db");
-    for _ in 0..100 {
+    let published = || async {
         let rows = db
             .query_all(sea_orm::Statement::from_sql_and_values(
                 sea_orm::DatabaseBackend::Postgres,
@@ -412,23 +313,26 @@ async fn wait_for_published_events(
                 .flatten()
                 .is_some()
         });
-        if rows.len() == count && published {
-            let events: Vec<ElectionStatusChanged> = rows
-                .iter()
-                .map(|row| {
-                    let payload: Vec<u8> = row.try_get("", "payload").expect("payload");
-                    ElectionStatusChanged::decode(payload.as_slice()).expect("event decodes")
-                })
-                .collect();
-            assert!(
-                events.windows(2).all(|w| w[0].version < w[1].version),
-                "versions increase"
-            );
-            return events.iter().map(|e| e.status).collect();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the outbox never held {count} published events for {election_id}");
+        (rows.len() == count && published).then_some(rows)
+    };
+    let rows = eventually_some(
+        &format!("the outbox holds {count} published events for {election_id}"),
+        Duration::from_secs(5),
+        published,
+    )
+    .await;
+    let events: Vec<ElectionStatusChanged> = rows
+        .iter()
+        .map(|row| {
+            let payload: Vec<u8> = row.try_get("", "payload").expect("payload");
+            ElectionStatusChanged::decode(payload.as_slice()).expect("event decodes")
+        })
+        .collect();
+    assert!(
+        events.windows(2).all(|w| w[0].version < w[1].version),
+        "versions increase"
+    );
+    events.iter().map(|e| e.status).collect()
 }
 
 fn prost_types_timestamp(seconds_from_now: i64) -> prost_types::Timestamp {

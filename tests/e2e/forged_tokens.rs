@@ -40,18 +40,14 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
+    chrono::Utc::now().timestamp()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_tokens_are_rejected_and_change_nothing() {
     let mesh = spawn_mesh().await;
-    let api = Rest::new(&mesh.edge_url);
+    let (api, admin) = rest_as_admin(&mesh).await;
     let victim = api.voter("victim").await;
-    let admin = api.admin().await;
 
     // The real signing key, read from svc-user's database, makes forgeries that only the
     // claims checks can catch.
@@ -176,14 +172,7 @@ async fn forged_tokens_are_rejected_and_change_nothing() {
     assert_eq!(api.get("/v1/me", Some(&honest)).await.0, 200);
 
     // A disabled user's token, valid in every other way, stops working.
-    let (status, _) = api
-        .post(
-            &format!("/v1/admin/users/{}/disable", victim.user_id),
-            Some(&admin.access),
-            json!({"disabled": true}),
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(api.disable(&admin.access, &victim.user_id).await.0, 200);
     assert_eq!(api.get("/v1/me", Some(&victim.access)).await.0, 401);
     assert_eq!(api.get("/v1/me", Some(&honest)).await.0, 401);
 

@@ -32,6 +32,31 @@ fn trailer_value<'a>(trailers: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// Sends a raw grpc-web body over HTTP/1.1, as a browser's grpc-web client does; the
+/// response, unread.
+pub async fn send_grpc_web(
+    base: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .http1_only()
+        .build()
+        .expect("client");
+    let mut headers = vec![
+        ("content-type", content_type),
+        ("x-grpc-web", "1"),
+        ("accept", content_type),
+    ];
+    let authorization = token.map(|token| format!("Bearer {token}"));
+    if let Some(authorization) = &authorization {
+        headers.push(("authorization", authorization));
+    }
+    post_raw(&client, &format!("{base}{path}"), &headers, body).await
+}
+
 /// Posts a raw grpc-web body and parses data and trailer frames.
 pub async fn post_grpc_web(
     base: &str,
@@ -40,20 +65,7 @@ pub async fn post_grpc_web(
     body: Vec<u8>,
     token: Option<&str>,
 ) -> WebReply {
-    let client = reqwest::Client::builder()
-        .http1_only()
-        .build()
-        .expect("client");
-    let mut request = client
-        .post(format!("{base}{path}"))
-        .header("content-type", content_type)
-        .header("x-grpc-web", "1")
-        .header("accept", content_type)
-        .body(body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.expect("edge answers");
+    let response = send_grpc_web(base, path, content_type, body, token).await;
     let http_status = response.status().as_u16();
     let header = |name: &str| {
         response

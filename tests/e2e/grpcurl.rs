@@ -23,7 +23,13 @@ async fn grpcurl(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-async fn invoke(target: &str, method: &str, data: Value, token: Option<&str>) -> Value {
+/// Calls a UserService method; exit success, stdout and stderr.
+async fn call(
+    target: &str,
+    method: &str,
+    data: Value,
+    token: Option<&str>,
+) -> (bool, String, String) {
     let data = data.to_string();
     let header = token.map(|t| format!("authorization: Bearer {t}"));
     let mut args = vec!["-plaintext", "-d", data.as_str()];
@@ -32,80 +38,41 @@ async fn invoke(target: &str, method: &str, data: Value, token: Option<&str>) ->
     }
     let method = format!("votemesh.user.v1.UserService/{method}");
     args.extend([target, method.as_str()]);
-    let (ok, stdout, stderr) = grpcurl(&args).await;
+    grpcurl(&args).await
+}
+
+/// Calls a UserService method that must succeed; the JSON it printed.
+async fn invoke(target: &str, method: &str, data: Value, token: Option<&str>) -> Value {
+    let (ok, stdout, stderr) = call(target, method, data, token).await;
     assert!(ok, "grpcurl {method} failed: {stderr}");
     serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("grpcurl printed no JSON: {stdout}"))
 }
 
 async fn lifecycle(target: &str) {
     let address = email("grpcurl");
-    let registered = invoke(
-        target,
-        "Register",
-        json!({"email": address, "password": PASSWORD, "displayName": "Curl"}),
-        None,
-    )
-    .await;
+    let credentials = json!({"email": address, "password": PASSWORD});
+    let mut registration = credentials.clone();
+    registration["displayName"] = json!("Curl");
+    let registered = invoke(target, "Register", registration, None).await;
     assert_eq!(registered["user"]["email"], address.to_lowercase());
-    let login = invoke(
-        target,
-        "Login",
-        json!({"email": address, "password": PASSWORD}),
-        None,
-    )
-    .await;
-    let access = login["accessToken"]
-        .as_str()
-        .expect("access token")
-        .to_owned();
-    let refresh = login["refreshToken"]
-        .as_str()
-        .expect("refresh token")
-        .to_owned();
+    let login = invoke(target, "Login", credentials, None).await;
+    let access = text(&login, "accessToken");
+    let refresh = text(&login, "refreshToken");
 
     let me = invoke(target, "GetMe", json!({}), Some(&access)).await;
     assert_eq!(me["user"]["email"], address.to_lowercase());
-    let updated = invoke(
-        target,
-        "UpdateMe",
-        json!({"displayName": "Curly"}),
-        Some(&access),
-    )
-    .await;
+    let rename = json!({"displayName": "Curly"});
+    let updated = invoke(target, "UpdateMe", rename, Some(&access)).await;
     assert_eq!(updated["user"]["displayName"], "Curly");
     let rotated = invoke(target, "Refresh", json!({"refreshToken": refresh}), None).await;
-    let access = rotated["accessToken"]
-        .as_str()
-        .expect("rotated access")
-        .to_owned();
-    let refresh = rotated["refreshToken"]
-        .as_str()
-        .expect("rotated refresh")
-        .to_owned();
-    invoke(
-        target,
-        "ChangePassword",
-        json!({"currentPassword": PASSWORD, "newPassword": "curl password two!"}),
-        Some(&access),
-    )
-    .await;
-    invoke(
-        target,
-        "Logout",
-        json!({"refreshToken": refresh}),
-        Some(&access),
-    )
-    .await;
+    let access = text(&rotated, "accessToken");
+    let refresh = text(&rotated, "refreshToken");
+    let new_password = json!({"currentPassword": PASSWORD, "newPassword": "curl password two!"});
+    invoke(target, "ChangePassword", new_password, Some(&access)).await;
+    let logout = json!({"refreshToken": refresh});
+    invoke(target, "Logout", logout.clone(), Some(&access)).await;
 
-    let data = json!({"refreshToken": refresh}).to_string();
-    let (ok, _, stderr) = grpcurl(&[
-        "-plaintext",
-        "-d",
-        &data,
-        target,
-        "votemesh.user.v1.UserService/Refresh",
-    ])
-    .await;
+    let (ok, _, stderr) = call(target, "Refresh", logout, None).await;
     assert!(
         !ok && stderr.contains("Unauthenticated"),
         "a logged-out refresh token is refused: {stderr}"
@@ -115,13 +82,10 @@ async fn lifecycle(target: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpcurl_works_through_the_edge_and_against_svc_user() {
     let mesh = spawn_mesh().await;
-    for target in [host(&mesh.edge_url), host(&mesh.user_urls[0])] {
+    for target in [host(&mesh.edge_url), host(&mesh.instances.user[0])] {
         let (ok, listed, stderr) = grpcurl(&["-plaintext", target, "list"]).await;
         assert!(ok, "grpcurl list failed on {target}: {stderr}");
-        assert!(
-            listed.lines().any(|l| l == "votemesh.user.v1.UserService"),
-            "{listed}"
-        );
+        assert!(listed.lines().any(|l| l == USER_SERVICE), "{listed}");
         assert!(
             listed.lines().any(|l| l == "grpc.health.v1.Health"),
             "{listed}"
@@ -138,7 +102,7 @@ async fn grpcurl_works_through_the_edge_and_against_svc_user() {
     assert!(ok && described.contains("display_name"), "{described}");
     let (ok, health, _) = grpcurl(&[
         "-plaintext",
-        host(&mesh.user_urls[0]),
+        host(&mesh.instances.user[0]),
         "grpc.health.v1.Health/Check",
     ])
     .await;

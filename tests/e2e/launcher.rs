@@ -77,13 +77,7 @@ async fn votemesh_up_serves_a_round_trip_from_an_empty_directory() {
     let (status, users) = api.get("/v1/admin/users", Some(&admin.access)).await;
     assert_eq!(status, 200);
     assert_eq!(users["users"].as_array().map(Vec::len), Some(2));
-    let (status, _) = api
-        .post(
-            "/v1/auth/login",
-            None,
-            json!({"email": session.email, "password": "wrong password!!"}),
-        )
-        .await;
+    let (status, _) = api.try_login(&session.email, "wrong password!!").await;
     assert_eq!(status, 401);
 
     let election = create_election(&api, &admin.access, draft_body("Quickstart poll")).await;
@@ -91,15 +85,10 @@ async fn votemesh_up_serves_a_round_trip_from_an_empty_directory() {
     assert!(data_dir.join("candidate.db").exists());
 
     // The embedded default counts too: in-process bus, SQLite, in-memory results cache.
-    let id = election["election_id"].as_str().expect("id").to_owned();
+    let id = id_of(&election);
     let ada = add_candidate(&api, &admin.access, &id, "Ada").await;
     add_candidate(&api, &admin.access, &id, "Bob").await;
-    assert_eq!(
-        transition(&api, &admin.access, &id, "ELECTION_STATUS_OPEN")
-            .await
-            .0,
-        200
-    );
+    transition_ok(&api, &admin.access, &id, "ELECTION_STATUS_OPEN").await;
     let (status, body) = api
         .post(
             &format!("/v1/elections/{id}/ballots"),
@@ -108,28 +97,19 @@ async fn votemesh_up_serves_a_round_trip_from_an_empty_directory() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let mut counted = false;
-    for _ in 0..100 {
-        let (status, results) = api
-            .get(
-                &format!("/v1/elections/{id}/results"),
-                Some(&session.access),
-            )
-            .await;
-        if status == 200 && results["total_ballots"] == "1" {
-            counted = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(counted, "the ballot shows in the live results");
+    let results = format!("/v1/elections/{id}/results");
+    eventually(
+        "the ballot shows in the live results",
+        Duration::from_secs(10),
+        || async {
+            let (status, shown) = api.get(&results, Some(&session.access)).await;
+            status == 200 && shown["total_ballots"] == "1"
+        },
+    )
+    .await;
     assert!(data_dir.join("result.db").exists());
 
-    up.signal(15);
-    let exit = tokio::task::spawn_blocking(move || up.0.wait())
-        .await
-        .expect("join")
-        .expect("exit");
+    let exit = up.stop(15).await;
     assert!(
         exit.success(),
         "Ctrl-C/SIGTERM stops votemesh up cleanly: {exit}"

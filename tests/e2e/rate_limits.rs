@@ -26,9 +26,7 @@ fn rest_from(base: &str, source: IpAddr) -> Rest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_burst_is_limited_per_client() {
     let mesh = spawn_mesh_with(MeshOptions {
-        user_instances: 1,
-        candidate_instances: 0,
-        voting_instances: 0,
+        user: Instances::one(),
         edge: Box::new(|config| {
             config.credentials_per_minute = 6.0;
             config.credentials_burst = 3.0;
@@ -82,31 +80,31 @@ async fn a_login_burst_is_limited_per_client() {
     assert_eq!(noisy.get("/v1/me", Some(&session.access)).await.0, 200);
 
     // Over gRPC the same bucket answers RESOURCE_EXHAUSTED, and a third client is served.
-    let channel = Endpoint::from_shared(mesh.edge_url.clone())
-        .expect("endpoint")
-        .local_address(Some(from(1)))
-        .connect()
-        .await
-        .expect("connect");
-    let limited = UserServiceClient::new(channel)
-        .login(LoginRequest {
-            email: address.clone(),
-            password: PASSWORD.into(),
-        })
+    let limited = grpc_login_from(&mesh.edge_url, from(1), &address)
         .await
         .expect_err("still limited");
     assert_eq!(limited.code(), Code::ResourceExhausted);
-    let channel = Endpoint::from_shared(mesh.edge_url.clone())
+    grpc_login_from(&mesh.edge_url, from(3), &address)
+        .await
+        .expect("another client is served");
+}
+
+/// A login over native gRPC from `source`.
+async fn grpc_login_from(
+    edge: &str,
+    source: IpAddr,
+    email: &str,
+) -> Result<tonic::Response<proto_gen::user::v1::LoginResponse>, tonic::Status> {
+    let channel = Endpoint::from_shared(edge.to_owned())
         .expect("endpoint")
-        .local_address(Some(from(3)))
+        .local_address(Some(source))
         .connect()
         .await
         .expect("connect");
     UserServiceClient::new(channel)
         .login(LoginRequest {
-            email: address,
+            email: email.to_owned(),
             password: PASSWORD.into(),
         })
         .await
-        .expect("another client is served");
 }

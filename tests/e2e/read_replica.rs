@@ -4,34 +4,34 @@
 
 use std::time::Duration;
 
-use kit::shutdown::Shutdown;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
-use crate::support::*;
-
-fn replica_server() -> String {
-    std::env::var("VOTEMESH_TEST_REPLICA")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433".into())
-}
-
-async fn replica_admin() -> DatabaseConnection {
-    Database::connect(format!("{}/postgres", replica_server()))
-        .await
-        .expect("the streaming replica must be running (scripts/test.sh starts it on port 5433)")
-}
+use crate::support::{candidate::*, postgres::REPLICA, *};
 
 /// Waits until the new database has reached the standby.
 async fn replicated_url(primary_url: &str) -> String {
     let name = primary_url.rsplit('/').next().expect("database name");
-    let url = format!("{}/{name}", replica_server());
-    for _ in 0..100 {
-        if let Ok(db) = Database::connect(url.clone()).await {
+    let url = REPLICA.url(name);
+    eventually(
+        &format!("{name} reaches the replica"),
+        Duration::from_secs(5),
+        || async {
+            let Ok(db) = Database::connect(url.clone()).await else {
+                return false;
+            };
             db.close().await.ok();
-            return url;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{name} never reached the replica");
+            true
+        },
+    )
+    .await;
+    url
+}
+
+async fn replay(standby: &DatabaseConnection, action: &str) {
+    standby
+        .execute_unprepared(&format!("SELECT pg_wal_replay_{action}()"))
+        .await
+        .unwrap_or_else(|error| panic!("{action} replay: {error}"));
 }
 
 async fn listed(api: &Rest, token: &str, id: &str) -> bool {
@@ -44,54 +44,26 @@ async fn listed(api: &Rest, token: &str, id: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_come_from_the_replica_and_gets_from_the_primary() {
+    let standby = REPLICA.admin().await;
     // A run that died mid-test may have left replay paused.
-    replica_admin()
-        .await
-        .execute_unprepared("SELECT pg_wal_replay_resume()")
-        .await
-        .expect("resume replay");
-    let mesh = spawn_mesh_with(MeshOptions {
-        user_instances: 1,
-        candidate_instances: 0,
-        voting_instances: 0,
-        edge: Box::new(|_| {}),
-        ..Default::default()
-    })
-    .await;
+    replay(&standby, "resume").await;
+    let mesh = spawn_mesh_without_candidates().await;
     // The primary creates the schema first, so the standby has it to read.
     svc_candidate::store::SeaElectionStore::open(&mesh.database_url, None, 1)
         .await
         .expect("schema on the primary");
-    let mut config = svc_candidate::Config::local(
-        &mesh.secret,
-        Some(mesh.registry_url.clone()),
-        mesh.database_url.clone(),
-    );
-    config.read_database_url = Some(replicated_url(&mesh.database_url).await);
-    let shutdown = Shutdown::new();
-    let app = svc_candidate::App::build(config)
-        .await
-        .expect("svc-candidate with a replica");
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    mesh.wait_for_instances(ELECTION_SERVICE, 1).await;
+    let replica_url = replicated_url(&mesh.database_url).await;
+    let candidate =
+        start_candidate(&mesh, |config| config.read_database_url = Some(replica_url)).await;
 
-    let api = Rest::new(&mesh.edge_url);
-    let admin = api.admin().await;
-    let standby = replica_admin().await;
-    standby
-        .execute_unprepared("SELECT pg_wal_replay_pause()")
-        .await
-        .expect("pause replay");
-    let created = create_election(&api, &admin.access, draft_body("Replicated")).await;
-    let id = created["election_id"].as_str().expect("id").to_owned();
+    let (api, admin) = rest_as_admin(&mesh).await;
+    replay(&standby, "pause").await;
+    let id = id_of(&create_election(&api, &admin.access, draft_body("Replicated")).await);
     let (status, _) = api
         .get(&format!("/v1/elections/{id}"), Some(&admin.access))
         .await;
     let seen_on_replica_while_paused = listed(&api, &admin.access, &id).await;
-    standby
-        .execute_unprepared("SELECT pg_wal_replay_resume()")
-        .await
-        .expect("resume replay");
+    replay(&standby, "resume").await;
     assert_eq!(
         status, 200,
         "Get reads the primary, which follows the write"
@@ -101,14 +73,11 @@ async fn lists_come_from_the_replica_and_gets_from_the_primary() {
         "List reads the paused replica"
     );
 
-    let mut appeared = false;
-    for _ in 0..100 {
-        if listed(&api, &admin.access, &id).await {
-            appeared = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(appeared, "once replay resumes the replica catches up");
-    shutdown.trigger();
+    eventually(
+        "once replay resumes the replica catches up",
+        Duration::from_secs(5),
+        || listed(&api, &admin.access, &id),
+    )
+    .await;
+    candidate.trigger();
 }

@@ -12,9 +12,9 @@ use crate::support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watchers_see_registrations_and_evictions() {
     let shutdown = Shutdown::new();
-    let registry = registry::App::build(registry::Config::local("s3cret"), shutdown.clone())
-        .await
-        .expect("registry");
+    let config: registry::Config =
+        kit::config::local(["--internal-token=s3cret"]).expect("registry config");
+    let registry = registry::App::build(config).await.expect("registry");
     let url = registry.url();
     tokio::spawn(registry.run_until_stopped(shutdown.clone()));
     let mut client = registry_client(&url, "s3cret", Duration::from_secs(2)).expect("client");
@@ -63,19 +63,12 @@ async fn watchers_see_registrations_and_evictions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_register_again_after_the_registry_restarts() {
-    let mesh = spawn_mesh_with(MeshOptions {
-        user_instances: 0,
-        candidate_instances: 0,
-        voting_instances: 0,
-        edge: Box::new(|_| {}),
-        ..Default::default()
-    })
-    .await;
+    let mesh = spawn_mesh_with(MeshOptions::default()).await;
     // A registry of our own on a fixed port, so a restart keeps its address.
     let first = Shutdown::new();
-    let mut config = registry::Config::local(&mesh.secret);
-    config.common.listen = "127.0.0.1:0".parse().expect("addr");
-    let registry = registry::App::build(config.clone(), first.clone())
+    let mut config: registry::Config =
+        kit::config::local([format!("--internal-token={}", mesh.secret)]).expect("config");
+    let registry = registry::App::build(config.clone())
         .await
         .expect("registry");
     let address = registry.local_addr();
@@ -83,8 +76,8 @@ async fn instances_register_again_after_the_registry_restarts() {
     tokio::spawn(registry.run_until_stopped(first.clone()));
 
     let user_shutdown = Shutdown::new();
-    let mut user_config =
-        svc_user::Config::local(&mesh.secret, Some(url.clone()), mesh.database_url.clone());
+    let mut user_config: svc_user::Config = mesh.config();
+    user_config.common.registry_url = Some(url.clone());
     user_config.common.lease_ttl_seconds = 1;
     let user = svc_user::App::build(user_config).await.expect("svc-user");
     tokio::spawn(user.run_until_stopped(user_shutdown.clone()));
@@ -99,36 +92,22 @@ async fn instances_register_again_after_the_registry_restarts() {
             .map(|r| r.into_inner().instances.len())
             .unwrap_or(0)
     };
-    let mut seen = false;
-    for _ in 0..100 {
-        if listed(url.clone(), mesh.secret.clone()).await == 1 {
-            seen = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(seen, "svc-user registered");
+    let registered = |what: &'static str| {
+        eventually(what, Duration::from_secs(5), || async {
+            listed(url.clone(), mesh.secret.clone()).await == 1
+        })
+    };
+    registered("svc-user registered").await;
 
     first.trigger();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let second = Shutdown::new();
     config.common.listen = address;
-    let restarted = registry::App::build(config, second.clone())
+    let restarted = registry::App::build(config)
         .await
         .expect("registry restarts on its port");
     tokio::spawn(restarted.run_until_stopped(second.clone()));
-    let mut back = false;
-    for _ in 0..100 {
-        if listed(url.clone(), mesh.secret.clone()).await == 1 {
-            back = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        back,
-        "svc-user registered again with the restarted registry"
-    );
+    registered("svc-user registered again with the restarted registry").await;
     user_shutdown.trigger();
     second.trigger();
 }

@@ -1,6 +1,5 @@
 //! Acceptance 1, REST: a whole account lifecycle through the edge with an HTTP client.
 
-use reqwest::Method;
 use serde_json::json;
 
 use crate::support::*;
@@ -16,33 +15,13 @@ async fn a_user_lives_a_whole_session_over_rest() {
     let registered = api.register(&address).await;
     assert_eq!(registered["user"]["email"], address.to_lowercase());
     assert_eq!(registered["user"]["role"], "ROLE_VOTER");
-    let (status, body) = api
-        .post(
-            "/v1/auth/register",
-            None,
-            json!({"email": address, "password": PASSWORD, "display_name": "Twin"}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"]["status"].as_str()),
-        (409, Some("ALREADY_EXISTS"))
-    );
+    let twin = json!({"email": address, "password": PASSWORD, "display_name": "Twin"});
+    let reply = api.post("/v1/auth/register", None, twin).await;
+    assert_eq!(error(&reply, "status"), (409, Some("ALREADY_EXISTS")));
 
-    let (status, wrong) = api
-        .post(
-            "/v1/auth/login",
-            None,
-            json!({"email": address, "password": "not the password!"}),
-        )
-        .await;
+    let (status, wrong) = api.try_login(&address, "not the password!").await;
     assert_eq!(status, 401);
-    let (status, unknown) = api
-        .post(
-            "/v1/auth/login",
-            None,
-            json!({"email": email("nobody"), "password": PASSWORD}),
-        )
-        .await;
+    let (status, unknown) = api.try_login(&email("nobody"), PASSWORD).await;
     assert_eq!(status, 401);
     assert_eq!(
         wrong["error"]["message"], unknown["error"]["message"],
@@ -55,14 +34,8 @@ async fn a_user_lives_a_whole_session_over_rest() {
     assert_eq!(me["user"]["user_id"], session.user_id.as_str());
     assert_eq!(api.get("/v1/me", None).await.0, 401);
 
-    let (status, updated) = api
-        .call(
-            Method::PATCH,
-            "/v1/me",
-            Some(&session.access),
-            Some(json!({"display_name": "Ada", "phone": "+4915112345678", "notification_channel": "NOTIFICATION_CHANNEL_SMS"})),
-        )
-        .await;
+    let profile = json!({"display_name": "Ada", "phone": "+4915112345678", "notification_channel": "NOTIFICATION_CHANNEL_SMS"});
+    let (status, updated) = api.patch("/v1/me", Some(&session.access), profile).await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["user"]["display_name"], "Ada");
     assert_eq!(updated["user"]["phone"], "+4915112345678");
@@ -70,97 +43,47 @@ async fn a_user_lives_a_whole_session_over_rest() {
         updated["user"]["notification_channel"],
         "NOTIFICATION_CHANNEL_SMS"
     );
-    let (status, refused) = api
-        .call(
-            Method::PATCH,
-            "/v1/me",
-            Some(&session.access),
-            Some(json!({"phone": "12"})),
-        )
+    let reply = api
+        .patch("/v1/me", Some(&session.access), json!({"phone": "12"}))
         .await;
-    assert_eq!(
-        (status, refused["error"]["field"].as_str()),
-        (400, Some("phone"))
-    );
+    assert_eq!(error(&reply, "field"), (400, Some("phone")));
     assert_eq!(
         api.get("/v1/me", Some(&session.access)).await.1["user"]["phone"],
         "+4915112345678"
     );
 
     // Refresh rotates: the new pair works, the spent refresh token does not.
-    let (status, rotated) = api
-        .post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": session.refresh}),
-        )
-        .await;
+    let (status, rotated) = api.refresh(&session.refresh).await;
     assert_eq!(status, 200, "{rotated}");
-    let access = rotated["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_owned();
-    let refresh = rotated["refresh_token"]
-        .as_str()
-        .expect("refresh token")
-        .to_owned();
+    let access = text(&rotated, "access_token");
+    let refresh = text(&rotated, "refresh_token");
     assert_ne!(refresh, session.refresh);
     assert_eq!(api.get("/v1/me", Some(&access)).await.0, 200);
-    let (status, _) = api
-        .post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": session.refresh}),
-        )
-        .await;
+    let (status, _) = api.refresh(&session.refresh).await;
     assert_eq!(status, 401, "a spent refresh token is refused");
 
-    let (status, body) = api
+    let change = |current: &str| json!({"current_password": current, "new_password": NEW_PASSWORD});
+    let reply = api
         .post(
             "/v1/me/password",
             Some(&access),
-            json!({"current_password": "wrong password here", "new_password": NEW_PASSWORD}),
+            change("wrong password here"),
         )
         .await;
-    assert_eq!(
-        (status, body["error"]["field"].as_str()),
-        (400, Some("current_password"))
-    );
+    assert_eq!(error(&reply, "field"), (400, Some("current_password")));
     let (status, _) = api
-        .post(
-            "/v1/me/password",
-            Some(&access),
-            json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
-        )
+        .post("/v1/me/password", Some(&access), change(PASSWORD))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(
-        api.post(
-            "/v1/auth/login",
-            None,
-            json!({"email": address, "password": PASSWORD})
-        )
-        .await
-        .0,
-        401
-    );
+    assert_eq!(api.try_login(&address, PASSWORD).await.0, 401);
     let fresh = api.login(&address, NEW_PASSWORD).await;
 
+    let logout = json!({"refresh_token": fresh.refresh});
     let (status, _) = api
-        .post(
-            "/v1/auth/logout",
-            Some(&fresh.access),
-            json!({"refresh_token": fresh.refresh}),
-        )
+        .post("/v1/auth/logout", Some(&fresh.access), logout)
         .await;
     assert_eq!(status, 200);
-    let (status, _) = api
-        .post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": fresh.refresh}),
-        )
-        .await;
+    let (status, _) = api.refresh(&fresh.refresh).await;
     assert_eq!(status, 401, "a logged-out refresh token is refused");
 }
 

@@ -51,15 +51,18 @@ fn check_report(accepted: u64, errors: &[(u32, String)], bad: &BTreeMap<u32, &st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_roll_keeps_good_rows_and_reports_every_bad_one() {
     let mesh = spawn_mesh().await;
-    let api = Rest::new(&mesh.edge_url);
-    let admin = api.admin().await;
+    let (api, admin) = rest_as_admin(&mesh).await;
     let (rows, bad) = roll();
+    let roll_count = |id: &str| {
+        let path = format!("/v1/elections/{id}/roll:count");
+        let (api, token) = (&api, &admin.access);
+        async move { api.get(&path, Some(token)).await.1["count"].clone() }
+    };
     let mut body = draft_body("Rolled");
     body["election"]["eligibility"] = json!("ELIGIBILITY_ROLL");
 
     // gRPC, client-streaming in chunks of 1,000.
-    let streamed = create_election(&api, &admin.access, body.clone()).await;
-    let streamed_id = streamed["election_id"].as_str().expect("id").to_owned();
+    let streamed_id = id_of(&create_election(&api, &admin.access, body.clone()).await);
     let chunks: Vec<ImportRollRequest> = rows
         .chunks(1000)
         .enumerate()
@@ -89,34 +92,16 @@ async fn a_large_roll_keeps_good_rows_and_reports_every_bad_one() {
         .collect();
     check_report(u64::from(report.accepted), &errors, &bad);
     assert_eq!(report.errors[0].value, "not-an-email-270");
-    let (_, count) = api
-        .get(
-            &format!("/v1/elections/{streamed_id}/roll:count"),
-            Some(&admin.access),
-        )
-        .await;
-    assert_eq!(count["count"], "9963");
+    assert_eq!(roll_count(&streamed_id).await, "9963");
 
     // REST, the same rows as a CSV file with a header line.
-    let csv_election = create_election(&api, &admin.access, body).await;
-    let csv_id = csv_election["election_id"].as_str().expect("id").to_owned();
+    let csv_id = id_of(&create_election(&api, &admin.access, body).await);
     let csv = format!("email\n{}\n", rows.join("\n"));
-    let upload = |csv: String| {
-        api.client
-            .post(format!(
-                "{}/v1/elections/{csv_id}/roll:import",
-                mesh.edge_url
-            ))
-            .bearer_auth(&admin.access)
-            .header("content-type", "text/csv")
-            .body(csv)
-            .send()
-    };
+    let import = format!("/v1/elections/{csv_id}/roll:import");
     let started = Instant::now();
-    let response = upload(csv.clone()).await.expect("upload");
+    let (status, report) = api.post_csv(&import, &admin.access, csv.clone()).await;
     let csv_time = started.elapsed();
-    assert_eq!(response.status(), 200);
-    let report: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(status, 200);
     let errors: Vec<(u32, String)> = report["errors"]
         .as_array()
         .expect("errors")
@@ -136,83 +121,33 @@ async fn a_large_roll_keeps_good_rows_and_reports_every_bad_one() {
     eprintln!("roll import of {ROWS} rows: gRPC stream {grpc_time:?}, REST CSV {csv_time:?}");
 
     // Importing again adds nothing and says why, row by row.
-    let again: serde_json::Value = upload(csv)
-        .await
-        .expect("upload")
-        .json()
-        .await
-        .expect("json");
+    let (_, again) = api.post_csv(&import, &admin.access, csv).await;
     assert_eq!(again["accepted"], 0);
     assert_eq!(again["errors"].as_array().map(Vec::len), Some(ROWS));
-    let (_, count) = api
-        .get(
-            &format!("/v1/elections/{csv_id}/roll:count"),
-            Some(&admin.access),
-        )
-        .await;
-    assert_eq!(count["count"], "9963");
+    assert_eq!(roll_count(&csv_id).await, "9963");
 
-    let (_, page) = api
-        .get(
-            &format!("/v1/elections/{csv_id}/roll?email_contains=voter999&page_size=5"),
-            Some(&admin.access),
-        )
-        .await;
     // Sorted by email, so voter9991… come before voter999@; row 9,991 (voter9990) was bad.
+    let search = format!("/v1/elections/{csv_id}/roll?email_contains=voter999&page_size=5");
+    let (_, page) = api.get(&search, Some(&admin.access)).await;
+    let voters = |numbers: [&str; 5]| json!(numbers.map(|n| format!("voter{n}@example.org")));
     assert_eq!(
         page["emails"],
-        json!([
-            "voter9991@example.org",
-            "voter9992@example.org",
-            "voter9993@example.org",
-            "voter9994@example.org",
-            "voter9995@example.org"
-        ])
+        voters(["9991", "9992", "9993", "9994", "9995"])
     );
-    let next = page["next_page_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let (_, rest) = api
-        .get(
-            &format!(
-                "/v1/elections/{csv_id}/roll?email_contains=voter999&page_size=5&page_token={next}"
-            ),
-            Some(&admin.access),
-        )
-        .await;
+    let next = text(&page, "next_page_token");
+    let next_page = format!("{search}&page_token={next}");
+    let (_, rest) = api.get(&next_page, Some(&admin.access)).await;
     assert_eq!(
         rest["emails"],
-        json!([
-            "voter9996@example.org",
-            "voter9997@example.org",
-            "voter9998@example.org",
-            "voter9999@example.org",
-            "voter999@example.org"
-        ])
+        voters(["9996", "9997", "9998", "9999", "999"])
     );
-    let (status, _) = api
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/elections/{csv_id}/roll/voter1@example.org"),
-            Some(&admin.access),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = api
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/elections/{csv_id}/roll/voter1@example.org"),
-            Some(&admin.access),
-            None,
-        )
-        .await;
-    assert_eq!(status, 404);
+    let entry = format!("/v1/elections/{csv_id}/roll/voter1@example.org");
+    assert_eq!(api.delete(&entry, Some(&admin.access)).await.0, 200);
+    assert_eq!(api.delete(&entry, Some(&admin.access)).await.0, 404);
 
     // Eligibility, the internal question svc-voting asks: straight to svc-candidate with the
     // service secret; the edge refuses it.
-    let mut direct = ElectionServiceClient::connect(mesh.candidate_urls[0].clone())
+    let mut direct = ElectionServiceClient::connect(mesh.instances.candidate[0].clone())
         .await
         .expect("connect");
     let ask = |email: &str| {

@@ -1,44 +1,25 @@
 //! Issue 4: no ballot is lost to a crash between commit and publish.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use prost::Message as _;
-use proto_gen::{
-    events::v1::{BallotCast, VoteRecorded},
-    voting::v1::{voting_service_client::VotingServiceClient, CastBallotRequest, Selection},
+use proto_gen::events::v1::{BallotCast, VoteRecorded};
+use rdkafka::Message;
+use sea_orm::Database;
+
+use crate::support::{
+    ballots::{ballot, voting_client, Wiring},
+    broker::{reader, PrivateBroker},
+    postgres::count,
+    process::*,
+    *,
 };
-use rdkafka::{
-    consumer::{Consumer, StreamConsumer},
-    ClientConfig, Message,
-};
-use sea_orm::{ConnectionTrait, Database};
 
-use crate::support::{broker::PrivateBroker, process::*, *};
-
-fn cast(election_id: &str, candidate: &str, token: &str) -> tonic::Request<CastBallotRequest> {
-    bearer(
-        CastBallotRequest {
-            election_id: election_id.into(),
-            selection: Some(Selection {
-                candidate_ids: vec![candidate.into()],
-            }),
-        },
-        token,
-    )
-}
-
-async fn open_plurality(api: &Rest, admin: &str) -> (String, String) {
-    let id = create_election(api, admin, draft_body("Faults")).await["election_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let ada = add_candidate(api, admin, &id, "Ada").await;
-    add_candidate(api, admin, &id, "Bob").await;
-    assert_eq!(
-        transition(api, admin, &id, "ELECTION_STATUS_OPEN").await.0,
-        200
-    );
-    (id, ada)
+/// An OPEN plurality election with Ada and Bob; returns its id and Ada's.
+async fn open_plurality(api: &Rest, admin: &str) -> (String, Vec<String>) {
+    let (id, candidates) = election_with(api, admin, draft_body("Faults"), &["Ada", "Bob"]).await;
+    transition_ok(api, admin, &id, "ELECTION_STATUS_OPEN").await;
+    (id, candidates[..1].to_vec())
 }
 
 /// Event ids per topic, read from the start until `expected` of each have been seen (or the
@@ -49,15 +30,7 @@ async fn event_ids(
     vote_topic: &str,
     expected: usize,
 ) -> (Vec<String>, Vec<String>) {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", format!("faults-{}", uuid::Uuid::new_v4()))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .expect("consumer");
-    consumer
-        .subscribe(&[ballot_topic, vote_topic])
-        .expect("subscribe");
+    let consumer = reader(brokers, &[ballot_topic, vote_topic]);
     let (mut ballots, mut votes) = (Vec::new(), Vec::new());
     let mut deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut settled = false;
@@ -86,35 +59,15 @@ async fn outbox_rows(database_url: &str) -> i64 {
     let db = Database::connect(database_url.to_owned())
         .await
         .expect("db");
-    db.query_one(sea_orm::Statement::from_string(
-        sea_orm::DatabaseBackend::Postgres,
-        "SELECT COUNT(*) AS n FROM svc_voting.outbox",
-    ))
-    .await
-    .expect("outbox")
-    .map(|row| row.try_get::<i64>("", "n").expect("n"))
-    .unwrap_or(0)
+    count(&db, "SELECT COUNT(*) AS n FROM svc_voting.outbox").await
 }
 
-fn voting_process(
-    mesh: &Mesh,
-    brokers: &str,
-    ballot_topic: &str,
-    vote_topic: &str,
-    crash: bool,
-) -> ChildGuard {
-    let mut command = votemesh();
+fn voting_process(mesh: &Mesh, wiring: &Wiring, crash: bool) -> ChildGuard {
+    let mut command = service_command(mesh, "voting");
     command
-        .arg("voting")
-        .env("VOTEMESH_LOG", "warn")
-        .env("VOTEMESH_LISTEN", "127.0.0.1:0")
-        .env("VOTEMESH_REGISTRY_URL", &mesh.registry_url)
-        .env("VOTEMESH_INTERNAL_TOKEN", &mesh.secret)
-        .env("VOTEMESH_VOTING_DATABASE_URL", &mesh.database_url)
-        .env("VOTEMESH_KAFKA_BROKERS", brokers)
-        .env("VOTEMESH_BALLOT_TOPIC", ballot_topic)
-        .env("VOTEMESH_VOTE_TOPIC", vote_topic)
-        .env("VOTEMESH_LEASE_TTL_SECONDS", "1");
+        .env("VOTEMESH_KAFKA_BROKERS", kafka())
+        .env("VOTEMESH_BALLOT_TOPIC", &wiring.ballot_topic)
+        .env("VOTEMESH_VOTE_TOPIC", &wiring.vote_topic);
     if crash {
         command.env("VOTEMESH_FAULT_CRASH_AFTER_COMMIT", "true");
     }
@@ -123,25 +76,17 @@ fn voting_process(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_after_commit_loses_nothing_and_publishes_once() {
-    let brokers = std::env::var("VOTEMESH_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into());
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let (ballot_topic, vote_topic) = (
-        format!("votemesh.test.crash-ballots.{suffix}"),
-        format!("votemesh.test.crash-votes.{suffix}"),
-    );
+    let wiring = Wiring::fresh();
     let mesh = spawn_mesh().await;
-    let api = Rest::new(&mesh.edge_url);
-    let admin = api.admin().await;
+    let (api, admin) = rest_as_admin(&mesh).await;
     let (id, ada) = open_plurality(&api, &admin.access).await;
     let voter = api.voter("crashing").await;
 
-    let mut crashing = voting_process(&mesh, &brokers, &ballot_topic, &vote_topic, true);
+    let mut crashing = voting_process(&mesh, &wiring, true);
     mesh.wait_for_instances_while(VOTING_SERVICE, 1, || crashing.still_running())
         .await;
-    let mut client = VotingServiceClient::connect(mesh.edge_url.clone())
-        .await
-        .expect("connect");
-    let lost_reply = client.cast_ballot(cast(&id, &ada, &voter.access)).await;
+    let mut client = voting_client(&mesh.edge_url);
+    let lost_reply = client.cast_ballot(ballot(&id, &ada, &voter.access)).await;
     assert!(
         lost_reply.is_err(),
         "the process died before it could answer"
@@ -159,11 +104,11 @@ async fn a_crash_after_commit_loses_nothing_and_publishes_once() {
 
     // Its lease lapses; a healthy process takes over and drains the outbox.
     mesh.wait_for_instances(VOTING_SERVICE, 0).await;
-    let mut healthy = voting_process(&mesh, &brokers, &ballot_topic, &vote_topic, false);
+    let mut healthy = voting_process(&mesh, &wiring, false);
     mesh.wait_for_instances_while(VOTING_SERVICE, 1, || healthy.still_running())
         .await;
     let again = client
-        .cast_ballot(cast(&id, &ada, &voter.access))
+        .cast_ballot(ballot(&id, &ada, &voter.access))
         .await
         .expect_err("already recorded");
     assert_eq!(
@@ -171,7 +116,7 @@ async fn a_crash_after_commit_loses_nothing_and_publishes_once() {
         tonic::Code::AlreadyExists,
         "the crashed cast was kept"
     );
-    let (ballots, votes) = event_ids(&brokers, &ballot_topic, &vote_topic, 1).await;
+    let (ballots, votes) = event_ids(&kafka(), &wiring.ballot_topic, &wiring.vote_topic, 1).await;
     assert_eq!(
         (ballots.len(), votes.len()),
         (1, 1),
@@ -185,24 +130,24 @@ async fn votes_are_accepted_while_the_broker_is_down_and_every_event_arrives_aft
     let mut broker = PrivateBroker::start().await;
     let address = broker.address.clone();
     let mesh = spawn_mesh_with(MeshOptions {
-        voting_instances: 1,
-        voting: Box::new(move |config| config.kafka_brokers = Some(address.clone())),
+        user: Instances::one(),
+        candidate: Instances::one(),
+        voting: Instances::one().configured(move |config: &mut svc_voting::Config| {
+            config.kafka_brokers = Some(address.clone())
+        }),
         ..Default::default()
     })
     .await;
-    let api = Rest::new(&mesh.edge_url);
-    let admin = api.admin().await;
+    let (api, admin) = rest_as_admin(&mesh).await;
     let (id, ada) = open_plurality(&api, &admin.access).await;
-    let mut client = VotingServiceClient::connect(mesh.edge_url.clone())
-        .await
-        .expect("connect");
+    let mut client = voting_client(&mesh.edge_url);
     let mut voters = Vec::new();
     for i in 0..12 {
         voters.push(api.voter(&format!("outage{i}")).await);
     }
     for voter in &voters[..2] {
         client
-            .cast_ballot(cast(&id, &ada, &voter.access))
+            .cast_ballot(ballot(&id, &ada, &voter.access))
             .await
             .expect("cast while the broker is up");
     }
@@ -211,7 +156,7 @@ async fn votes_are_accepted_while_the_broker_is_down_and_every_event_arrives_aft
     broker.kill().await;
     for voter in &voters[2..] {
         client
-            .cast_ballot(cast(&id, &ada, &voter.access))
+            .cast_ballot(ballot(&id, &ada, &voter.access))
             .await
             .expect("cast while the broker is down");
     }
@@ -225,12 +170,12 @@ async fn votes_are_accepted_while_the_broker_is_down_and_every_event_arrives_aft
     broker.resume().await;
     let (ballots, votes) = event_ids(
         &broker.address,
-        svc_voting::BALLOT_TOPIC,
-        svc_voting::VOTE_TOPIC,
+        kit::bus::topics::BALLOT_CAST,
+        kit::bus::topics::VOTE_RECORDED,
         12,
     )
     .await;
-    let distinct = |ids: &[String]| ids.iter().collect::<std::collections::HashSet<_>>().len();
+    let distinct = |ids: &[String]| ids.iter().collect::<HashSet<_>>().len();
     assert_eq!(
         (distinct(&ballots), distinct(&votes)),
         (12, 12),
@@ -242,14 +187,8 @@ async fn votes_are_accepted_while_the_broker_is_down_and_every_event_arrives_aft
 }
 
 async fn wait_for_empty_outbox(database_url: &str) {
-    for _ in 0..600 {
-        if outbox_rows(database_url).await == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "the outbox still holds {} rows",
-        outbox_rows(database_url).await
-    );
+    eventually("the outbox empties", Duration::from_secs(60), || async {
+        outbox_rows(database_url).await == 0
+    })
+    .await;
 }

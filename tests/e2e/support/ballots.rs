@@ -1,26 +1,25 @@
 //! Many voters, many ballots: elections of each method, deterministic selections, casting
 //! through the edge, the counts a correct service must show, and svc-result processes.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, process::Command, time::Duration};
 
 use futures::{stream, StreamExt};
 use proto_gen::{
     result::v1::{
         result_service_client::ResultServiceClient, GetResultsRequest, GetResultsResponse,
     },
-    voting::v1::{voting_service_client::VotingServiceClient, CastBallotRequest, Selection},
+    voting::v1::{
+        voting_service_client::VotingServiceClient, CastBallotRequest, RecordedCountRequest,
+        Selection,
+    },
 };
 use serde_json::json;
 use tonic::transport::Channel;
 
 use super::{
-    add_candidate, bearer, create_election, draft_body, process::*, transition, Mesh, MeshOptions,
-    Rest, Session,
+    add_candidate, bearer, broker::kafka, create_election, draft_body, grpc, process::*,
+    redis::SHARED_REDIS, transition, Instances, Mesh, MeshOptions, Rest, Session,
 };
-
-pub fn kafka() -> String {
-    std::env::var("VOTEMESH_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into())
-}
 
 /// Topic and consumer group names of one test, apart from every other test's.
 #[derive(Clone)]
@@ -48,50 +47,52 @@ impl Wiring {
 pub fn results_mesh(wiring: &Wiring, results: usize) -> MeshOptions {
     let (voting, result) = (wiring.clone(), wiring.clone());
     MeshOptions {
-        voting_instances: 1,
-        result_instances: results,
-        user: Box::new(|config| config.bench_only_insecure_password_hash = true),
-        voting: Box::new(move |config| {
+        user: Instances::one().configured(|config: &mut svc_user::Config| {
+            config.bench_only_insecure_password_hash = true
+        }),
+        candidate: Instances::one(),
+        voting: Instances::one().configured(move |config: &mut svc_voting::Config| {
             config.kafka_brokers = Some(kafka());
-            config.redis_url = Some("redis://127.0.0.1:6379".into());
+            config.redis_url = Some(SHARED_REDIS.into());
             config.ballot_topic = voting.ballot_topic.clone();
             config.vote_topic = voting.vote_topic.clone();
         }),
-        result: Box::new(move |config| {
+        result: Instances::many(results).configured(move |config: &mut svc_result::Config| {
             config.kafka_brokers = Some(kafka());
-            config.redis_url = Some("redis://127.0.0.1:6379".into());
+            config.redis_url = Some(SHARED_REDIS.into());
             config.ballot_topic = result.ballot_topic.clone();
             config.consumer_group = result.group.clone();
             config.redis_namespace = result.namespace.clone();
         }),
-        edge: Box::new(|config| {
-            config.per_user_burst = 100_000.0;
-            config.per_user_per_second = 100_000.0;
-        }),
+        edge: Box::new(unthrottled_voters),
         ..Default::default()
     }
 }
 
+/// Lifts the edge's per-voter limits, for tests that cast in bulk.
+pub fn unthrottled_voters(config: &mut edge::Config) {
+    config.per_user_burst = 100_000.0;
+    config.per_user_per_second = 100_000.0;
+}
+
 /// A `votemesh result` process wired like [`results_mesh`]'s instances.
 pub fn result_process(mesh: &Mesh, wiring: &Wiring, metrics_port: Option<u16>) -> ChildGuard {
-    let mut command = votemesh();
+    ChildGuard::spawn(&mut result_command(mesh, wiring, metrics_port))
+}
+
+/// The command [`result_process`] runs, for a test that changes more of its settings.
+pub fn result_command(mesh: &Mesh, wiring: &Wiring, metrics_port: Option<u16>) -> Command {
+    let mut command = service_command(mesh, "result");
     command
-        .arg("result")
-        .env("VOTEMESH_LOG", "warn")
-        .env("VOTEMESH_LISTEN", "127.0.0.1:0")
-        .env("VOTEMESH_REGISTRY_URL", &mesh.registry_url)
-        .env("VOTEMESH_INTERNAL_TOKEN", &mesh.secret)
-        .env("VOTEMESH_RESULT_DATABASE_URL", &mesh.database_url)
         .env("VOTEMESH_KAFKA_BROKERS", kafka())
         .env("VOTEMESH_BALLOT_TOPIC", &wiring.ballot_topic)
         .env("VOTEMESH_RESULT_CONSUMER_GROUP", &wiring.group)
-        .env("VOTEMESH_REDIS_URL", "redis://127.0.0.1:6379")
-        .env("VOTEMESH_RESULT_REDIS_NAMESPACE", &wiring.namespace)
-        .env("VOTEMESH_LEASE_TTL_SECONDS", "1");
+        .env("VOTEMESH_REDIS_URL", SHARED_REDIS)
+        .env("VOTEMESH_RESULT_REDIS_NAMESPACE", &wiring.namespace);
     if let Some(port) = metrics_port {
         command.env("VOTEMESH_METRICS_LISTEN", format!("127.0.0.1:{port}"));
     }
-    ChildGuard::spawn(&mut command)
+    command
 }
 
 /// `n` signed-in voters, registered a few at a time.
@@ -186,6 +187,46 @@ pub fn shown_votes(results: &GetResultsResponse) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// A CastBallot request: `choices` in the voter's order, sent with the voter's token.
+pub fn ballot(
+    election_id: &str,
+    choices: &[String],
+    token: &str,
+) -> tonic::Request<CastBallotRequest> {
+    bearer(
+        CastBallotRequest {
+            election_id: election_id.into(),
+            selection: Some(Selection {
+                candidate_ids: choices.to_vec(),
+            }),
+        },
+        token,
+    )
+}
+
+pub fn voting_client(url: &str) -> VotingServiceClient<Channel> {
+    grpc(url, VotingServiceClient::new)
+}
+
+/// (ballots, participations) svc-voting has recorded for the election, as an admin asks.
+pub async fn recorded(
+    client: &mut VotingServiceClient<Channel>,
+    election_id: &str,
+    admin: &str,
+) -> (u64, u64) {
+    let counts = client
+        .recorded_count(bearer(
+            RecordedCountRequest {
+                election_id: election_id.into(),
+            },
+            admin,
+        ))
+        .await
+        .expect("recorded count")
+        .into_inner();
+    (counts.ballots, counts.participations)
+}
+
 /// One cast to make: election, selection, voter's token.
 pub type Job = (String, Vec<String>, String);
 
@@ -195,21 +236,13 @@ pub async fn cast_all(
     jobs: Vec<Job>,
     concurrency: usize,
 ) -> Vec<Result<(), tonic::Status>> {
-    let client = VotingServiceClient::connect(edge_url.to_owned())
-        .await
-        .expect("connect");
+    let client = voting_client(edge_url);
     let mut outcomes: Vec<(usize, Result<(), tonic::Status>)> =
         stream::iter(jobs.into_iter().enumerate())
-            .map(|(i, (election_id, candidate_ids, token))| {
+            .map(|(i, (election_id, choices, token))| {
                 let mut client = client.clone();
                 async move {
-                    let request = bearer(
-                        CastBallotRequest {
-                            election_id,
-                            selection: Some(Selection { candidate_ids }),
-                        },
-                        &token,
-                    );
+                    let request = ballot(&election_id, &choices, &token);
                     (i, client.cast_ballot(request).await.map(drop))
                 }
             })
@@ -285,6 +318,12 @@ pub fn partition_of(key: &str, partitions: u32) -> u32 {
 
 /// The sum of every series of `name` on a process's /metrics.
 pub async fn metric(port: u16, name: &str) -> f64 {
+    metric_with(port, name, &[]).await
+}
+
+/// The sum of the series of `name` on a process's /metrics whose labels include every one
+/// of `labels` (each written `key="value"`).
+pub async fn metric_with(port: u16, name: &str, labels: &[&str]) -> f64 {
     let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
         return 0.0;
     };
@@ -292,6 +331,7 @@ pub async fn metric(port: u16, name: &str) -> f64 {
     text.lines()
         .filter(|line| line.starts_with(name) && !line.starts_with('#'))
         .filter(|line| matches!(line.as_bytes().get(name.len()), Some(b' ' | b'{')))
+        .filter(|line| labels.iter().all(|label| line.contains(label)))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }

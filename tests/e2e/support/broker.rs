@@ -1,5 +1,6 @@
-//! A private Tansu broker on its own port and sqlite file, so a test may stop and restart
-//! it without touching the broker the other tests share.
+//! The Kafka-compatible broker: the one the tests share, readers of test topics, and a
+//! private Tansu on its own port and sqlite file, which a test may stop and restart without
+//! touching the shared one.
 
 use std::{
     path::PathBuf,
@@ -7,7 +8,43 @@ use std::{
     time::Duration,
 };
 
+use rdkafka::{
+    consumer::{Consumer, StreamConsumer},
+    message::BorrowedMessage,
+    ClientConfig,
+};
+use tokio::time::Instant;
+
 use super::process::{free_port, ChildGuard};
+
+/// The shared broker's address.
+pub fn kafka() -> String {
+    std::env::var("VOTEMESH_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+/// A consumer in a group of its own, reading `topics` from their start.
+pub fn reader(brokers: &str, topics: &[&str]) -> StreamConsumer {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set(
+            "group.id",
+            format!("test-{}", uuid::Uuid::new_v4().simple()),
+        )
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(topics).expect("subscribe");
+    consumer
+}
+
+/// The next message, which must arrive by `deadline`.
+pub async fn next_message(consumer: &StreamConsumer, deadline: Instant) -> BorrowedMessage<'_> {
+    tokio::time::timeout_at(deadline, consumer.recv())
+        .await
+        .expect("a message in time")
+        .expect("a message")
+}
 
 pub struct PrivateBroker {
     pub address: String,

@@ -23,6 +23,14 @@ pub fn draft_body(title: &str) -> Value {
     }})
 }
 
+/// The id of an election's JSON.
+pub fn id_of(election: &Value) -> String {
+    election["election_id"]
+        .as_str()
+        .expect("an election id")
+        .to_owned()
+}
+
 /// Creates an election and returns its JSON.
 pub async fn create_election(api: &Rest, token: &str, body: Value) -> Value {
     let (status, created) = api.post("/v1/elections", Some(token), body).await;
@@ -64,4 +72,26 @@ pub async fn transition(api: &Rest, token: &str, election_id: &str, target: &str
         json!({"target": target}),
     )
     .await
+}
+
+/// A transition that must succeed; returns the reply.
+pub async fn transition_ok(api: &Rest, token: &str, election_id: &str, target: &str) -> Value {
+    let (status, body) = transition(api, token, election_id, target).await;
+    assert_eq!(status, 200, "{target}: {body}");
+    body
+}
+
+/// Creates an election with these candidates; returns its id and the candidate ids.
+pub async fn election_with(
+    api: &Rest,
+    token: &str,
+    body: Value,
+    names: &[&str],
+) -> (String, Vec<String>) {
+    let id = id_of(&create_election(api, token, body).await);
+    let mut candidates = Vec::new();
+    for name in names {
+        candidates.push(add_candidate(api, token, &id, name).await);
+    }
+    (id, candidates)
 }

@@ -1,60 +1,38 @@
-//! The system in-process on ephemeral ports: registry, svc-user instance(s) on PostgreSQL,
-//! and the edge, all stopped when the [`Mesh`] drops.
+//! The system in-process on ephemeral ports, started by the production assembly
+//! (`mesh::spawn`) on a fresh PostgreSQL database, and stopped when the [`Mesh`] drops.
 
 use std::time::Duration;
 
 use kit::{internal::registry_client, shutdown::Shutdown};
+use mesh::{Database, InstanceUrls, Plan, Service};
 use proto_gen::registry::v1::ResolveRequest;
 
 use super::{fresh_database, ADMIN_EMAIL, ADMIN_PASSWORD};
 
-pub const USER_SERVICE: &str = "votemesh.user.v1.UserService";
-pub const ELECTION_SERVICE: &str = "votemesh.election.v1.ElectionService";
-pub const VOTING_SERVICE: &str = "votemesh.voting.v1.VotingService";
-pub const RESULT_SERVICE: &str = "votemesh.result.v1.ResultService";
+/// What a test starts: the registry, the edge and the instances it asks for, each config
+/// changed as it says. `MeshOptions::default()` has no service instances at all.
+pub use mesh::{Instances, Services as MeshOptions};
+pub use proto_gen::{
+    election::v1::election_service_server::SERVICE_NAME as ELECTION_SERVICE,
+    result::v1::result_service_server::SERVICE_NAME as RESULT_SERVICE,
+    user::v1::user_service_server::SERVICE_NAME as USER_SERVICE,
+    voting::v1::voting_service_server::SERVICE_NAME as VOTING_SERVICE,
+};
 
 pub struct Mesh {
     pub edge_url: String,
     pub registry_url: String,
     pub secret: String,
     pub database_url: String,
-    pub user_urls: Vec<String>,
-    pub candidate_urls: Vec<String>,
+    /// Each service's instance URLs.
+    pub instances: InstanceUrls,
     pub shutdown: Shutdown,
+    plan: Plan,
 }
 
 impl Drop for Mesh {
     fn drop(&mut self) {
         self.shutdown.trigger();
-    }
-}
-
-/// What a test may change about the mesh.
-pub struct MeshOptions {
-    pub user_instances: usize,
-    pub candidate_instances: usize,
-    pub voting_instances: usize,
-    pub result_instances: usize,
-    pub user: Box<dyn Fn(&mut svc_user::Config) + Send>,
-    pub candidate: Box<dyn Fn(&mut svc_candidate::Config) + Send>,
-    pub voting: Box<dyn Fn(&mut svc_voting::Config) + Send>,
-    pub result: Box<dyn Fn(&mut svc_result::Config) + Send>,
-    pub edge: Box<dyn FnOnce(&mut edge::Config) + Send>,
-}
-
-impl Default for MeshOptions {
-    fn default() -> Self {
-        Self {
-            user_instances: 1,
-            candidate_instances: 1,
-            voting_instances: 0,
-            result_instances: 0,
-            user: Box::new(|_| {}),
-            candidate: Box::new(|_| {}),
-            voting: Box::new(|_| {}),
-            result: Box::new(|_| {}),
-            edge: Box::new(|_| {}),
-        }
     }
 }
 
@@ -66,111 +44,81 @@ fn relax(config: &mut edge::Config) {
     config.per_ip_per_second = 10_000.0;
 }
 
+/// One svc-user and one svc-candidate: what most tests need.
 pub async fn spawn_mesh() -> Mesh {
-    spawn_mesh_with(MeshOptions::default()).await
+    spawn_mesh_with(MeshOptions {
+        user: Instances::one(),
+        candidate: Instances::one(),
+        ..Default::default()
+    })
+    .await
 }
 
-pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
+/// Starts `options` with the test admin in place and relaxed edge limits (which a test's own
+/// changes override), and waits until every instance is registered.
+pub async fn spawn_mesh_with(mut options: MeshOptions) -> Mesh {
     kit::telemetry::init(kit::config::LogFormat::Text);
     let shutdown = Shutdown::new();
-    let secret = uuid::Uuid::new_v4().simple().to_string();
-    let database_url = fresh_database().await;
-
-    let registry = registry::App::build(registry::Config::local(&secret), shutdown.clone())
-        .await
-        .expect("registry builds");
-    let registry_url = registry.url();
-    tokio::spawn(registry.run_until_stopped(shutdown.clone()));
-
-    let mut user_urls = Vec::new();
-    for _ in 0..options.user_instances {
-        let mut config =
-            svc_user::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
+    let plan = Plan {
+        internal_token: uuid::Uuid::new_v4().simple().to_string(),
+        database: Database::Shared(fresh_database().await),
+        redis_url: None,
+        kafka_brokers: None,
+    };
+    let user = options.user.configure;
+    options.user.configure = Box::new(move |config| {
         config.bootstrap_admin_email = Some(ADMIN_EMAIL.into());
         config.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
-        (options.user)(&mut config);
-        let user = svc_user::App::build(config).await.expect("svc-user builds");
-        user_urls.push(user.url());
-        tokio::spawn(user.run_until_stopped(shutdown.clone()));
-    }
-
-    let mut candidate_urls = Vec::new();
-    for _ in 0..options.candidate_instances {
-        let mut config =
-            svc_candidate::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
-        (options.candidate)(&mut config);
-        let candidate = svc_candidate::App::build(config)
-            .await
-            .expect("svc-candidate builds");
-        candidate_urls.push(candidate.url());
-        tokio::spawn(candidate.run_until_stopped(shutdown.clone()));
-    }
-
-    for _ in 0..options.voting_instances {
-        let mut config =
-            svc_voting::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
-        (options.voting)(&mut config);
-        let voting = svc_voting::App::build(config)
-            .await
-            .expect("svc-voting builds");
-        tokio::spawn(voting.run_until_stopped(shutdown.clone()));
-    }
-
-    for _ in 0..options.result_instances {
-        let mut config =
-            svc_result::Config::local(&secret, Some(registry_url.clone()), database_url.clone());
-        (options.result)(&mut config);
-        let result = svc_result::App::build(config)
-            .await
-            .expect("svc-result builds");
-        tokio::spawn(result.run_until_stopped(shutdown.clone()));
-    }
-
-    let mut config = edge::Config::local(&secret, registry_url.clone());
-    relax(&mut config);
-    (options.edge)(&mut config);
-    let edge = edge::App::build(config).await.expect("edge builds");
-    let edge_url = edge.url();
-    tokio::spawn(edge.run_until_stopped(shutdown.clone()));
-
+        user(config);
+    });
+    let edge = options.edge;
+    options.edge = Box::new(move |config| {
+        relax(config);
+        edge(config);
+    });
+    let running = mesh::spawn(&plan, options, &shutdown)
+        .await
+        .unwrap_or_else(|error| panic!("the mesh starts: {error:#}"));
     let mesh = Mesh {
-        edge_url,
-        registry_url,
-        secret,
-        database_url,
-        user_urls,
-        candidate_urls,
+        edge_url: running.edge_url,
+        registry_url: running.registry_url,
+        secret: plan.internal_token.clone(),
+        database_url: plan.database.url_for::<svc_user::Config>(),
+        instances: running.instances,
         shutdown,
+        plan,
     };
-    mesh.wait_for_instances(USER_SERVICE, options.user_instances)
-        .await;
-    mesh.wait_for_instances(ELECTION_SERVICE, options.candidate_instances)
-        .await;
-    mesh.wait_for_instances(VOTING_SERVICE, options.voting_instances)
-        .await;
-    mesh.wait_for_instances(RESULT_SERVICE, options.result_instances)
-        .await;
+    for (service, urls) in mesh.instances.by_service() {
+        mesh.wait_for_instances(service, urls.len()).await;
+    }
     mesh
 }
 
 impl Mesh {
-    /// The addresses the registry lists for `service`.
+    /// Service `S`'s config wired into this mesh, for a test that starts an instance itself.
+    pub fn config<S: Service>(&self) -> S {
+        self.plan
+            .config(Some(&self.registry_url))
+            .unwrap_or_else(|error| panic!("{} config: {error:#}", S::NAME))
+    }
+
+    /// The addresses the registry lists for `service`; panics when the registry cannot
+    /// answer, so a check for "deregistered" never passes on a registry that is down.
     pub async fn resolve(&self, service: &str) -> Vec<String> {
         let mut client = registry_client(&self.registry_url, &self.secret, Duration::from_secs(2))
             .expect("registry client");
-        client
+        let listed = client
             .resolve(ResolveRequest {
                 service: service.into(),
             })
             .await
-            .map(|r| {
-                r.into_inner()
-                    .instances
-                    .into_iter()
-                    .map(|i| i.address)
-                    .collect()
-            })
-            .unwrap_or_default()
+            .unwrap_or_else(|status| panic!("the registry resolves {service}: {status}"));
+        listed
+            .into_inner()
+            .instances
+            .into_iter()
+            .map(|instance| instance.address)
+            .collect()
     }
 
     pub async fn wait_for_instances(&self, service: &str, count: usize) {

@@ -1,17 +1,23 @@
-//! Test helpers: fresh PostgreSQL databases, an in-process mesh on ephemeral ports, clients.
+//! Test helpers: fresh PostgreSQL databases, an in-process mesh on ephemeral ports, clients,
+//! the broker, and waiting with a deadline.
 
 pub mod ballots;
 pub mod broker;
+pub mod candidate;
 pub mod clients;
 pub mod elections;
 pub mod mesh;
 pub mod postgres;
 pub mod process;
+pub mod redis;
+pub mod wait;
 
+pub use broker::kafka;
 pub use clients::*;
 pub use elections::*;
 pub use mesh::*;
 pub use postgres::fresh_database;
+pub use wait::*;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const ADMIN_EMAIL: &str = "admin@votemesh.test";

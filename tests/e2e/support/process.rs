@@ -5,8 +5,29 @@ use std::{
     process::{Child, Command, Stdio},
 };
 
+use super::Mesh;
+
 pub fn votemesh() -> Command {
     Command::new(env!("CARGO_BIN_EXE_votemesh"))
+}
+
+/// `votemesh <service>` wired into `mesh` (its registry, secret and database) on an
+/// ephemeral port, logging warnings only, with a one-second lease so that a killed process
+/// leaves the registry soon; the caller adds what else the test needs.
+pub fn service_command(mesh: &Mesh, service: &str) -> Command {
+    let mut command = votemesh();
+    command
+        .arg(service)
+        .env("VOTEMESH_LOG", "warn")
+        .env("VOTEMESH_LISTEN", "127.0.0.1:0")
+        .env("VOTEMESH_REGISTRY_URL", &mesh.registry_url)
+        .env("VOTEMESH_INTERNAL_TOKEN", &mesh.secret)
+        .env(
+            format!("VOTEMESH_{}_DATABASE_URL", service.to_uppercase()),
+            &mesh.database_url,
+        )
+        .env("VOTEMESH_LEASE_TTL_SECONDS", "1");
+    command
 }
 
 /// A port that was free a moment ago.
@@ -45,6 +66,15 @@ impl ChildGuard {
 
     pub fn pid(&self) -> i32 {
         self.0.id() as i32
+    }
+
+    /// Sends `signal` and waits for the process to end; its exit status.
+    pub async fn stop(mut self, signal: i32) -> std::process::ExitStatus {
+        self.signal(signal);
+        tokio::task::spawn_blocking(move || self.0.wait())
+            .await
+            .expect("join")
+            .expect("exit status")
     }
 
     /// Sends a signal by number through the `kill` utility (SIGKILL 9, SIGTERM 15).
