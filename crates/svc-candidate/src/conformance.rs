@@ -4,13 +4,13 @@
 use std::{sync::Arc, time::Duration};
 
 use kit::{
-    bus::{InProcessBus, Publisher, StartAt, SubscribeOptions, Subscription},
+    bus::{Event, InProcessBus, Publisher, StartAt, SubscribeOptions, Subscription},
     outbox::OutboxRelay,
 };
 
 use crate::store::{
     CandidateChange, CandidateRecord, DraftFields, ElectionRecord, ElectionStore, Guard,
-    OutboxEvent, SeaElectionStore, Status, StoreError,
+    SeaElectionStore, Status, StoreError,
 };
 
 fn election(id: &str) -> ElectionRecord {
@@ -42,11 +42,11 @@ fn candidate(election_id: &str, id: &str) -> CandidateRecord {
     }
 }
 
-fn event(election: &ElectionRecord) -> OutboxEvent {
-    OutboxEvent {
+fn event(election: &ElectionRecord) -> Event {
+    Event {
         id: format!("{}-{}", election.id, election.version),
         topic: "t".into(),
-        partition_key: election.id.clone(),
+        key: election.id.clone(),
         payload: vec![election.version as u8],
     }
 }
