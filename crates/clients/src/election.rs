@@ -1,23 +1,14 @@
 //! svc-candidate, as svc-voting and svc-result call it.
 
-use kit::{config::CommonArgs, internal::RegistryClient, ServiceError};
+use kit::ServiceError;
 use proto_gen::election::v1::{
     election_service_client::ElectionServiceClient, election_service_server::SERVICE_NAME,
     CheckEligibilityRequest, CheckEligibilityResponse,
 };
 
-use crate::Upstream;
-
-#[derive(Clone)]
-pub struct ElectionClient(Upstream);
+crate::typed_client!(ElectionClient, SERVICE_NAME);
 
 impl ElectionClient {
-    pub const SERVICE: &'static str = SERVICE_NAME;
-
-    pub fn watch(registry: &RegistryClient, common: &CommonArgs) -> anyhow::Result<Self> {
-        Upstream::watch(registry, SERVICE_NAME, common).map(Self)
-    }
-
     /// The election with its candidates, and whether the user `user_id` may vote in it (an
     /// empty id asks about the election alone). svc-candidate looks the voter up itself.
     pub async fn check_eligibility(

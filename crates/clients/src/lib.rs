@@ -4,6 +4,28 @@
 //! `ServiceError` through the one reverse mapping in `kit::error`.
 #![forbid(unsafe_code)]
 
+/// A typed client: a newtype over [`Upstream`] for the service the generated `SERVICE_NAME`
+/// names, following its live instances through the registry.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! typed_client {
+    ($name:ident, $service:path) => {
+        #[derive(Clone)]
+        pub struct $name($crate::Upstream);
+
+        impl $name {
+            pub const SERVICE: &'static str = $service;
+
+            pub fn watch(
+                registry: &kit::internal::RegistryClient,
+                common: &kit::config::CommonArgs,
+            ) -> anyhow::Result<Self> {
+                $crate::Upstream::watch(registry, $service, common).map(Self)
+            }
+        }
+    };
+}
+
 mod accounts;
 mod election;
 mod keys;

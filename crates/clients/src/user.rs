@@ -1,6 +1,6 @@
 //! svc-user, as the other services call it.
 
-use kit::{config::CommonArgs, discovery::Balanced, internal::RegistryClient, ServiceError};
+use kit::{config::CommonArgs, discovery::Balanced, ServiceError};
 use proto_gen::user::v1::{
     user_service_client::UserServiceClient, user_service_server::SERVICE_NAME,
     GetAccountStatusRequest, GetAccountStatusResponse, GetContactRequest, GetContactResponse,
@@ -9,16 +9,9 @@ use proto_gen::user::v1::{
 
 use crate::Upstream;
 
-#[derive(Clone)]
-pub struct UserClient(Upstream);
+crate::typed_client!(UserClient, SERVICE_NAME);
 
 impl UserClient {
-    pub const SERVICE: &'static str = SERVICE_NAME;
-
-    pub fn watch(registry: &RegistryClient, common: &CommonArgs) -> anyhow::Result<Self> {
-        Upstream::watch(registry, SERVICE_NAME, common).map(Self)
-    }
-
     /// Over a set of svc-user instances the caller already follows.
     pub fn new(instances: Balanced, common: &CommonArgs) -> anyhow::Result<Self> {
         anyhow::ensure!(

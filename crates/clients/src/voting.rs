@@ -1,23 +1,14 @@
 //! svc-voting, as svc-result calls it.
 
-use kit::{auth::Caller, config::CommonArgs, internal::RegistryClient, ServiceError};
+use kit::{auth::Caller, ServiceError};
 use proto_gen::voting::v1::{
     voting_service_client::VotingServiceClient, voting_service_server::SERVICE_NAME,
     RecordedCountRequest,
 };
 
-use crate::Upstream;
-
-#[derive(Clone)]
-pub struct VotingClient(Upstream);
+crate::typed_client!(VotingClient, SERVICE_NAME);
 
 impl VotingClient {
-    pub const SERVICE: &'static str = SERVICE_NAME;
-
-    pub fn watch(registry: &RegistryClient, common: &CommonArgs) -> anyhow::Result<Self> {
-        Upstream::watch(registry, SERVICE_NAME, common).map(Self)
-    }
-
     /// How many ballots svc-voting recorded for the election, asked for `caller` (an admin,
     /// verified by this service), so svc-voting applies its own admin rule to them.
     pub async fn recorded_count(

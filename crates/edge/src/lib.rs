@@ -24,9 +24,8 @@ use axum::{
 use clients::UserClient;
 use kit::{
     config::CommonArgs,
-    internal::{registry_client, registry_for, InternalToken},
+    internal::{registry_for, InternalToken},
     policy::AccessPolicy,
-    registration::Registration,
     shutdown::Shutdown,
 };
 use tokio::net::TcpListener;
@@ -266,35 +265,16 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let common = &self.config.common;
-        if let Some(listen) = common.metrics_listen {
-            let bound = kit::metrics::serve(listen, shutdown.clone()).await?;
-            tracing::info!(metrics = %bound, "edge metrics listening");
-        }
-        let registration = match &common.registry_url {
-            Some(url) => Some(Registration::spawn(
-                registry_client(url, &common.internal_token, common.upstream_timeout())?,
-                &[SERVICE_NAME],
-                self.url(),
-                common.lease_ttl_seconds,
-                &shutdown,
-            )),
-            None => None,
-        };
-        tracing::info!(address = %self.url(), "edge serving gRPC, grpc-web and REST");
         shutdown.propagate_to(self.streams_end.clone());
-        let drain = {
-            let shutdown = shutdown.clone();
-            let health = self.health.clone();
-            async move {
-                shutdown.wait().await;
-                health
-                    .set_service_status("", ServingStatus::NotServing)
-                    .await;
-                if let Some(registration) = registration {
-                    registration.deregister().await;
-                }
-            }
-        };
+        let drain = kit::server::announce(
+            "edge",
+            common,
+            &[SERVICE_NAME],
+            self.url(),
+            self.health.clone(),
+            &shutdown,
+        )
+        .await?;
         let server = axum::serve(
             self.listener,
             self.router

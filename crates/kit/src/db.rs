@@ -51,6 +51,28 @@ pub fn statement(
     Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// The first column of the first row `sql` answers, or `None` when it answers no row.
+pub async fn scalar<T: sea_orm::TryGetable>(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> Result<Option<T>, DbErr> {
+    let backend = db.get_database_backend();
+    db.query_one(statement(backend, sql, values))
+        .await?
+        .map(|row| row.try_get_by_index::<T>(0))
+        .transpose()
+}
+
+/// `COUNT(*)` as `sql` answers it (0 for no row).
+pub async fn count(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> Result<u64, DbErr> {
+    Ok(scalar::<i64>(db, sql, values).await?.unwrap_or(0).max(0) as u64)
+}
+
 /// `$first, $first+1, …`: `count` numbered placeholders, for an `IN (…)` list.
 pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)

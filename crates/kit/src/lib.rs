@@ -18,6 +18,7 @@ pub mod registration;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod time;
 pub mod validate;
 
 pub use error::ServiceError;

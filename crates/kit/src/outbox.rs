@@ -10,6 +10,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, TransactionTrait, Value,
 };
 
+use crate::time::now_ms;
 use crate::{
     bus::{Event, Publisher},
     db::{insert_rows, placeholders, statement, Migration},
@@ -111,13 +112,6 @@ pub struct OutboxRelay {
     service: &'static str,
     retention: Retention,
     wake: Arc<tokio::sync::Notify>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 impl OutboxRelay {
@@ -223,20 +217,13 @@ impl OutboxRelay {
     }
 
     /// Rows not yet published, as the `votemesh_outbox_unpublished` gauge reports.
-    pub async fn lag(&self) -> anyhow::Result<i64> {
-        let backend = self.db.get_database_backend();
-        let row = self
-            .db
-            .query_one(statement(
-                backend,
-                "SELECT COUNT(*) AS waiting FROM outbox WHERE published_at_ms IS NULL",
-                [],
-            ))
-            .await?;
-        Ok(row
-            .map(|r| r.try_get::<i64>("", "waiting"))
-            .transpose()?
-            .unwrap_or(0))
+    pub async fn lag(&self) -> anyhow::Result<u64> {
+        Ok(crate::db::count(
+            &self.db,
+            "SELECT COUNT(*) FROM outbox WHERE published_at_ms IS NULL",
+            [],
+        )
+        .await?)
     }
 
     /// Relays until shutdown: at once while there is work, every `idle_interval` otherwise,

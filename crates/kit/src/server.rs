@@ -7,12 +7,12 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{service::Routes, transport::Server};
-use tonic_health::ServingStatus;
+use tonic_health::{server::HealthReporter, ServingStatus};
 
 use crate::{
     auth::{AuthLayer, TokenVerifier},
     config::CommonArgs,
-    decode_errors::DecodeErrorLayer,
+    decode_errors::reclassify_client_faults,
     internal::registry_client,
     metrics::MetricsLayer,
     policy::AccessPolicy,
@@ -105,49 +105,18 @@ impl GrpcServer {
         }
         let routes = with_reflection(self.routes.add_service(health_service))?;
 
-        if let Some(listen) = self.common.metrics_listen {
-            let bound = crate::metrics::serve(listen, shutdown.clone()).await?;
-            tracing::info!(service = self.name, metrics = %bound, "metrics listening");
-        }
-
-        let registration = match &self.common.registry_url {
-            Some(url) => Some(Registration::spawn(
-                registry_client(
-                    url,
-                    &self.common.internal_token,
-                    self.common.upstream_timeout(),
-                )?,
-                &self.services,
-                advertised.clone(),
-                self.common.lease_ttl_seconds,
-                &shutdown,
-            )),
-            None => None,
-        };
-        tracing::info!(service = self.name, address = %advertised, "serving gRPC");
-
-        let drain_signal = {
-            let shutdown = shutdown.clone();
-            let health = health.clone();
-            let services = self.services.clone();
-            async move {
-                shutdown.wait().await;
-                health
-                    .set_service_status("", ServingStatus::NotServing)
-                    .await;
-                for service in services {
-                    health
-                        .set_service_status(service, ServingStatus::NotServing)
-                        .await;
-                }
-                if let Some(registration) = registration {
-                    registration.deregister().await;
-                }
-            }
-        };
+        let drain_signal = announce(
+            self.name,
+            &self.common,
+            &self.services,
+            advertised,
+            health,
+            &shutdown,
+        )
+        .await?;
         let layers = tower::ServiceBuilder::new()
             .layer(MetricsLayer::new(self.name, self.policy.clone()))
-            .layer(DecodeErrorLayer)
+            .map_response(reclassify_client_faults::<tonic::body::Body>)
             .layer(self.auth.clone())
             .into_inner();
         let server = Server::builder()
@@ -162,6 +131,50 @@ impl GrpcServer {
             .await?;
         Ok(())
     }
+}
+
+/// Makes a serving process known: its metrics listener, its registration (kept alive under
+/// the drain), health SERVING. Returns the future that resolves when the drain starts, after
+/// health turns NOT_SERVING and the instance has deregistered, so no new call is routed here.
+pub async fn announce(
+    name: &'static str,
+    common: &CommonArgs,
+    services: &[&'static str],
+    advertised: String,
+    health: HealthReporter,
+    shutdown: &Shutdown,
+) -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    if let Some(listen) = common.metrics_listen {
+        let bound = crate::metrics::serve(listen, shutdown.clone()).await?;
+        tracing::info!(service = name, metrics = %bound, "metrics listening");
+    }
+    let registration = match &common.registry_url {
+        Some(url) => Some(Registration::spawn(
+            registry_client(url, &common.internal_token, common.upstream_timeout())?,
+            services,
+            advertised.clone(),
+            common.lease_ttl_seconds,
+            shutdown,
+        )),
+        None => None,
+    };
+    tracing::info!(service = name, address = %advertised, "serving");
+    let services = services.to_vec();
+    let shutdown = shutdown.clone();
+    Ok(async move {
+        shutdown.wait().await;
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        for service in services {
+            health
+                .set_service_status(service, ServingStatus::NotServing)
+                .await;
+        }
+        if let Some(registration) = registration {
+            registration.deregister().await;
+        }
+    })
 }
 
 /// Adds server reflection, v1 and the v1alpha that grpcurl 1.8 asks for, over every votemesh

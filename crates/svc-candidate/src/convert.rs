@@ -5,13 +5,7 @@ use proto_gen::election::v1::{
 };
 
 use crate::store::{CandidateRecord, ElectionRecord, Status};
-
-pub fn timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
+pub use kit::time::timestamp;
 
 pub fn millis(timestamp: &prost_types::Timestamp) -> i64 {
     timestamp.seconds * 1000 + i64::from(timestamp.nanos) / 1_000_000

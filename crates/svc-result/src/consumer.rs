@@ -18,6 +18,7 @@ use kit::{
 use proto_gen::events::v1::BallotCast;
 
 use crate::{live_counts::LiveCounts, service::Results, store::CountedBallot};
+use kit::time::now_ms;
 
 /// Makes a fresh group member.
 pub type Subscribe = Box<dyn Fn() -> Result<Box<dyn Subscription>, BusError> + Send + Sync>;
@@ -39,13 +40,6 @@ pub fn spawn(subscribe: Subscribe, peers: Balanced, results: Arc<Results>, shutd
 struct BallotCounter {
     results: Arc<Results>,
     live: LiveCounts,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 fn counted(event: &BallotCast) -> CountedBallot {

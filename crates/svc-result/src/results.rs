@@ -11,13 +11,7 @@ use crate::{
     irv,
     store::{CountedBallot, Counts, Stored},
 };
-
-fn timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
+use kit::time::timestamp;
 
 fn share(votes: u64, total: u64) -> f64 {
     if total == 0 {

@@ -268,17 +268,11 @@ impl ResultStore for SeaResultStore {
     }
 
     async fn counted(&self, election_id: &str) -> Result<u64, DbErr> {
-        let backend = self.db.get_database_backend();
-        let row = self
-            .db
-            .query_one(statement(
-                backend,
-                "SELECT COUNT(*) AS n FROM counted_ballots WHERE election_id = $1",
-                [election_id.into()],
-            ))
-            .await?;
-        row.map(|r| n(&r, "n"))
-            .transpose()
-            .map(Option::unwrap_or_default)
+        kit::db::count(
+            &self.db,
+            "SELECT COUNT(*) FROM counted_ballots WHERE election_id = $1",
+            [election_id.into()],
+        )
+        .await
     }
 }

@@ -12,6 +12,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use kit::auth::{KeyProvider, KeySet};
 
 use crate::store::{SigningKeyRecord, UserStore};
+use kit::time::now_ms;
 
 /// At most one reload per this interval, so random kids cannot hammer the database.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
@@ -70,13 +71,6 @@ async fn load(store: &dyn UserStore) -> anyhow::Result<Loaded> {
         signer,
         verifiers,
     })
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 impl KeyRing {

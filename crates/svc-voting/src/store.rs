@@ -8,10 +8,10 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use kit::{
     bus::Event,
-    db::{insert_rows, statement, Migration},
+    db::{insert_rows, Migration},
 };
 use rand::seq::SliceRandom;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait, Value};
 
 const INITIAL: &[&str] = &[
     "CREATE TABLE participations (
@@ -180,49 +180,28 @@ impl VotingStore for SeaVotingStore {
     }
 
     async fn participation(&self, election_id: &str, voter_id: &str) -> Result<Option<i64>, DbErr> {
-        let backend = self.db.get_database_backend();
-        let row = self
-            .db
-            .query_one(statement(
-                backend,
-                "SELECT cast_at_ms FROM participations WHERE election_id = $1 AND voter_id = $2",
-                vec![election_id.into(), voter_id.into()],
-            ))
-            .await?;
-        row.map(|r| r.try_get::<i64>("", "cast_at_ms")).transpose()
+        kit::db::scalar(
+            &self.db,
+            "SELECT cast_at_ms FROM participations WHERE election_id = $1 AND voter_id = $2",
+            [election_id.into(), voter_id.into()],
+        )
+        .await
     }
 
     async fn receipt(&self, receipt_hash: &str) -> Result<Option<String>, DbErr> {
-        let backend = self.db.get_database_backend();
-        let row = self
-            .db
-            .query_one(statement(
-                backend,
-                "SELECT election_id FROM ballots WHERE receipt_hash = $1",
-                vec![receipt_hash.into()],
-            ))
-            .await?;
-        row.map(|r| r.try_get::<String>("", "election_id"))
-            .transpose()
+        kit::db::scalar(
+            &self.db,
+            "SELECT election_id FROM ballots WHERE receipt_hash = $1",
+            [receipt_hash.into()],
+        )
+        .await
     }
 
     async fn counts(&self, election_id: &str) -> Result<(u64, u64), DbErr> {
-        let backend = self.db.get_database_backend();
         let count = |table: &str| {
-            statement(
-                backend,
-                format!("SELECT COUNT(*) AS n FROM {table} WHERE election_id = $1"),
-                vec![election_id.into()],
-            )
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE election_id = $1");
+            async move { kit::db::count(&self.db, &sql, [election_id.into()]).await }
         };
-        let n = |row: Option<sea_orm::QueryResult>| -> Result<u64, DbErr> {
-            Ok(row
-                .map(|r| r.try_get::<i64>("", "n"))
-                .transpose()?
-                .unwrap_or(0) as u64)
-        };
-        let ballots = n(self.db.query_one(count("ballots")).await?)?;
-        let participations = n(self.db.query_one(count("participations")).await?)?;
-        Ok((ballots, participations))
+        Ok((count("ballots").await?, count("participations").await?))
     }
 }

@@ -23,6 +23,7 @@ use crate::{
     selection,
     store::{Cast, CastError, VotingStore},
 };
+use kit::time::{now_ms, timestamp};
 
 /// Topic names for the two events of a cast.
 #[derive(Clone, Debug)]
@@ -42,20 +43,6 @@ pub struct Voting {
     pub crash_after_commit: bool,
     /// Told after each commit, so the relay publishes at once.
     pub outbox_written: Arc<tokio::sync::Notify>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
-fn timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-    }
 }
 
 fn millis(t: &prost_types::Timestamp) -> i64 {

@@ -27,6 +27,7 @@ use crate::{
     validate::{self, ElectionInput},
     voters::VoterEmails,
 };
+use kit::time::now_ms;
 
 const MIN_CANDIDATES_TO_OPEN: usize = 2;
 const DEFAULT_PAGE: u32 = 50;
@@ -39,13 +40,6 @@ pub struct Elections {
     roll_limit: usize,
     status_topic: String,
     voters: Arc<dyn VoterEmails>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 /// Store outcomes in the client's terms; `action` says what was refused.

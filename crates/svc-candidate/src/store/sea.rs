@@ -13,19 +13,13 @@ use super::{
     candidates, entities::election, rolls, CandidateChange, CandidateRecord, DraftFields,
     ElectionRecord, ElectionStore, EventFor, Guard, Status, StoreError,
 };
+use kit::time::now_ms;
 
 #[derive(Clone)]
 pub struct SeaElectionStore {
     primary: DatabaseConnection,
     /// The read replica when configured, else the primary.
     reads: DatabaseConnection,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 fn to_election(model: election::Model) -> ElectionRecord {

@@ -11,6 +11,7 @@ use super::{
     ProfilePatch, RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, StoredRole,
     UserFilter, UserRecord, UserStore,
 };
+use kit::time::now_ms;
 
 #[derive(Clone)]
 pub struct SeaUserStore {
@@ -28,13 +29,6 @@ impl SeaUserStore {
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 fn to_record(model: user::Model) -> UserRecord {

@@ -26,6 +26,7 @@ use crate::{
     },
     validate,
 };
+use kit::time::{now_ms, timestamp};
 
 /// Token lifetimes and the claims every token carries.
 #[derive(Clone, Debug)]
@@ -45,20 +46,6 @@ pub struct Users {
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 200;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
-fn timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
 
 fn channel_name(channel: NotificationChannel) -> &'static str {
     match channel {
