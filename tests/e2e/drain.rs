@@ -123,15 +123,20 @@ async fn a_sigtermed_result_service_with_a_consumer_and_watchers_drains_promptly
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_in_process_mesh_stops_every_background_task_promptly() {
-    let wiring = Wiring::fresh();
-    // Relay and scheduler (svc-candidate), relay, group commit and invalidation (svc-voting),
-    // consumer and Redis subscriber (svc-result), sweeper (registry), keep-alives (all).
-    let mesh = spawn_mesh_with(results_mesh(&wiring, 1)).await;
+/// The whole mesh in this process, with an election that has counted a ballot.
+async fn in_process_mesh_with_a_count() -> (Mesh, Session, OpenElection) {
+    let mesh = spawn_mesh_with(results_mesh(&Wiring::fresh(), 1)).await;
     let api = Rest::new(&mesh.edge_url);
     let admin = api.admin().await;
     let election = counted_election(&mesh, &api, &admin.access).await;
+    (mesh, admin, election)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_process_mesh_stops_every_background_task_promptly() {
+    // Relay and scheduler (svc-candidate), relay, group commit and invalidation (svc-voting),
+    // consumer and Redis subscriber (svc-result), sweeper (registry), keep-alives (all).
+    let (mesh, admin, election) = in_process_mesh_with_a_count().await;
     let watch = open_watch(&mesh.edge_url, &election.id, &admin.access).await;
 
     let triggered = Instant::now();
@@ -150,15 +155,11 @@ async fn an_in_process_mesh_stops_every_background_task_promptly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edge_drains_with_a_forwarded_stream_open_while_the_service_stays_up() {
-    let wiring = Wiring::fresh();
-    let mesh = spawn_mesh_with(results_mesh(&wiring, 1)).await;
-    let api = Rest::new(&mesh.edge_url);
-    let admin = api.admin().await;
-    let election = counted_election(&mesh, &api, &admin.access).await;
+    let (mesh, admin, election) = in_process_mesh_with_a_count().await;
     // A second edge with a shutdown of its own: only it drains.
     let mut config = mesh.config::<edge::Config>();
     config.common.drain_seconds = DRAIN_SECONDS;
-    let edge = edge::App::build(config).await.expect("edge builds");
+    let edge = ::mesh::Service::build(config).await.expect("edge builds");
     let edge_url = edge.url();
     let edge_shutdown = kit::shutdown::Shutdown::new();
     let served = tokio::spawn(edge.run_until_stopped(edge_shutdown.clone()));

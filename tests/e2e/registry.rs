@@ -14,7 +14,7 @@ async fn watchers_see_registrations_and_evictions() {
     let shutdown = Shutdown::new();
     let config: registry::Config =
         kit::config::local(["--internal-token=s3cret"]).expect("registry config");
-    let registry = registry::App::build(config).await.expect("registry");
+    let registry = ::mesh::Service::build(config).await.expect("registry");
     let url = registry.url();
     tokio::spawn(registry.run_until_stopped(shutdown.clone()));
     let mut client = registry_client(&url, "s3cret", Duration::from_secs(2)).expect("client");
@@ -68,7 +68,7 @@ async fn instances_register_again_after_the_registry_restarts() {
     let first = Shutdown::new();
     let mut config: registry::Config =
         kit::config::local([format!("--internal-token={}", mesh.secret)]).expect("config");
-    let registry = registry::App::build(config.clone())
+    let registry = ::mesh::Service::build(config.clone())
         .await
         .expect("registry");
     let address = registry.local_addr();
@@ -79,7 +79,7 @@ async fn instances_register_again_after_the_registry_restarts() {
     let mut user_config: svc_user::Config = mesh.config();
     user_config.common.registry_url = Some(url.clone());
     user_config.common.lease_ttl_seconds = 1;
-    let user = svc_user::App::build(user_config).await.expect("svc-user");
+    let user = ::mesh::Service::build(user_config).await.expect("svc-user");
     tokio::spawn(user.run_until_stopped(user_shutdown.clone()));
 
     let listed = |url: String, secret: String| async move {
@@ -103,7 +103,7 @@ async fn instances_register_again_after_the_registry_restarts() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let second = Shutdown::new();
     config.common.listen = address;
-    let restarted = registry::App::build(config)
+    let restarted = ::mesh::Service::build(config)
         .await
         .expect("registry restarts on its port");
     tokio::spawn(restarted.run_until_stopped(second.clone()));

@@ -6,7 +6,7 @@ use proto_gen::election::v1::{
     CheckEligibilityRequest, CheckEligibilityResponse,
 };
 
-crate::typed_client!(ElectionClient, SERVICE_NAME);
+crate::typed_client!(ElectionClient, SERVICE_NAME, ElectionServiceClient);
 
 impl ElectionClient {
     /// The election with its candidates, and whether the user `user_id` may vote in it (an
@@ -21,12 +21,9 @@ impl ElectionClient {
             user_id: user_id.to_owned(),
             email: String::new(),
         };
-        self.0
-            .call("CheckEligibility", |channel| async move {
-                ElectionServiceClient::new(channel)
-                    .check_eligibility(request)
-                    .await
-            })
-            .await
+        self.rpc("CheckEligibility", |mut client| async move {
+            client.check_eligibility(request).await
+        })
+        .await
     }
 }

@@ -9,12 +9,28 @@
 #[macro_export]
 #[doc(hidden)]
 macro_rules! typed_client {
-    ($name:ident, $service:path) => {
+    ($name:ident, $service:path, $client:ident) => {
         #[derive(Clone)]
         pub struct $name($crate::Upstream);
 
         impl $name {
             pub const SERVICE: &'static str = $service;
+
+            /// One call through the shared stack, made by the generated client on the
+            /// instance picked for it.
+            async fn rpc<T, F, Fut>(
+                &self,
+                rpc: &'static str,
+                call: F,
+            ) -> Result<T, kit::ServiceError>
+            where
+                F: FnOnce($client<$crate::upstream::Channel>) -> Fut,
+                Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+            {
+                self.0
+                    .call(rpc, |channel| call($client::new(channel)))
+                    .await
+            }
 
             pub fn watch(
                 registry: &kit::internal::RegistryClient,
@@ -29,7 +45,7 @@ macro_rules! typed_client {
 mod accounts;
 mod election;
 mod keys;
-mod upstream;
+pub mod upstream;
 mod user;
 mod voting;
 

@@ -9,7 +9,7 @@ use proto_gen::user::v1::{
 
 use crate::Upstream;
 
-crate::typed_client!(UserClient, SERVICE_NAME);
+crate::typed_client!(UserClient, SERVICE_NAME, UserServiceClient);
 
 impl UserClient {
     /// Over a set of svc-user instances the caller already follows.
@@ -30,13 +30,10 @@ impl UserClient {
         let request = GetAccountStatusRequest {
             user_id: user_id.to_owned(),
         };
-        self.0
-            .call("GetAccountStatus", |channel| async move {
-                UserServiceClient::new(channel)
-                    .get_account_status(request)
-                    .await
-            })
-            .await
+        self.rpc("GetAccountStatus", |mut client| async move {
+            client.get_account_status(request).await
+        })
+        .await
     }
 
     /// How to reach the user: email, phone, display name.
@@ -44,21 +41,17 @@ impl UserClient {
         let request = GetContactRequest {
             user_id: user_id.to_owned(),
         };
-        self.0
-            .call("GetContact", |channel| async move {
-                UserServiceClient::new(channel).get_contact(request).await
-            })
-            .await
+        self.rpc("GetContact", |mut client| async move {
+            client.get_contact(request).await
+        })
+        .await
     }
 
     /// The public keys that verify access tokens.
     pub async fn get_signing_keys(&self) -> Result<GetSigningKeysResponse, ServiceError> {
-        self.0
-            .call("GetSigningKeys", |channel| async move {
-                UserServiceClient::new(channel)
-                    .get_signing_keys(GetSigningKeysRequest {})
-                    .await
-            })
-            .await
+        self.rpc("GetSigningKeys", |mut client| async move {
+            client.get_signing_keys(GetSigningKeysRequest {}).await
+        })
+        .await
     }
 }

@@ -6,7 +6,7 @@ use proto_gen::voting::v1::{
     RecordedCountRequest,
 };
 
-crate::typed_client!(VotingClient, SERVICE_NAME);
+crate::typed_client!(VotingClient, SERVICE_NAME, VotingServiceClient);
 
 impl VotingClient {
     /// How many ballots svc-voting recorded for the election, asked for `caller` (an admin,
@@ -20,13 +20,10 @@ impl VotingClient {
             election_id: election_id.to_owned(),
         });
         self.0.token().hand_on(caller, request.metadata_mut())?;
-        self.0
-            .call("RecordedCount", |channel| async move {
-                VotingServiceClient::new(channel)
-                    .recorded_count(request)
-                    .await
-            })
-            .await
-            .map(|recorded| recorded.ballots)
+        self.rpc("RecordedCount", |mut client| async move {
+            client.recorded_count(request).await
+        })
+        .await
+        .map(|recorded| recorded.ballots)
     }
 }

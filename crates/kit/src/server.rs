@@ -36,8 +36,8 @@ pub struct GrpcServer {
     common: CommonArgs,
 }
 
-/// Binds `common.listen` (port 0 picks a free port), for `App::build`; tests and launchers
-/// that hold a listener already hand it to `App::build_on` instead.
+/// Binds `common.listen` (port 0 picks a free port); the mesh hands the listener to
+/// `App::build(config, listener)`, and a caller holding a listener already passes its own.
 pub async fn listen(common: &CommonArgs) -> anyhow::Result<TcpListener> {
     TcpListener::bind(common.listen)
         .await

@@ -1,5 +1,5 @@
 //! What the mesh needs from a service crate: the shape every service shares, a clap `Config`
-//! with one source for each default, `App::build(config)`, `url()` and
+//! with one source for each default, `App::build(config, listener)`, `url()` and
 //! `run_until_stopped(shutdown)`.
 
 use std::future::Future;
@@ -38,7 +38,10 @@ macro_rules! impl_service {
             fn build(
                 self,
             ) -> impl ::std::future::Future<Output = ::anyhow::Result<Self::App>> + Send {
-                $krate::App::build(self)
+                async move {
+                    let listener = ::kit::server::listen(&self.common).await?;
+                    $krate::App::build(self, listener).await
+                }
             }
 
             fn url(app: &Self::App) -> String {

@@ -72,14 +72,8 @@ pub struct App {
 }
 
 impl App {
-    /// Binds `config.common.listen` and builds.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let listener = kit::server::listen(&config.common).await?;
-        Self::build_on(config, listener).await
-    }
-
-    /// Builds on a listener the caller bound.
-    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+    /// Builds on a listener the caller bound (the mesh binds `config.common.listen`).
+    pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let store = SeaElectionStore::open(
             &config.database_url,
             config.read_database_url.as_deref(),

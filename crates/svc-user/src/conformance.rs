@@ -139,6 +139,22 @@ async fn listing(store: &dyn UserStore) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Presents refresh token `presented` at `now_ms`, asking for `replacement` (far-off expiry).
+async fn rotate(
+    store: &dyn UserStore,
+    presented: &str,
+    replacement: &str,
+    now_ms: i64,
+) -> Result<Rotation, StoreError> {
+    store
+        .rotate_refresh_token(
+            presented,
+            token(replacement, "", "", 4_000_000_000_000),
+            now_ms,
+        )
+        .await
+}
+
 async fn refresh_tokens(store: &dyn UserStore) -> anyhow::Result<()> {
     let owner = store
         .create_user(user("tokens@example.org", StoredRole::Voter))
@@ -161,34 +177,14 @@ async fn refresh_tokens(store: &dyn UserStore) -> anyhow::Result<()> {
         }
     );
     // Presenting the spent token again is reuse: the whole family dies, t2 included.
-    assert_eq!(
-        store
-            .rotate_refresh_token("t1", token("t3", "", "", far), 2)
-            .await?,
-        Rotation::Reused
-    );
-    assert_eq!(
-        store
-            .rotate_refresh_token("t2", token("t4", "", "", far), 3)
-            .await?,
-        Rotation::Reused
-    );
-    assert_eq!(
-        store
-            .rotate_refresh_token("nope", token("t5", "", "", far), 4)
-            .await?,
-        Rotation::Invalid
-    );
+    assert_eq!(rotate(store, "t1", "t3", 2).await?, Rotation::Reused);
+    assert_eq!(rotate(store, "t2", "t4", 3).await?, Rotation::Reused);
+    assert_eq!(rotate(store, "nope", "t5", 4).await?, Rotation::Invalid);
 
     store
         .insert_refresh_token(token("old", &owner.id, "fam2", 10))
         .await?;
-    assert_eq!(
-        store
-            .rotate_refresh_token("old", token("t6", "", "", far), 11)
-            .await?,
-        Rotation::Invalid
-    );
+    assert_eq!(rotate(store, "old", "t6", 11).await?, Rotation::Invalid);
 
     store
         .insert_refresh_token(token("mine", &owner.id, "fam3", far))
@@ -211,12 +207,7 @@ async fn refresh_tokens(store: &dyn UserStore) -> anyhow::Result<()> {
         .await?;
     // "a", "b", and the expired but never revoked "old".
     assert_eq!(store.revoke_all_refresh_tokens(&owner.id).await?, 3);
-    assert_eq!(
-        store
-            .rotate_refresh_token("a", token("t7", "", "", far), 5)
-            .await?,
-        Rotation::Reused
-    );
+    assert_eq!(rotate(store, "a", "t7", 5).await?, Rotation::Reused);
     Ok(())
 }
 

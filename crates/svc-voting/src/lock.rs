@@ -147,6 +147,11 @@ mod tests {
         conformance(&MemoryLock::default()).await.expect("conforms");
     }
 
+    /// Whether `key` could be taken for `ttl` now.
+    async fn taken(lock: &MemoryLock, key: &str, ttl: Duration) -> bool {
+        lock.acquire(key, ttl).await.expect("ok").is_some()
+    }
+
     #[tokio::test]
     async fn a_held_lock_turns_others_away_until_released_or_lapsed() {
         let lock = MemoryLock::default();
@@ -155,32 +160,15 @@ mod tests {
             .await
             .expect("ok")
             .expect("taken");
-        assert!(lock
-            .acquire("k", Duration::from_secs(5))
-            .await
-            .expect("ok")
-            .is_none());
+        assert!(!taken(&lock, "k", Duration::from_secs(5)).await);
         lock.release("k", "someone else").await.expect("ok");
         assert!(
-            lock.acquire("k", Duration::from_secs(5))
-                .await
-                .expect("ok")
-                .is_none(),
+            !taken(&lock, "k", Duration::from_secs(5)).await,
             "not theirs to release"
         );
         lock.release("k", &token).await.expect("ok");
-        assert!(lock
-            .acquire("k", Duration::from_millis(20))
-            .await
-            .expect("ok")
-            .is_some());
+        assert!(taken(&lock, "k", Duration::from_millis(20)).await);
         tokio::time::sleep(Duration::from_millis(40)).await;
-        assert!(
-            lock.acquire("k", Duration::from_secs(5))
-                .await
-                .expect("ok")
-                .is_some(),
-            "lapsed"
-        );
+        assert!(taken(&lock, "k", Duration::from_secs(5)).await, "lapsed");
     }
 }

@@ -53,6 +53,28 @@ pub struct Cast {
     pub events: Vec<Event>,
 }
 
+impl Cast {
+    /// (election_id, voter_id, cast_at_ms): who voted, and nothing about the choice.
+    fn participation_row(&self) -> [Value; 3] {
+        [
+            self.election_id.clone().into(),
+            self.voter_id.clone().into(),
+            self.cast_at_ms.into(),
+        ]
+    }
+
+    /// (ballot_id, election_id, selection, receipt_hash): the choice, and nothing about
+    /// who made it.
+    fn ballot_row(&self) -> [Value; 4] {
+        [
+            self.ballot_id.clone().into(),
+            self.election_id.clone().into(),
+            self.selection.clone().into(),
+            self.receipt_hash.clone().into(),
+        ]
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CastError {
     #[error("already voted")]
@@ -107,14 +129,7 @@ impl SeaVotingStore {
             .collect();
         let participations: Vec<[Value; 3]> = first_per_voter
             .iter()
-            .map(|&i| {
-                let c = &casts[i];
-                [
-                    c.election_id.clone().into(),
-                    c.voter_id.clone().into(),
-                    c.cast_at_ms.into(),
-                ]
-            })
+            .map(|&i| casts[i].participation_row())
             .collect();
         let txn = self.db.begin().await?;
         let inserted: HashSet<(String, String)> = insert_rows(
@@ -139,18 +154,7 @@ impl SeaVotingStore {
             })
             .collect();
         accepted.shuffle(&mut rand::thread_rng());
-        let ballots: Vec<[Value; 4]> = accepted
-            .iter()
-            .map(|&i| {
-                let c = &casts[i];
-                [
-                    c.ballot_id.clone().into(),
-                    c.election_id.clone().into(),
-                    c.selection.clone().into(),
-                    c.receipt_hash.clone().into(),
-                ]
-            })
-            .collect();
+        let ballots: Vec<[Value; 4]> = accepted.iter().map(|&i| casts[i].ballot_row()).collect();
         insert_rows(
             &txn,
             "INSERT INTO ballots (ballot_id, election_id, selection, receipt_hash)",

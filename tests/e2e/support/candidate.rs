@@ -21,7 +21,7 @@ pub async fn start_candidate(
 ) -> Shutdown {
     let mut config: svc_candidate::Config = mesh.config();
     configure(&mut config);
-    let app = svc_candidate::App::build(config)
+    let app = ::mesh::Service::build(config)
         .await
         .expect("svc-candidate builds");
     let shutdown = Shutdown::new();
