@@ -157,7 +157,6 @@ impl Voting {
             event_id: uuid::Uuid::new_v4().to_string(),
             election_id: election_id.to_owned(),
             voter_id: caller.user_id.clone(),
-            receipt_code: receipt_code.clone(),
             recorded_at: Some(timestamp(now)),
         };
         let cast = Cast {

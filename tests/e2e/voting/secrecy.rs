@@ -33,14 +33,16 @@ async fn nothing_in_the_schema_or_the_events_links_a_voter_to_a_choice() {
     let (api, admin) = rest_as_admin(&mesh).await;
     let (id, c) = open_election(&api, &admin.access, "BALLOT_METHOD_RANKED", 0).await;
     let mut client = voting_client(&mesh.edge_url);
-    let mut voters = Vec::new();
+    let (mut voters, mut receipts) = (Vec::new(), Vec::new());
     for (i, choice) in [&c[..], &c[1..2], &c[2..]].iter().enumerate() {
         let voter = api.voter(&format!("secret{i}")).await;
-        client
+        let cast = client
             .cast_ballot(ballot(&id, choice, &voter.access))
             .await
-            .expect("cast");
+            .expect("cast")
+            .into_inner();
         voters.push(voter.user_id);
+        receipts.push(cast.receipt_code);
     }
 
     // The real schema: ballots know nothing of voters or time; participations nothing of choices.
@@ -109,6 +111,13 @@ async fn nothing_in_the_schema_or_the_events_links_a_voter_to_a_choice() {
         assert!(voters.contains(&event.voter_id));
         for candidate in &c {
             assert!(!mentions(raw, candidate), "a VoteRecorded names a choice");
+        }
+    }
+    // The receipt is the voter's alone: it is in the cast response and in no event.
+    for receipt in &receipts {
+        assert!(!receipt.is_empty(), "every cast answers with a receipt");
+        for raw in ballots.iter().chain(&votes) {
+            assert!(!mentions(raw, receipt), "an event carries a receipt code");
         }
     }
 }

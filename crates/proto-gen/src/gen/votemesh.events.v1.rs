@@ -33,9 +33,6 @@ pub struct VoteRecorded {
     /// The voter's user id.
     #[prost(string, tag = "3")]
     pub voter_id: ::prost::alloc::string::String,
-    /// The receipt code handed to the voter.
-    #[prost(string, tag = "4")]
-    pub receipt_code: ::prost::alloc::string::String,
     /// When the participation was recorded.
     #[prost(message, optional, tag = "5")]
     pub recorded_at: ::core::option::Option<::prost_types::Timestamp>,
