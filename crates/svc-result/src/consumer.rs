@@ -8,10 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kit::{
-    bus::{
-        consume::{consume, ConsumeOptions, Handler, HandlerError},
-        BusError, Subscription,
-    },
+    bus::consume::{consume, ConsumeOptions, Handler, HandlerError, Subscribe},
     discovery::Balanced,
     shutdown::Shutdown,
 };
@@ -19,9 +16,6 @@ use proto_gen::events::v1::BallotCast;
 
 use crate::{live_counts::LiveCounts, service::Results, store::CountedBallot};
 use kit::time::now_ms;
-
-/// Makes a fresh group member.
-pub type Subscribe = Box<dyn Fn() -> Result<Box<dyn Subscription>, BusError> + Send + Sync>;
 
 /// Counts ballots; spawned through the drain, it stops at a batch boundary.
 pub fn spawn(subscribe: Subscribe, peers: Balanced, results: Arc<Results>, shutdown: &Shutdown) {

@@ -82,7 +82,7 @@ pub struct Config {
 pub struct App {
     server: GrpcServer,
     results: Arc<Results>,
-    subscribe: consumer::Subscribe,
+    subscribe: kit::bus::consume::Subscribe,
     peers: Balanced,
     /// Fired once the drain starts, to end the WatchResults streams.
     streams_end: Shutdown,
@@ -111,8 +111,7 @@ impl App {
             topics: vec![config.ballot_topic.clone()],
             start_at: StartAt::Earliest,
         };
-        let subscribe: consumer::Subscribe =
-            Box::new(move || kit::bus::subscribe(brokers.as_deref(), options.clone()));
+        let subscribe = kit::bus::consume::subscriber(brokers, options);
         let peers = Balanced::watch(registry.clone(), SERVICE_NAME, common.upstream_timeout());
         let results = Arc::new(Results {
             store: Arc::new(store),

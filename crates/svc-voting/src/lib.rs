@@ -16,7 +16,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use clients::{ElectionClient, UserClient};
 use kit::{
-    bus::{StartAt, SubscribeOptions, Subscription},
+    bus::{StartAt, SubscribeOptions},
     config::CommonArgs,
     internal::registry_for,
     outbox::{OutboxRelay, Retention},
@@ -128,7 +128,7 @@ pub struct App {
     relay: Option<OutboxRelay>,
     commit_workers: Option<CommitWorkers>,
     voting: Arc<Voting>,
-    status_events: Box<dyn Subscription>,
+    status_events: kit::bus::consume::Subscribe,
 }
 
 impl App {
@@ -165,15 +165,16 @@ impl App {
             crash_after_commit: config.fault_crash_after_commit,
             outbox_written: relay.waker(),
         };
-        let status_events = kit::bus::subscribe(
-            config.kafka_brokers.as_deref(),
+        // A group of this instance's own, so every instance sees every change; the topic is
+        // small, and reading it whole means no change slips past a join.
+        let status_events = kit::bus::consume::subscriber(
+            config.kafka_brokers.clone(),
             SubscribeOptions {
                 group: format!("svc-voting-cache-{}", uuid::Uuid::new_v4().simple()),
                 topics: vec![config.status_topic.clone()],
-                // The topic is small; reading it whole means no change slips past a join.
                 start_at: StartAt::Earliest,
             },
-        )?;
+        );
         let voting = Arc::new(voting);
         let verifier = clients::token_verifier(&users, common);
         let routes = Routes::new(VotingServiceServer::new(VotingApi(voting.clone())));

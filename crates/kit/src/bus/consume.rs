@@ -91,6 +91,14 @@ impl ConsumeOptions {
     }
 }
 
+/// Makes a fresh group member: the loop calls it again to rejoin after an error.
+pub type Subscribe = Box<dyn Fn() -> Result<Box<dyn Subscription>, BusError> + Send + Sync>;
+
+/// Members of `options.group` on Kafka at `brokers`, or on the in-process bus when unset.
+pub fn subscriber(brokers: Option<String>, options: super::SubscribeOptions) -> Subscribe {
+    Box::new(move || super::subscribe(brokers.as_deref(), options.clone()))
+}
+
 /// Runs `handler` over the events of a group member made by `subscribe` until `shutdown`
 /// starts. Spawn it through [`Shutdown::spawn`].
 pub async fn consume<S, H>(
