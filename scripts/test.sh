@@ -155,6 +155,17 @@ else
   say "the first commit: nothing to compare against"
 fi
 
+say "hand-written sources under 500 lines"
+too_long=""
+for file in $(git ls-files 'crates/*.rs' 'tests/*.rs' | grep -v '/gen/'); do
+  lines=$(wc -l <"$file")
+  if [ "$lines" -gt 500 ]; then too_long="$too_long $file ($lines lines)"; fi
+done
+if [ -n "$too_long" ]; then
+  echo "split these files by concern:$too_long" >&2
+  exit 1
+fi
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"
