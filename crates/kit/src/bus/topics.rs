@@ -9,3 +9,10 @@ pub const VOTE_RECORDED: &str = "votemesh.vote.recorded.v1";
 
 /// `ElectionStatusChanged`: svc-candidate's outbox to every svc-voting instance.
 pub const ELECTION_STATUS: &str = "votemesh.election.status.v1";
+
+/// `ContactVerificationRequested`: svc-user's outbox to svc-notify.
+pub const CONTACT_VERIFICATION: &str = "votemesh.contact.verification.v1";
+
+/// `NotificationsRequested` (roll invitations and reminders): svc-candidate's outbox to
+/// svc-notify.
+pub const NOTIFICATION_REQUESTS: &str = "votemesh.notification.requests.v1";

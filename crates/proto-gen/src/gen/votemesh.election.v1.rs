@@ -38,6 +38,9 @@ pub struct Election {
     /// When it was created.
     #[prost(message, optional, tag = "12")]
     pub created_at: ::core::option::Option<::prost_types::Timestamp>,
+    /// When set, reminders go to roll entries who have not voted this long before closing.
+    #[prost(message, optional, tag = "13")]
+    pub remind_before_close: ::core::option::Option<::prost_types::Duration>,
 }
 /// A candidate on a ballot.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -148,6 +151,9 @@ pub struct UpdateElectionRequest {
     /// New eligibility.
     #[prost(enumeration = "Eligibility", optional, tag = "10")]
     pub eligibility: ::core::option::Option<i32>,
+    /// New reminder lead time; a zero duration turns automatic reminders off.
+    #[prost(message, optional, tag = "11")]
+    pub remind_before_close: ::core::option::Option<::prost_types::Duration>,
 }
 /// The edited election.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -442,6 +448,40 @@ pub struct CheckEligibilityResponse {
     /// Its candidates in ballot order.
     #[prost(message, repeated, tag = "3")]
     pub candidates: ::prost::alloc::vec::Vec<Candidate>,
+}
+/// Invites a roll.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct InviteRollRequest {
+    /// The election id; it must have a voter roll and not be closed.
+    #[prost(string, tag = "1")]
+    pub election_id: ::prost::alloc::string::String,
+}
+/// The invitations requested.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct InviteRollResponse {
+    /// Roll entries handed to svc-notify; those already invited are skipped there.
+    #[prost(uint64, tag = "1")]
+    pub requested: u64,
+}
+/// Reminds non-voters.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RemindNonVotersRequest {
+    /// The election id; it must have a voter roll and be open.
+    #[prost(string, tag = "1")]
+    pub election_id: ::prost::alloc::string::String,
+    /// The reminder round, from 1; a round sends at most once per person. 0 means 1.
+    #[prost(uint32, tag = "2")]
+    pub round: u32,
+}
+/// The reminders requested.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RemindNonVotersResponse {
+    /// Roll entries handed to svc-notify, who skips those who voted or were reminded this round.
+    #[prost(uint64, tag = "1")]
+    pub requested: u64,
+    /// The round used.
+    #[prost(uint32, tag = "2")]
+    pub round: u32,
 }
 /// How ballots are marked and counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
@@ -1151,6 +1191,65 @@ pub mod election_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// Sends every roll entry one invitation with the election, its dates and a link to register
+        /// or sign in. Idempotent per election: entries already invited are not invited again.
+        pub async fn invite_roll(
+            &mut self,
+            request: impl tonic::IntoRequest<super::InviteRollRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::InviteRollResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/votemesh.election.v1.ElectionService/InviteRoll",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("votemesh.election.v1.ElectionService", "InviteRoll"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Reminds each roll entry who has not voted: verified accounts get a reminder, entries with
+        /// no verified account an invitation. Idempotent per (election, round).
+        pub async fn remind_non_voters(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RemindNonVotersRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RemindNonVotersResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/votemesh.election.v1.ElectionService/RemindNonVoters",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "votemesh.election.v1.ElectionService",
+                        "RemindNonVoters",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         /// Answers whether a user may vote in an election. For svc-voting.
         pub async fn check_eligibility(
             &mut self,
@@ -1323,6 +1422,24 @@ pub mod election_service_server {
             request: tonic::Request<super::RemoveRollEntryRequest>,
         ) -> std::result::Result<
             tonic::Response<super::RemoveRollEntryResponse>,
+            tonic::Status,
+        >;
+        /// Sends every roll entry one invitation with the election, its dates and a link to register
+        /// or sign in. Idempotent per election: entries already invited are not invited again.
+        async fn invite_roll(
+            &self,
+            request: tonic::Request<super::InviteRollRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::InviteRollResponse>,
+            tonic::Status,
+        >;
+        /// Reminds each roll entry who has not voted: verified accounts get a reminder, entries with
+        /// no verified account an invitation. Idempotent per (election, round).
+        async fn remind_non_voters(
+            &self,
+            request: tonic::Request<super::RemindNonVotersRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RemindNonVotersResponse>,
             tonic::Status,
         >;
         /// Answers whether a user may vote in an election. For svc-voting.
@@ -2129,6 +2246,97 @@ pub mod election_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = RemoveRollEntrySvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/votemesh.election.v1.ElectionService/InviteRoll" => {
+                    #[allow(non_camel_case_types)]
+                    struct InviteRollSvc<T: ElectionService>(pub Arc<T>);
+                    impl<
+                        T: ElectionService,
+                    > tonic::server::UnaryService<super::InviteRollRequest>
+                    for InviteRollSvc<T> {
+                        type Response = super::InviteRollResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::InviteRollRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ElectionService>::invite_roll(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = InviteRollSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/votemesh.election.v1.ElectionService/RemindNonVoters" => {
+                    #[allow(non_camel_case_types)]
+                    struct RemindNonVotersSvc<T: ElectionService>(pub Arc<T>);
+                    impl<
+                        T: ElectionService,
+                    > tonic::server::UnaryService<super::RemindNonVotersRequest>
+                    for RemindNonVotersSvc<T> {
+                        type Response = super::RemindNonVotersResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RemindNonVotersRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as ElectionService>::remind_non_voters(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RemindNonVotersSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -56,3 +56,90 @@ pub struct ElectionStatusChanged {
     #[prost(message, optional, tag = "5")]
     pub occurred_at: ::core::option::Option<::prost_types::Timestamp>,
 }
+/// Published by svc-user when a code must reach an address to prove it. Codes are short-lived
+/// (15 minutes) and svc-user keeps only their hash.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ContactVerificationRequested {
+    /// Unique per event; svc-notify sends once per event id.
+    #[prost(string, tag = "1")]
+    pub event_id: ::prost::alloc::string::String,
+    /// The account.
+    #[prost(string, tag = "2")]
+    pub user_id: ::prost::alloc::string::String,
+    /// Email or phone.
+    #[prost(enumeration = "super::super::user::v1::ContactKind", tag = "3")]
+    pub kind: i32,
+    /// The address to send the code to.
+    #[prost(string, tag = "4")]
+    pub address: ::prost::alloc::string::String,
+    /// The code itself.
+    #[prost(string, tag = "5")]
+    pub code: ::prost::alloc::string::String,
+    /// When the code stops working.
+    #[prost(message, optional, tag = "6")]
+    pub expires_at: ::core::option::Option<::prost_types::Timestamp>,
+    /// The account's display name, for the greeting.
+    #[prost(string, tag = "7")]
+    pub display_name: ::prost::alloc::string::String,
+}
+/// Published by svc-candidate: a batch of roll entries (at most 500) to invite or remind.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct NotificationsRequested {
+    /// Unique per event.
+    #[prost(string, tag = "1")]
+    pub event_id: ::prost::alloc::string::String,
+    /// The election.
+    #[prost(string, tag = "2")]
+    pub election_id: ::prost::alloc::string::String,
+    /// What to send.
+    #[prost(enumeration = "NotificationRequestKind", tag = "3")]
+    pub kind: i32,
+    /// The reminder round ("1", "2", …, or "auto" for the scheduler's); empty for invitations.
+    #[prost(string, tag = "4")]
+    pub round: ::prost::alloc::string::String,
+    /// The election's title, for the message.
+    #[prost(string, tag = "5")]
+    pub election_title: ::prost::alloc::string::String,
+    /// When it opens.
+    #[prost(message, optional, tag = "6")]
+    pub opens_at: ::core::option::Option<::prost_types::Timestamp>,
+    /// When it closes.
+    #[prost(message, optional, tag = "7")]
+    pub closes_at: ::core::option::Option<::prost_types::Timestamp>,
+    /// The roll entries.
+    #[prost(string, repeated, tag = "8")]
+    pub emails: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// What svc-notify is asked to send to a set of roll entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum NotificationRequestKind {
+    /// Never sent.
+    Unspecified = 0,
+    /// An invitation to every entry, once per election.
+    Invitation = 1,
+    /// A reminder to every entry who has not voted, once per (election, round).
+    Reminder = 2,
+}
+impl NotificationRequestKind {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "NOTIFICATION_REQUEST_KIND_UNSPECIFIED",
+            Self::Invitation => "NOTIFICATION_REQUEST_KIND_INVITATION",
+            Self::Reminder => "NOTIFICATION_REQUEST_KIND_REMINDER",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "NOTIFICATION_REQUEST_KIND_UNSPECIFIED" => Some(Self::Unspecified),
+            "NOTIFICATION_REQUEST_KIND_INVITATION" => Some(Self::Invitation),
+            "NOTIFICATION_REQUEST_KIND_REMINDER" => Some(Self::Reminder),
+            _ => None,
+        }
+    }
+}

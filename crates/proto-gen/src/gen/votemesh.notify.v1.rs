@@ -20,6 +20,21 @@ pub struct Delivery {
     /// When it was last updated.
     #[prost(message, optional, tag = "6")]
     pub updated_at: ::core::option::Option<::prost_types::Timestamp>,
+    /// What the message is for.
+    #[prost(enumeration = "DeliveryKind", tag = "7")]
+    pub kind: i32,
+    /// The election it concerns, if any.
+    #[prost(string, tag = "8")]
+    pub election_id: ::prost::alloc::string::String,
+    /// The address, masked (`a***@example.org`, `+44*******12`).
+    #[prost(string, tag = "9")]
+    pub recipient: ::prost::alloc::string::String,
+    /// When the next attempt is due, while FAILED.
+    #[prost(message, optional, tag = "10")]
+    pub next_attempt_at: ::core::option::Option<::prost_types::Timestamp>,
+    /// When it was created.
+    #[prost(message, optional, tag = "11")]
+    pub created_at: ::core::option::Option<::prost_types::Timestamp>,
 }
 /// Lists deliveries.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -33,6 +48,9 @@ pub struct ListDeliveriesRequest {
     /// Only this status, when set.
     #[prost(enumeration = "DeliveryStatus", tag = "3")]
     pub status: i32,
+    /// Only this election, when set.
+    #[prost(string, tag = "4")]
+    pub election_id: ::prost::alloc::string::String,
 }
 /// One page of deliveries.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -44,20 +62,97 @@ pub struct ListDeliveriesResponse {
     #[prost(string, tag = "2")]
     pub next_page_token: ::prost::alloc::string::String,
 }
+/// Lists the caller's notifications.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListMyNotificationsRequest {
+    /// 1 to 200, default 50.
+    #[prost(uint32, tag = "1")]
+    pub page_size: u32,
+    /// From a previous response.
+    #[prost(string, tag = "2")]
+    pub page_token: ::prost::alloc::string::String,
+}
+/// One page of the caller's notifications.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListMyNotificationsResponse {
+    /// The deliveries addressed to the caller.
+    #[prost(message, repeated, tag = "1")]
+    pub deliveries: ::prost::alloc::vec::Vec<Delivery>,
+    /// Empty on the last page.
+    #[prost(string, tag = "2")]
+    pub next_page_token: ::prost::alloc::string::String,
+}
+/// Retries dead deliveries.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RetryDeadRequest {
+    /// Only this election's, when set.
+    #[prost(string, tag = "1")]
+    pub election_id: ::prost::alloc::string::String,
+}
+/// How many were retried.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RetryDeadResponse {
+    /// Deliveries moved from DEAD back to PENDING.
+    #[prost(uint32, tag = "1")]
+    pub retried: u32,
+}
+/// What a message is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum DeliveryKind {
+    /// Never stored.
+    Unspecified = 0,
+    /// A code proving an address.
+    Verification = 1,
+    /// "Your ballot was recorded"; never a receipt or a choice.
+    Confirmation = 2,
+    /// An invitation to a roll entry.
+    Invitation = 3,
+    /// A reminder to a roll entry who has not voted.
+    Reminder = 4,
+}
+impl DeliveryKind {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "DELIVERY_KIND_UNSPECIFIED",
+            Self::Verification => "DELIVERY_KIND_VERIFICATION",
+            Self::Confirmation => "DELIVERY_KIND_CONFIRMATION",
+            Self::Invitation => "DELIVERY_KIND_INVITATION",
+            Self::Reminder => "DELIVERY_KIND_REMINDER",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "DELIVERY_KIND_UNSPECIFIED" => Some(Self::Unspecified),
+            "DELIVERY_KIND_VERIFICATION" => Some(Self::Verification),
+            "DELIVERY_KIND_CONFIRMATION" => Some(Self::Confirmation),
+            "DELIVERY_KIND_INVITATION" => Some(Self::Invitation),
+            "DELIVERY_KIND_REMINDER" => Some(Self::Reminder),
+            _ => None,
+        }
+    }
+}
 /// Where a delivery stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum DeliveryStatus {
     /// Never stored.
     Unspecified = 0,
-    /// Waiting for a (re)try.
+    /// Not tried yet.
     Pending = 1,
     /// Accepted by the SMTP server or SMS gateway.
     Sent = 2,
-    /// Gave up after the last retry.
+    /// The last attempt failed for a passing reason; another follows at next_attempt_at.
     Failed = 3,
-    /// The user chose no notifications.
+    /// Nothing to send: the user chose no notifications, or has no usable address.
     Skipped = 4,
+    /// Given up: a permanent refusal, or every attempt failed. RetryDead tries again.
+    Dead = 5,
 }
 impl DeliveryStatus {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -71,6 +166,7 @@ impl DeliveryStatus {
             Self::Sent => "DELIVERY_STATUS_SENT",
             Self::Failed => "DELIVERY_STATUS_FAILED",
             Self::Skipped => "DELIVERY_STATUS_SKIPPED",
+            Self::Dead => "DELIVERY_STATUS_DEAD",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -81,6 +177,7 @@ impl DeliveryStatus {
             "DELIVERY_STATUS_SENT" => Some(Self::Sent),
             "DELIVERY_STATUS_FAILED" => Some(Self::Failed),
             "DELIVERY_STATUS_SKIPPED" => Some(Self::Skipped),
+            "DELIVERY_STATUS_DEAD" => Some(Self::Dead),
             _ => None,
         }
     }
@@ -96,7 +193,8 @@ pub mod notify_service_client {
     )]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
-    /// Notifications sent when votes are recorded.
+    /// Email and SMS: verification codes, vote confirmations, roll invitations and reminders,
+    /// each sent once.
     #[derive(Debug, Clone)]
     pub struct NotifyServiceClient<T> {
         inner: tonic::client::Grpc<T>,
@@ -177,7 +275,7 @@ pub mod notify_service_client {
             self.inner = self.inner.max_encoding_message_size(limit);
             self
         }
-        /// Lists deliveries for operators, newest first.
+        /// Lists deliveries for operators, newest first. Recipients are masked.
         pub async fn list_deliveries(
             &mut self,
             request: impl tonic::IntoRequest<super::ListDeliveriesRequest>,
@@ -204,6 +302,63 @@ pub mod notify_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// The caller's own notifications, newest first.
+        pub async fn list_my_notifications(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListMyNotificationsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListMyNotificationsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/votemesh.notify.v1.NotifyService/ListMyNotifications",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "votemesh.notify.v1.NotifyService",
+                        "ListMyNotifications",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Gives DEAD deliveries one more round of attempts.
+        pub async fn retry_dead(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RetryDeadRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RetryDeadResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/votemesh.notify.v1.NotifyService/RetryDead",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("votemesh.notify.v1.NotifyService", "RetryDead"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -219,7 +374,7 @@ pub mod notify_service_server {
     /// Generated trait containing gRPC methods that should be implemented for use with NotifyServiceServer.
     #[async_trait]
     pub trait NotifyService: std::marker::Send + std::marker::Sync + 'static {
-        /// Lists deliveries for operators, newest first.
+        /// Lists deliveries for operators, newest first. Recipients are masked.
         async fn list_deliveries(
             &self,
             request: tonic::Request<super::ListDeliveriesRequest>,
@@ -227,8 +382,25 @@ pub mod notify_service_server {
             tonic::Response<super::ListDeliveriesResponse>,
             tonic::Status,
         >;
+        /// The caller's own notifications, newest first.
+        async fn list_my_notifications(
+            &self,
+            request: tonic::Request<super::ListMyNotificationsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListMyNotificationsResponse>,
+            tonic::Status,
+        >;
+        /// Gives DEAD deliveries one more round of attempts.
+        async fn retry_dead(
+            &self,
+            request: tonic::Request<super::RetryDeadRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RetryDeadResponse>,
+            tonic::Status,
+        >;
     }
-    /// Notifications sent when votes are recorded.
+    /// Email and SMS: verification codes, vote confirmations, roll invitations and reminders,
+    /// each sent once.
     #[derive(Debug)]
     pub struct NotifyServiceServer<T> {
         inner: Arc<T>,
@@ -335,6 +507,97 @@ pub mod notify_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListDeliveriesSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/votemesh.notify.v1.NotifyService/ListMyNotifications" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListMyNotificationsSvc<T: NotifyService>(pub Arc<T>);
+                    impl<
+                        T: NotifyService,
+                    > tonic::server::UnaryService<super::ListMyNotificationsRequest>
+                    for ListMyNotificationsSvc<T> {
+                        type Response = super::ListMyNotificationsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListMyNotificationsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as NotifyService>::list_my_notifications(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListMyNotificationsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/votemesh.notify.v1.NotifyService/RetryDead" => {
+                    #[allow(non_camel_case_types)]
+                    struct RetryDeadSvc<T: NotifyService>(pub Arc<T>);
+                    impl<
+                        T: NotifyService,
+                    > tonic::server::UnaryService<super::RetryDeadRequest>
+                    for RetryDeadSvc<T> {
+                        type Response = super::RetryDeadResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RetryDeadRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as NotifyService>::retry_dead(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RetryDeadSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

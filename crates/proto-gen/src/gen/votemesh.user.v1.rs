@@ -26,6 +26,12 @@ pub struct User {
     /// When the account was created.
     #[prost(message, optional, tag = "8")]
     pub created_at: ::core::option::Option<::prost_types::Timestamp>,
+    /// True once the owner entered the code sent to the email; only then may they vote.
+    #[prost(bool, tag = "9")]
+    pub email_verified: bool,
+    /// True once the owner entered the code sent to the phone; only then is SMS used.
+    #[prost(bool, tag = "10")]
+    pub phone_verified: bool,
 }
 /// Creates an account.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -151,6 +157,10 @@ pub struct UpdateMeRequest {
     /// New preferred channel; SMS requires a phone.
     #[prost(enumeration = "NotificationChannel", optional, tag = "3")]
     pub notification_channel: ::core::option::Option<i32>,
+    /// New sign-in email. It is unverified until the code sent there is entered, and the
+    /// account may not vote until then.
+    #[prost(string, optional, tag = "4")]
+    pub email: ::core::option::Option<::prost::alloc::string::String>,
 }
 /// The updated profile.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -268,6 +278,9 @@ pub struct GetAccountStatusResponse {
     /// The role the account holds now.
     #[prost(enumeration = "Role", tag = "3")]
     pub role: i32,
+    /// Whether the account email is proven; unverified accounts may not vote.
+    #[prost(bool, tag = "4")]
+    pub email_verified: bool,
 }
 /// Reads contact details for a notification.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -291,6 +304,103 @@ pub struct GetContactResponse {
     /// The preferred channel.
     #[prost(enumeration = "NotificationChannel", tag = "4")]
     pub notification_channel: i32,
+    /// Whether the email is proven.
+    #[prost(bool, tag = "5")]
+    pub email_verified: bool,
+    /// Whether the phone is proven; SMS goes only to a proven phone.
+    #[prost(bool, tag = "6")]
+    pub phone_verified: bool,
+}
+/// Enters a verification code.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct VerifyContactRequest {
+    /// Which address the code was sent to.
+    #[prost(enumeration = "ContactKind", tag = "1")]
+    pub kind: i32,
+    /// The code from the message.
+    #[prost(string, tag = "2")]
+    pub code: ::prost::alloc::string::String,
+}
+/// The verified account.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct VerifyContactResponse {
+    /// The caller after verification.
+    #[prost(message, optional, tag = "1")]
+    pub user: ::core::option::Option<User>,
+}
+/// Asks for a new code.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ResendVerificationRequest {
+    /// Which address to send it to.
+    #[prost(enumeration = "ContactKind", tag = "1")]
+    pub kind: i32,
+}
+/// When the new code expires.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ResendVerificationResponse {
+    /// The new code stops working at this time.
+    #[prost(message, optional, tag = "1")]
+    pub expires_at: ::core::option::Option<::prost_types::Timestamp>,
+}
+/// Looks accounts up by email.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct FindAccountsRequest {
+    /// Up to 1,000 emails.
+    #[prost(string, repeated, tag = "1")]
+    pub emails: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// One account found by email.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct FoundAccount {
+    /// The account's user id.
+    #[prost(string, tag = "1")]
+    pub user_id: ::prost::alloc::string::String,
+    /// How to reach it; `email` is the email that was looked up.
+    #[prost(message, optional, tag = "2")]
+    pub contact: ::core::option::Option<GetContactResponse>,
+    /// True once an admin disabled the account.
+    #[prost(bool, tag = "3")]
+    pub disabled: bool,
+}
+/// The accounts found; emails with no account are left out.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct FindAccountsResponse {
+    /// In no particular order.
+    #[prost(message, repeated, tag = "1")]
+    pub accounts: ::prost::alloc::vec::Vec<FoundAccount>,
+}
+/// Which of a user's addresses a verification is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum ContactKind {
+    /// Not chosen; treated as EMAIL.
+    Unspecified = 0,
+    /// The account email.
+    Email = 1,
+    /// The profile phone number.
+    Phone = 2,
+}
+impl ContactKind {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "CONTACT_KIND_UNSPECIFIED",
+            Self::Email => "CONTACT_KIND_EMAIL",
+            Self::Phone => "CONTACT_KIND_PHONE",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "CONTACT_KIND_UNSPECIFIED" => Some(Self::Unspecified),
+            "CONTACT_KIND_EMAIL" => Some(Self::Email),
+            "CONTACT_KIND_PHONE" => Some(Self::Phone),
+            _ => None,
+        }
+    }
 }
 /// What a user may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
@@ -802,6 +912,87 @@ pub mod user_service_client {
                 .insert(GrpcMethod::new("votemesh.user.v1.UserService", "GetContact"));
             self.inner.unary(req, path, codec).await
         }
+        /// Proves the caller controls their email address or phone with the code sent there.
+        pub async fn verify_contact(
+            &mut self,
+            request: impl tonic::IntoRequest<super::VerifyContactRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::VerifyContactResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/votemesh.user.v1.UserService/VerifyContact",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("votemesh.user.v1.UserService", "VerifyContact"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// Sends a new code for an unverified address; the previous code stops working. At most one
+        /// per minute per address.
+        pub async fn resend_verification(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ResendVerificationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ResendVerificationResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/votemesh.user.v1.UserService/ResendVerification",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("votemesh.user.v1.UserService", "ResendVerification"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        /// The accounts registered with some of these emails, for invitations and reminders.
+        /// Other services only.
+        pub async fn find_accounts(
+            &mut self,
+            request: impl tonic::IntoRequest<super::FindAccountsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::FindAccountsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/votemesh.user.v1.UserService/FindAccounts",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("votemesh.user.v1.UserService", "FindAccounts"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -910,6 +1101,32 @@ pub mod user_service_server {
             request: tonic::Request<super::GetContactRequest>,
         ) -> std::result::Result<
             tonic::Response<super::GetContactResponse>,
+            tonic::Status,
+        >;
+        /// Proves the caller controls their email address or phone with the code sent there.
+        async fn verify_contact(
+            &self,
+            request: tonic::Request<super::VerifyContactRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::VerifyContactResponse>,
+            tonic::Status,
+        >;
+        /// Sends a new code for an unverified address; the previous code stops working. At most one
+        /// per minute per address.
+        async fn resend_verification(
+            &self,
+            request: tonic::Request<super::ResendVerificationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ResendVerificationResponse>,
+            tonic::Status,
+        >;
+        /// The accounts registered with some of these emails, for invitations and reminders.
+        /// Other services only.
+        async fn find_accounts(
+            &self,
+            request: tonic::Request<super::FindAccountsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::FindAccountsResponse>,
             tonic::Status,
         >;
     }
@@ -1602,6 +1819,142 @@ pub mod user_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetContactSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/votemesh.user.v1.UserService/VerifyContact" => {
+                    #[allow(non_camel_case_types)]
+                    struct VerifyContactSvc<T: UserService>(pub Arc<T>);
+                    impl<
+                        T: UserService,
+                    > tonic::server::UnaryService<super::VerifyContactRequest>
+                    for VerifyContactSvc<T> {
+                        type Response = super::VerifyContactResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::VerifyContactRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as UserService>::verify_contact(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = VerifyContactSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/votemesh.user.v1.UserService/ResendVerification" => {
+                    #[allow(non_camel_case_types)]
+                    struct ResendVerificationSvc<T: UserService>(pub Arc<T>);
+                    impl<
+                        T: UserService,
+                    > tonic::server::UnaryService<super::ResendVerificationRequest>
+                    for ResendVerificationSvc<T> {
+                        type Response = super::ResendVerificationResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ResendVerificationRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as UserService>::resend_verification(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ResendVerificationSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/votemesh.user.v1.UserService/FindAccounts" => {
+                    #[allow(non_camel_case_types)]
+                    struct FindAccountsSvc<T: UserService>(pub Arc<T>);
+                    impl<
+                        T: UserService,
+                    > tonic::server::UnaryService<super::FindAccountsRequest>
+                    for FindAccountsSvc<T> {
+                        type Response = super::FindAccountsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::FindAccountsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as UserService>::find_accounts(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = FindAccountsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

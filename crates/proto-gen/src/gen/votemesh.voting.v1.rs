@@ -81,6 +81,23 @@ pub struct RecordedCountResponse {
     #[prost(uint64, tag = "2")]
     pub participations: u64,
 }
+/// Asks which voters have voted.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CheckParticipationRequest {
+    /// The election id.
+    #[prost(string, tag = "1")]
+    pub election_id: ::prost::alloc::string::String,
+    /// Up to 1,000 user ids.
+    #[prost(string, repeated, tag = "2")]
+    pub voter_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// The voters among those asked who have voted.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CheckParticipationResponse {
+    /// A subset of the asked ids, in no particular order.
+    #[prost(string, repeated, tag = "1")]
+    pub voted_voter_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
 /// Generated client implementations.
 pub mod voting_service_client {
     #![allow(
@@ -284,6 +301,37 @@ pub mod voting_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// Which of some voters have voted in an election, for reminders. Answers participation
+        /// only, never anything about choices. Other services only.
+        pub async fn check_participation(
+            &mut self,
+            request: impl tonic::IntoRequest<super::CheckParticipationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CheckParticipationResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/votemesh.voting.v1.VotingService/CheckParticipation",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "votemesh.voting.v1.VotingService",
+                        "CheckParticipation",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -329,6 +377,15 @@ pub mod voting_service_server {
             request: tonic::Request<super::RecordedCountRequest>,
         ) -> std::result::Result<
             tonic::Response<super::RecordedCountResponse>,
+            tonic::Status,
+        >;
+        /// Which of some voters have voted in an election, for reminders. Answers participation
+        /// only, never anything about choices. Other services only.
+        async fn check_participation(
+            &self,
+            request: tonic::Request<super::CheckParticipationRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::CheckParticipationResponse>,
             tonic::Status,
         >;
     }
@@ -575,6 +632,52 @@ pub mod voting_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = RecordedCountSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/votemesh.voting.v1.VotingService/CheckParticipation" => {
+                    #[allow(non_camel_case_types)]
+                    struct CheckParticipationSvc<T: VotingService>(pub Arc<T>);
+                    impl<
+                        T: VotingService,
+                    > tonic::server::UnaryService<super::CheckParticipationRequest>
+                    for CheckParticipationSvc<T> {
+                        type Response = super::CheckParticipationResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::CheckParticipationRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as VotingService>::check_participation(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CheckParticipationSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
