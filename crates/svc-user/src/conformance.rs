@@ -1,6 +1,8 @@
 //! The conformance suite every [`UserStore`] adapter must pass; the integration tests run it
 //! against PostgreSQL and SQLite.
 
+mod contacts;
+
 use crate::store::{
     ProfilePatch, RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, StoredRole,
     UserFilter, UserRecord, UserStore,
@@ -17,6 +19,8 @@ fn user(email: &str, role: StoredRole) -> UserRecord {
         password_hash: "$argon2id$stub".into(),
         disabled: false,
         created_at_ms: 1_700_000_000_000,
+        email_verified_at_ms: None,
+        phone_verified_at_ms: None,
     }
 }
 
@@ -35,6 +39,7 @@ pub async fn run(store: &dyn UserStore) -> anyhow::Result<()> {
     listing(store).await?;
     refresh_tokens(store).await?;
     signing_keys(store).await?;
+    contacts::run(store).await?;
     Ok(())
 }
 
@@ -62,6 +67,7 @@ async fn users(store: &dyn UserStore) -> anyhow::Result<()> {
                 display_name: Some("Ada L.".into()),
                 phone: Some("+441234567890".into()),
                 notification_channel: None,
+                ..ProfilePatch::default()
             },
         )
         .await?;
@@ -227,4 +233,29 @@ async fn signing_keys(store: &dyn UserStore) -> anyhow::Result<()> {
     assert_eq!(kids, ["newer", "older"], "newest first");
     assert_eq!(keys[0].secret_key, vec![2u8; 32]);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{store::SeaUserStore, testing::Backend};
+
+    async fn conforms(backend: Backend) {
+        let store = SeaUserStore::open(&backend.url, 4)
+            .await
+            .expect("store opens");
+        super::run(&store)
+            .await
+            .unwrap_or_else(|error| panic!("{}: {error:#}", backend.url));
+        backend.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_store_conforms_on_sqlite() {
+        conforms(Backend::sqlite()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_store_conforms_on_postgres() {
+        conforms(Backend::postgres().await).await;
+    }
 }

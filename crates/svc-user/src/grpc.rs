@@ -5,12 +5,14 @@ use std::sync::Arc;
 use kit::auth::caller;
 use proto_gen::user::v1::{
     user_service_server::UserService, ChangePasswordRequest, ChangePasswordResponse,
-    DisableUserRequest, DisableUserResponse, GetAccountStatusRequest, GetAccountStatusResponse,
-    GetContactRequest, GetContactResponse, GetMeRequest, GetMeResponse, GetSigningKeysRequest,
-    GetSigningKeysResponse, GetUserRequest, GetUserResponse, ListUsersRequest, ListUsersResponse,
-    LoginRequest, LoginResponse, LogoutRequest, LogoutResponse, RefreshRequest, RefreshResponse,
-    RegisterRequest, RegisterResponse, SetRoleRequest, SetRoleResponse, UpdateMeRequest,
-    UpdateMeResponse,
+    DisableUserRequest, DisableUserResponse, FindAccountsRequest, FindAccountsResponse,
+    GetAccountStatusRequest, GetAccountStatusResponse, GetContactRequest, GetContactResponse,
+    GetMeRequest, GetMeResponse, GetSigningKeysRequest, GetSigningKeysResponse, GetUserRequest,
+    GetUserResponse, ListUsersRequest, ListUsersResponse, LoginRequest, LoginResponse,
+    LogoutRequest, LogoutResponse, RefreshRequest, RefreshResponse, RegisterRequest,
+    RegisterResponse, ResendVerificationRequest, ResendVerificationResponse, SetRoleRequest,
+    SetRoleResponse, UpdateMeRequest, UpdateMeResponse, VerifyContactRequest,
+    VerifyContactResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -111,6 +113,36 @@ impl UserService for UserApi {
     async fn get_contact(&self, request: Request<GetContactRequest>) -> Reply<GetContactResponse> {
         Ok(Response::new(
             self.0.contact(&request.get_ref().user_id).await?,
+        ))
+    }
+
+    async fn verify_contact(
+        &self,
+        request: Request<VerifyContactRequest>,
+    ) -> Reply<VerifyContactResponse> {
+        let caller = caller(&request)?;
+        let user = self.0.verify_contact(&caller, request.into_inner()).await?;
+        Ok(Response::new(VerifyContactResponse { user: Some(user) }))
+    }
+
+    async fn resend_verification(
+        &self,
+        request: Request<ResendVerificationRequest>,
+    ) -> Reply<ResendVerificationResponse> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            self.0
+                .resend_verification(&caller, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn find_accounts(
+        &self,
+        request: Request<FindAccountsRequest>,
+    ) -> Reply<FindAccountsResponse> {
+        Ok(Response::new(
+            self.0.find_accounts(request.into_inner()).await?,
         ))
     }
 }

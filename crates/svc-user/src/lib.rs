@@ -6,19 +6,30 @@ mod grpc;
 mod keys;
 mod password;
 pub mod store;
+#[cfg(test)]
+mod testing;
 mod users;
 mod validate;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use kit::{auth::TokenVerifier, config::CommonArgs, server::GrpcServer, shutdown::Shutdown};
+use kit::{
+    auth::TokenVerifier,
+    config::CommonArgs,
+    outbox::{OutboxRelay, Retention},
+    server::GrpcServer,
+    shutdown::Shutdown,
+};
 use proto_gen::user::v1::user_service_server::UserServiceServer;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Notify};
 use tonic::service::Routes;
 
 pub use keys::KeyRing;
 pub use password::{HashStrength, PasswordHasher};
-pub use users::{TokenSettings, Users};
+pub use users::{
+    CodeSettings, TokenSettings, Users, CODE_TRIES, CODE_TTL_MS, MAX_FIND_EMAILS,
+    RESEND_INTERVAL_MS,
+};
 
 use crate::{grpc::UserApi, store::SeaUserStore};
 
@@ -58,12 +69,63 @@ pub struct Config {
     /// quickly. Never set it where real accounts live.
     #[arg(long, env = "VOTEMESH_BENCH_ONLY_INSECURE_PASSWORD_HASH", hide = true)]
     pub bench_only_insecure_password_hash: bool,
+    /// Kafka bootstrap servers; unset uses the in-process bus.
+    #[arg(long, env = "VOTEMESH_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// Topic for ContactVerificationRequested events (verification codes to send).
+    #[arg(long, env = "VOTEMESH_CONTACT_TOPIC", default_value = kit::bus::topics::CONTACT_VERIFICATION)]
+    pub contact_topic: String,
+    /// Partitions of the contact topic when it is created.
+    #[arg(long, env = "VOTEMESH_TOPIC_PARTITIONS", default_value_t = 3)]
+    pub topic_partitions: i32,
+    /// How long a verification code works, in seconds.
+    #[arg(long, env = "VOTEMESH_VERIFICATION_CODE_TTL_SECONDS", default_value_t = 15 * 60)]
+    pub verification_code_ttl_seconds: u32,
+    /// How soon a new code may be asked for, in seconds.
+    #[arg(
+        long,
+        env = "VOTEMESH_VERIFICATION_RESEND_SECONDS",
+        default_value_t = 60
+    )]
+    pub verification_resend_seconds: u32,
+    /// BENCH AND TEST ONLY, INSECURE: a registered email counts as proven without a code, so
+    /// a load test can register many voters. Never set it where real accounts live.
+    #[arg(long, env = "VOTEMESH_BENCH_ONLY_TRUST_REGISTERED_EMAILS", hide = true)]
+    pub bench_only_trust_registered_emails: bool,
 }
 
-/// Builds the domain service from config: store, hasher, key ring.
+/// Builds the domain service from config: store, hasher, key ring. Nothing relays its outbox
+/// here; codes it issues wait there until a running svc-user's relay sends them.
 pub async fn build_users(config: &Config) -> anyhow::Result<(Arc<Users>, Arc<KeyRing>)> {
-    let store: Arc<dyn store::UserStore> =
-        Arc::new(SeaUserStore::open(&config.database_url, config.max_connections).await?);
+    let store = SeaUserStore::open(&config.database_url, config.max_connections).await?;
+    assemble(config, store, Arc::new(Notify::new())).await
+}
+
+/// The relay that publishes ContactVerificationRequested, creating its topic when missing.
+async fn outbox_relay(config: &Config, store: &SeaUserStore) -> anyhow::Result<OutboxRelay> {
+    let bus = kit::bus::connect(
+        config.kafka_brokers.as_deref(),
+        config.common.upstream_timeout(),
+        &[(config.contact_topic.as_str(), config.topic_partitions)],
+    )
+    .await?;
+    Ok(OutboxRelay::new(
+        store.connection().clone(),
+        bus,
+        Duration::from_millis(200),
+        "svc-user",
+    )
+    // The event carries the plaintext code: once published, the row must not linger.
+    .with_retention(Retention::Delete))
+}
+
+/// The domain over `store`; `outbox_written` is notified after commits that wrote events.
+async fn assemble(
+    config: &Config,
+    store: SeaUserStore,
+    outbox_written: Arc<Notify>,
+) -> anyhow::Result<(Arc<Users>, Arc<KeyRing>)> {
+    let store: Arc<dyn store::UserStore> = Arc::new(store);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -85,19 +147,33 @@ pub async fn build_users(config: &Config) -> anyhow::Result<(Arc<Users>, Arc<Key
             issuer: config.common.jwt_issuer.clone(),
             audience: config.common.jwt_audience.clone(),
         },
+        CodeSettings {
+            key: config.common.internal_token.clone().into_bytes(),
+            topic: config.contact_topic.clone(),
+            outbox_written,
+            ttl_ms: i64::from(config.verification_code_ttl_seconds) * 1000,
+            resend_interval_ms: i64::from(config.verification_resend_seconds) * 1000,
+            trust_registered_emails: config.bench_only_trust_registered_emails,
+        },
     ));
+    if config.bench_only_trust_registered_emails {
+        tracing::warn!("BENCH/TEST ONLY: registered emails count as proven without a code");
+    }
     Ok((users, keys))
 }
 
 /// A bound svc-user, ready to run.
 pub struct App {
     server: GrpcServer,
+    relay: OutboxRelay,
 }
 
 impl App {
     /// Builds on a listener the caller bound (the mesh binds `config.common.listen`).
     pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let (users, keys) = build_users(&config).await?;
+        let store = SeaUserStore::open(&config.database_url, config.max_connections).await?;
+        let relay = outbox_relay(&config, &store).await?;
+        let (users, keys) = assemble(&config, store, relay.waker()).await?;
         if let Some(email) = &config.bootstrap_admin_email {
             let password = config
                 .bootstrap_admin_password
@@ -116,7 +192,7 @@ impl App {
             vec![SERVICE_NAME],
             verifier,
         )?;
-        Ok(Self { server })
+        Ok(Self { server, relay })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -128,6 +204,80 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        shutdown.spawn("outbox relay", self.relay.run(shutdown.clone()));
         self.server.run_until_stopped(shutdown).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kit::bus::{InProcessBus, StartAt, SubscribeOptions, Subscription};
+    use prost::Message;
+    use proto_gen::{events::v1::ContactVerificationRequested, user::v1::RegisterRequest};
+
+    use super::*;
+    use crate::testing::Backend;
+
+    async fn outbox_rows(store: &SeaUserStore) -> u64 {
+        kit::db::count(store.connection(), "SELECT COUNT(*) FROM outbox", [])
+            .await
+            .expect("count")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_relay_sends_each_code_and_keeps_no_copy() {
+        let backend = Backend::sqlite();
+        let topic = format!("votemesh.test.contact.{}", uuid::Uuid::new_v4().simple());
+        let config: Config = kit::config::local([
+            "--internal-token=test-token".to_owned(),
+            format!("--database-url={}", backend.url),
+            format!("--contact-topic={topic}"),
+            "--bench-only-insecure-password-hash".to_owned(),
+        ])
+        .expect("config");
+        let mut codes = InProcessBus::shared().subscription(&SubscribeOptions {
+            group: "test".into(),
+            topics: vec![topic],
+            start_at: StartAt::Earliest,
+        });
+        let store = SeaUserStore::open(&config.database_url, 2)
+            .await
+            .expect("store");
+        let relay = outbox_relay(&config, &store).await.expect("relay");
+        let (users, _keys) = assemble(&config, store.clone(), relay.waker())
+            .await
+            .expect("users");
+        let shutdown = Shutdown::new();
+        let relaying = shutdown.spawn("outbox relay", relay.run(shutdown.clone()));
+
+        let user = users
+            .register(RegisterRequest {
+                email: "relay@example.org".into(),
+                password: "correct horse battery".into(),
+                display_name: "Relay".into(),
+            })
+            .await
+            .expect("registered");
+        let sent = codes
+            .next_batch(10, Duration::from_secs(5))
+            .await
+            .expect("delivered");
+        assert_eq!(sent.len(), 1);
+        let event =
+            ContactVerificationRequested::decode(sent[0].payload.as_slice()).expect("event");
+        assert_eq!(
+            (event.user_id.as_str(), event.address.as_str()),
+            (user.user_id.as_str(), "relay@example.org")
+        );
+        // The delete commits just after the publish.
+        for _ in 0..50 {
+            if outbox_rows(&store).await == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(outbox_rows(&store).await, 0, "the plaintext code is gone");
+        shutdown.trigger();
+        relaying.await.expect("relay stops");
     }
 }

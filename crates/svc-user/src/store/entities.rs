@@ -18,6 +18,8 @@ pub mod user {
         pub disabled: bool,
         pub created_at_ms: i64,
         pub updated_at_ms: i64,
+        pub email_verified_at_ms: Option<i64>,
+        pub phone_verified_at_ms: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -56,6 +58,29 @@ pub mod signing_key {
         #[sea_orm(primary_key, auto_increment = false)]
         pub kid: String,
         pub secret_key: Vec<u8>,
+        pub created_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod contact_code {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contact_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kind: String,
+        pub address: String,
+        pub code_hash: String,
+        pub expires_at_ms: i64,
+        pub tries_left: i32,
         pub created_at_ms: i64,
     }
 

@@ -32,9 +32,41 @@ const INITIAL: &[&str] = &[
     )",
 ];
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "users, refresh tokens, signing keys",
-    statements: INITIAL,
-    postgres_only: &[],
-}];
+/// Verified contacts (issue #10): when each address was proven, and the one pending code per
+/// address, kept only as a keyed hash.
+const CONTACTS: &[&str] = &[
+    "ALTER TABLE users ADD COLUMN email_verified_at_ms {bigint}",
+    "ALTER TABLE users ADD COLUMN phone_verified_at_ms {bigint}",
+    "CREATE TABLE contact_codes (
+        user_id TEXT NOT NULL REFERENCES users (id),
+        kind TEXT NOT NULL CHECK (kind IN ('email', 'phone')),
+        address TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        expires_at_ms {bigint} NOT NULL,
+        tries_left INTEGER NOT NULL,
+        created_at_ms {bigint} NOT NULL,
+        PRIMARY KEY (user_id, kind)
+    )",
+];
+
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "users, refresh tokens, signing keys",
+        statements: INITIAL,
+        postgres_only: &[],
+    },
+    Migration {
+        version: 2,
+        name: "verified contacts and their codes",
+        statements: CONTACTS,
+        postgres_only: &[],
+    },
+    Migration {
+        version: 3,
+        name: "outbox",
+        statements: &[kit::outbox::TABLE],
+        postgres_only: &[],
+    },
+    kit::outbox::queue_tuning(4),
+];

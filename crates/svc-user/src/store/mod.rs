@@ -3,6 +3,7 @@
 mod entities;
 mod migrations;
 mod sea;
+mod sea_contacts;
 
 use async_trait::async_trait;
 
@@ -21,6 +22,10 @@ pub struct UserRecord {
     pub password_hash: String,
     pub disabled: bool,
     pub created_at_ms: i64,
+    /// When the owner proved the email with a code; `None` while unproven.
+    pub email_verified_at_ms: Option<i64>,
+    /// When the owner proved the phone with a code; `None` while unproven or absent.
+    pub phone_verified_at_ms: Option<i64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,12 +51,54 @@ impl StoredRole {
     }
 }
 
+/// Which of a user's addresses a code proves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Contact {
+    Email,
+    Phone,
+}
+
+impl Contact {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Phone => "phone",
+        }
+    }
+}
+
+/// A pending verification code: only its keyed hash is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactCode {
+    pub user_id: String,
+    pub kind: Contact,
+    /// The address the code was sent to.
+    pub address: String,
+    pub code_hash: String,
+    pub expires_at_ms: i64,
+    pub tries_left: i32,
+    pub created_at_ms: i64,
+}
+
+/// A code and the outbox event that delivers it; the store writes both in the transaction of
+/// the change that asked for the code, so a code is sent if and only if it is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeIssue {
+    pub code: ContactCode,
+    pub event: kit::bus::Event,
+}
+
 /// Fields of a profile update; `None` leaves a field as it is.
+///
+/// An email or phone that differs from the stored one loses its verification and its pending
+/// code; `codes` (for the new addresses) are stored after that, in the same transaction.
 #[derive(Clone, Debug, Default)]
 pub struct ProfilePatch {
     pub display_name: Option<String>,
     pub phone: Option<String>,
     pub notification_channel: Option<String>,
+    pub email: Option<String>,
+    pub codes: Vec<CodeIssue>,
 }
 
 /// Which users to list: by email, after `after_email`.
@@ -147,4 +194,47 @@ pub trait UserStore: Send + Sync {
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
     async fn insert_signing_key(&self, key: SigningKeyRecord) -> Result<(), StoreError>;
+
+    /// Creates the user with its first code and that code's event, all or nothing.
+    async fn create_user_with_code(
+        &self,
+        user: UserRecord,
+        issue: CodeIssue,
+    ) -> Result<UserRecord, StoreError>;
+    /// The users with these (normalised) emails; missing ones are left out.
+    async fn users_by_emails(&self, emails: &[String]) -> Result<Vec<UserRecord>, StoreError>;
+    /// The pending code for one of a user's addresses.
+    async fn contact_code(
+        &self,
+        user_id: &str,
+        kind: Contact,
+    ) -> Result<Option<ContactCode>, StoreError>;
+    /// Stores `issue` in place of the address's pending code and appends its event, unless the
+    /// pending code was created after `replaceable_up_to_ms`; false then, and nothing changed.
+    async fn replace_code(
+        &self,
+        issue: CodeIssue,
+        replaceable_up_to_ms: i64,
+    ) -> Result<bool, StoreError>;
+    /// Spends one try of the pending code with `code_hash`, only while it has tries left, so
+    /// concurrent wrong guesses never get more tries than stored; false when none was left or
+    /// that code is no longer the pending one.
+    async fn spend_code_try(
+        &self,
+        user_id: &str,
+        kind: Contact,
+        code_hash: &str,
+    ) -> Result<bool, StoreError>;
+    /// Marks the address verified at `now_ms` and deletes its code, in one transaction, if the
+    /// code with `code_hash` is still pending, unexpired and has tries left; `None` otherwise.
+    async fn verify_contact(
+        &self,
+        user_id: &str,
+        kind: Contact,
+        code_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<UserRecord>, StoreError>;
+    /// Marks the email verified at `at_ms` unless it already is, and drops its pending code
+    /// (the bootstrap admin is verified by the operator who configured it).
+    async fn mark_email_verified(&self, id: &str, at_ms: i64) -> Result<UserRecord, StoreError>;
 }

@@ -8,8 +8,8 @@ use sea_orm::{
 
 use super::{
     entities::{refresh_token, signing_key, user},
-    ProfilePatch, RefreshTokenRecord, Rotation, SigningKeyRecord, StoreError, StoredRole,
-    UserFilter, UserRecord, UserStore,
+    sea_contacts, CodeIssue, Contact, ContactCode, ProfilePatch, RefreshTokenRecord, Rotation,
+    SigningKeyRecord, StoreError, StoredRole, UserFilter, UserRecord, UserStore,
 };
 use kit::time::now_ms;
 
@@ -31,7 +31,7 @@ impl SeaUserStore {
     }
 }
 
-fn to_record(model: user::Model) -> UserRecord {
+pub(super) fn to_record(model: user::Model) -> UserRecord {
     UserRecord {
         id: model.id,
         email: model.email,
@@ -42,10 +42,29 @@ fn to_record(model: user::Model) -> UserRecord {
         password_hash: model.password_hash,
         disabled: model.disabled,
         created_at_ms: model.created_at_ms,
+        email_verified_at_ms: model.email_verified_at_ms,
+        phone_verified_at_ms: model.phone_verified_at_ms,
     }
 }
 
-fn is_unique_violation(error: &DbErr) -> bool {
+pub(super) fn to_model(record: UserRecord) -> user::ActiveModel {
+    user::ActiveModel {
+        id: Set(record.id),
+        email: Set(record.email),
+        display_name: Set(record.display_name),
+        phone: Set(record.phone),
+        role: Set(record.role.as_str().to_owned()),
+        notification_channel: Set(record.notification_channel),
+        password_hash: Set(record.password_hash),
+        disabled: Set(record.disabled),
+        created_at_ms: Set(record.created_at_ms),
+        updated_at_ms: Set(record.created_at_ms),
+        email_verified_at_ms: Set(record.email_verified_at_ms),
+        phone_verified_at_ms: Set(record.phone_verified_at_ms),
+    }
+}
+
+pub(super) fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
@@ -69,19 +88,7 @@ impl SeaUserStore {
 #[async_trait]
 impl UserStore for SeaUserStore {
     async fn create_user(&self, record: UserRecord) -> Result<UserRecord, StoreError> {
-        let model = user::ActiveModel {
-            id: Set(record.id),
-            email: Set(record.email),
-            display_name: Set(record.display_name),
-            phone: Set(record.phone),
-            role: Set(record.role.as_str().to_owned()),
-            notification_channel: Set(record.notification_channel),
-            password_hash: Set(record.password_hash),
-            disabled: Set(record.disabled),
-            created_at_ms: Set(record.created_at_ms),
-            updated_at_ms: Set(record.created_at_ms),
-        };
-        match model.insert(&self.db).await {
+        match to_model(record).insert(&self.db).await {
             Ok(model) => Ok(to_record(model)),
             Err(error) if is_unique_violation(&error) => Err(StoreError::DuplicateEmail),
             Err(error) => Err(error.into()),
@@ -108,18 +115,7 @@ impl UserStore for SeaUserStore {
         id: &str,
         patch: ProfilePatch,
     ) -> Result<UserRecord, StoreError> {
-        self.update_user(id, |active| {
-            if let Some(name) = patch.display_name {
-                active.display_name = Set(name);
-            }
-            if let Some(phone) = patch.phone {
-                active.phone = Set(phone);
-            }
-            if let Some(channel) = patch.notification_channel {
-                active.notification_channel = Set(channel);
-            }
-        })
-        .await
+        sea_contacts::update_profile(&self.db, id, patch).await
     }
 
     async fn set_password_hash(&self, id: &str, hash: &str) -> Result<(), StoreError> {
@@ -282,5 +278,56 @@ impl UserStore for SeaUserStore {
         .insert(&self.db)
         .await?;
         Ok(())
+    }
+
+    async fn create_user_with_code(
+        &self,
+        user: UserRecord,
+        issue: CodeIssue,
+    ) -> Result<UserRecord, StoreError> {
+        sea_contacts::create_user_with_code(&self.db, user, issue).await
+    }
+
+    async fn users_by_emails(&self, emails: &[String]) -> Result<Vec<UserRecord>, StoreError> {
+        sea_contacts::users_by_emails(&self.db, emails).await
+    }
+
+    async fn contact_code(
+        &self,
+        user_id: &str,
+        kind: Contact,
+    ) -> Result<Option<ContactCode>, StoreError> {
+        sea_contacts::contact_code(&self.db, user_id, kind).await
+    }
+
+    async fn replace_code(
+        &self,
+        issue: CodeIssue,
+        replaceable_up_to_ms: i64,
+    ) -> Result<bool, StoreError> {
+        sea_contacts::replace_code(&self.db, issue, replaceable_up_to_ms).await
+    }
+
+    async fn spend_code_try(
+        &self,
+        user_id: &str,
+        kind: Contact,
+        code_hash: &str,
+    ) -> Result<bool, StoreError> {
+        sea_contacts::spend_code_try(&self.db, user_id, kind, code_hash).await
+    }
+
+    async fn verify_contact(
+        &self,
+        user_id: &str,
+        kind: Contact,
+        code_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        sea_contacts::verify_contact(&self.db, user_id, kind, code_hash, now_ms).await
+    }
+
+    async fn mark_email_verified(&self, id: &str, at_ms: i64) -> Result<UserRecord, StoreError> {
+        sea_contacts::mark_email_verified(&self.db, id, at_ms).await
     }
 }

@@ -139,14 +139,35 @@ impl Users {
     }
 
     /// The documented bootstrap: creates the account as admin, or promotes an existing one.
+    /// Whoever configures the bootstrap vouches for the address, so the admin is verified.
+    /// An existing account is promoted only with its own password: knowing an email must
+    /// not be enough to make its account an admin.
     pub async fn ensure_admin(&self, email: &str, password: &str) -> Result<User, ServiceError> {
         let email = validate::email("email", email)?;
         if let Some(existing) = self.store.user_by_email(&email).await? {
-            let promoted = self.store.set_role(&existing.id, StoredRole::Admin).await?;
-            return Ok(to_proto(&promoted));
+            if existing.role != StoredRole::Admin {
+                let matches = self
+                    .hasher
+                    .verify(password.to_owned(), Some(existing.password_hash.clone()))
+                    .await?;
+                if !matches {
+                    return Err(ServiceError::FailedPrecondition(format!(
+                        "bootstrap admin {email} exists and the password does not match; \
+                         it is not promoted"
+                    )));
+                }
+                self.store.set_role(&existing.id, StoredRole::Admin).await?;
+                tracing::info!(user_id = %existing.id, "existing account promoted to bootstrap admin");
+            }
+            let admin = self
+                .store
+                .mark_email_verified(&existing.id, now_ms())
+                .await?;
+            return Ok(to_proto(&admin));
         }
         validate::password("password", password)?;
         let password_hash = self.hasher.hash(password.to_owned()).await?;
+        let now = now_ms();
         let record = self
             .store
             .create_user(UserRecord {
@@ -158,7 +179,9 @@ impl Users {
                 notification_channel: channel_name(NotificationChannel::Email).into(),
                 password_hash,
                 disabled: false,
-                created_at_ms: now_ms(),
+                created_at_ms: now,
+                email_verified_at_ms: Some(now),
+                phone_verified_at_ms: None,
             })
             .await?;
         tracing::info!(user_id = %record.id, "bootstrap admin created");

@@ -1,6 +1,7 @@
 //! The account domain: what svc-user does, independent of the wire.
 
 mod admin;
+mod contacts;
 mod sessions;
 
 use std::sync::Arc;
@@ -18,11 +19,14 @@ use proto_gen::user::v1::{
 };
 use sha2::{Digest, Sha256};
 
+pub use contacts::{CodeSettings, CODE_TRIES, CODE_TTL_MS, MAX_FIND_EMAILS, RESEND_INTERVAL_MS};
+
 use crate::{
     keys::KeyRing,
     password::PasswordHasher,
     store::{
-        ProfilePatch, RefreshTokenRecord, Rotation, StoredRole, UserFilter, UserRecord, UserStore,
+        Contact, ProfilePatch, RefreshTokenRecord, Rotation, StoredRole, UserFilter, UserRecord,
+        UserStore,
     },
     validate,
 };
@@ -42,6 +46,7 @@ pub struct Users {
     hasher: PasswordHasher,
     keys: Arc<KeyRing>,
     tokens: TokenSettings,
+    codes: CodeSettings,
 }
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -80,6 +85,8 @@ pub fn to_proto(record: &UserRecord) -> User {
         notification_channel: channel_from_name(&record.notification_channel) as i32,
         disabled: record.disabled,
         created_at: Some(timestamp(record.created_at_ms)),
+        email_verified: record.email_verified_at_ms.is_some(),
+        phone_verified: record.phone_verified_at_ms.is_some(),
     }
 }
 
@@ -102,6 +109,18 @@ fn user_id(value: &str) -> Result<String, ServiceError> {
         .map_err(|_| ServiceError::invalid("user_id", "not a valid user id"))
 }
 
+/// The channel an update asks for, if any; UNSPECIFIED is not a choice.
+fn requested_channel(value: Option<i32>) -> Result<Option<NotificationChannel>, ServiceError> {
+    match value.map(NotificationChannel::try_from) {
+        None => Ok(None),
+        Some(Ok(NotificationChannel::Unspecified) | Err(_)) => Err(ServiceError::invalid(
+            "notification_channel",
+            "must be NONE, EMAIL or SMS",
+        )),
+        Some(Ok(channel)) => Ok(Some(channel)),
+    }
+}
+
 fn invalid_credentials() -> ServiceError {
     ServiceError::Unauthenticated("invalid email or password".into())
 }
@@ -112,12 +131,14 @@ impl Users {
         hasher: PasswordHasher,
         keys: Arc<KeyRing>,
         tokens: TokenSettings,
+        codes: CodeSettings,
     ) -> Self {
         Self {
             store,
             hasher,
             keys,
             tokens,
+            codes,
         }
     }
 
@@ -175,20 +196,38 @@ impl Users {
             ));
         }
         let password_hash = self.hasher.hash(request.password).await?;
-        let record = self
-            .store
-            .create_user(UserRecord {
-                id: uuid::Uuid::new_v4().to_string(),
-                email,
-                display_name,
-                phone: String::new(),
-                role: StoredRole::Voter,
-                notification_channel: channel_name(NotificationChannel::Email).into(),
-                password_hash,
-                disabled: false,
-                created_at_ms: now_ms(),
-            })
-            .await?;
+        let now = now_ms();
+        let record = UserRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            email,
+            display_name,
+            phone: String::new(),
+            role: StoredRole::Voter,
+            notification_channel: channel_name(NotificationChannel::Email).into(),
+            password_hash,
+            disabled: false,
+            created_at_ms: now,
+            email_verified_at_ms: None,
+            phone_verified_at_ms: None,
+        };
+        if self.codes.trust_registered_emails {
+            let record = UserRecord {
+                email_verified_at_ms: Some(now),
+                ..record
+            };
+            return Ok(to_proto(&self.store.create_user(record).await?));
+        }
+        // The account and the code that proves its email commit together: no account is
+        // left without a code on its way.
+        let issue = self.issue_code(
+            &record.id,
+            &record.display_name,
+            Contact::Email,
+            &record.email,
+            now,
+        );
+        let record = self.store.create_user_with_code(record, issue).await?;
+        self.outbox_written();
         tracing::info!(user_id = %record.id, "user registered");
         Ok(to_proto(&record))
     }
@@ -213,18 +252,12 @@ impl Users {
             .as_deref()
             .map(|phone| validate::phone("phone", phone))
             .transpose()?;
-        let channel = match request.notification_channel {
-            Some(value) => match NotificationChannel::try_from(value) {
-                Ok(NotificationChannel::Unspecified) | Err(_) => {
-                    return Err(ServiceError::invalid(
-                        "notification_channel",
-                        "must be NONE, EMAIL or SMS",
-                    ))
-                }
-                Ok(channel) => Some(channel),
-            },
-            None => None,
-        };
+        let email = request
+            .email
+            .as_deref()
+            .map(|email| validate::email("email", email))
+            .transpose()?;
+        let channel = requested_channel(request.notification_channel)?;
         let resulting_phone = phone.clone().unwrap_or_else(|| user.phone.clone());
         let resulting_channel =
             channel.unwrap_or_else(|| channel_from_name(&user.notification_channel));
@@ -234,12 +267,27 @@ impl Users {
                 "SMS needs a phone number",
             ));
         }
+        let codes = self
+            .codes_for_change(
+                &user,
+                email.as_deref(),
+                phone.as_deref(),
+                display_name.as_deref(),
+            )
+            .await?;
+        let wrote_events = !codes.is_empty();
         let patch = ProfilePatch {
             display_name,
             phone,
             notification_channel: channel.map(|c| channel_name(c).to_owned()),
+            email,
+            codes,
         };
-        Ok(to_proto(&self.store.update_profile(&user.id, patch).await?))
+        let updated = self.store.update_profile(&user.id, patch).await?;
+        if wrote_events {
+            self.outbox_written();
+        }
+        Ok(to_proto(&updated))
     }
 
     pub async fn change_password(
@@ -271,18 +319,13 @@ impl Users {
                 exists: true,
                 disabled: user.disabled,
                 role: role_of(user.role) as i32,
+                email_verified: user.email_verified_at_ms.is_some(),
             },
             None => GetAccountStatusResponse::default(),
         })
     }
 
     pub async fn contact(&self, id: &str) -> Result<GetContactResponse, ServiceError> {
-        let user = self.target(id).await?;
-        Ok(GetContactResponse {
-            email: user.email,
-            phone: user.phone,
-            display_name: user.display_name,
-            notification_channel: channel_from_name(&user.notification_channel) as i32,
-        })
+        Ok(contacts::contact_response(&self.target(id).await?))
     }
 }
