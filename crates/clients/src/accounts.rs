@@ -1,20 +1,35 @@
-//! Whether a token's account may still act, and with which role: asked of svc-user and
-//! cached for [`ACCOUNT_STATUS_TTL`], so disabling or demoting takes effect within that
-//! time everywhere, not when the token expires.
+//! Whether a token's account may still act, with which role, and whether its email is
+//! proven: asked of svc-user and cached for [`ACCOUNT_STATUS_TTL`], so disabling or demoting
+//! takes effect within that time everywhere, not when the token expires. An unverified
+//! standing is not cached, so a voter who has just proven their email may vote at once.
 
 use async_trait::async_trait;
 use kit::{
-    auth::{AccountStatus, ACCOUNT_STATUS_TTL},
+    auth::{AccountStatus, Standing, ACCOUNT_STATUS_TTL},
     cache::SingleFlight,
     ServiceError,
 };
-use proto_gen::user::v1::Role;
+use proto_gen::user::v1::{GetAccountStatusResponse, Role};
 
 use crate::UserClient;
 
 pub struct RemoteAccounts {
     users: UserClient,
-    cache: SingleFlight<String, Option<Role>>,
+    cache: SingleFlight<String, Option<Standing>>,
+}
+
+/// The standing svc-user's answer gives, `None` for a disabled or missing account.
+fn standing_of(status: &GetAccountStatusResponse) -> Option<Standing> {
+    (status.exists && !status.disabled).then(|| Standing {
+        role: Role::try_from(status.role).unwrap_or(Role::Voter),
+        email_verified: status.email_verified,
+    })
+}
+
+/// Whether an answer may be reused for the TTL: any but an unverified standing, which the
+/// owner may change at any moment by entering their code.
+fn worth_keeping(standing: &Option<Standing>) -> bool {
+    standing.is_none_or(|standing| standing.email_verified)
 }
 
 impl RemoteAccounts {
@@ -25,7 +40,7 @@ impl RemoteAccounts {
         }
     }
 
-    async fn ask(&self, user_id: &str) -> Result<Option<Role>, ServiceError> {
+    async fn ask(&self, user_id: &str) -> Result<Option<Standing>, ServiceError> {
         let status = self
             .users
             .get_account_status(user_id)
@@ -34,16 +49,53 @@ impl RemoteAccounts {
             .map_err(|error| {
                 ServiceError::Unavailable(format!("cannot confirm the account: {error}"))
             })?;
-        Ok((status.exists && !status.disabled)
-            .then(|| Role::try_from(status.role).unwrap_or(Role::Voter)))
+        Ok(standing_of(&status))
     }
 }
 
 #[async_trait]
 impl AccountStatus for RemoteAccounts {
-    async fn current_role(&self, user_id: &str) -> Result<Option<Role>, ServiceError> {
+    async fn standing(&self, user_id: &str) -> Result<Option<Standing>, ServiceError> {
         self.cache
-            .get_or_load(&user_id.to_owned(), || self.ask(user_id))
+            .get_or_load_keeping(&user_id.to_owned(), worth_keeping, || self.ask(user_id))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(exists: bool, disabled: bool, email_verified: bool) -> GetAccountStatusResponse {
+        GetAccountStatusResponse {
+            exists,
+            disabled,
+            role: Role::Admin as i32,
+            email_verified,
+        }
+    }
+
+    #[test]
+    fn the_standing_carries_role_and_verification() {
+        assert_eq!(
+            standing_of(&status(true, false, true)),
+            Some(Standing {
+                role: Role::Admin,
+                email_verified: true
+            })
+        );
+        assert_eq!(
+            standing_of(&status(true, false, false)).map(|s| s.email_verified),
+            Some(false)
+        );
+        assert_eq!(standing_of(&status(true, true, true)), None, "disabled");
+        assert_eq!(standing_of(&status(false, false, false)), None, "gone");
+    }
+
+    #[test]
+    fn only_unverified_standings_are_asked_again_each_time() {
+        assert!(worth_keeping(&standing_of(&status(true, false, true))));
+        assert!(worth_keeping(&None));
+        assert!(!worth_keeping(&standing_of(&status(true, false, false))));
     }
 }

@@ -38,6 +38,21 @@ macro_rules! typed_client {
             ) -> anyhow::Result<Self> {
                 $crate::Upstream::watch(registry, $service, common).map(Self)
             }
+
+            /// Over a set of instances the caller already follows (or fixed, in tests).
+            pub fn new(
+                instances: kit::discovery::Balanced,
+                common: &kit::config::CommonArgs,
+            ) -> anyhow::Result<Self> {
+                anyhow::ensure!(
+                    instances.service() == $service,
+                    "a {} needs {} instances, not {}",
+                    stringify!($name),
+                    $service,
+                    instances.service()
+                );
+                $crate::Upstream::new(instances, common).map(Self)
+            }
         }
     };
 }

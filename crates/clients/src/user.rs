@@ -1,27 +1,15 @@
 //! svc-user, as the other services call it.
 
-use kit::{config::CommonArgs, discovery::Balanced, ServiceError};
+use kit::ServiceError;
 use proto_gen::user::v1::{
-    user_service_client::UserServiceClient, user_service_server::SERVICE_NAME,
-    GetAccountStatusRequest, GetAccountStatusResponse, GetContactRequest, GetContactResponse,
-    GetSigningKeysRequest, GetSigningKeysResponse,
+    user_service_client::UserServiceClient, user_service_server::SERVICE_NAME, FindAccountsRequest,
+    FoundAccount, GetAccountStatusRequest, GetAccountStatusResponse, GetContactRequest,
+    GetContactResponse, GetSigningKeysRequest, GetSigningKeysResponse,
 };
-
-use crate::Upstream;
 
 crate::typed_client!(UserClient, SERVICE_NAME, UserServiceClient);
 
 impl UserClient {
-    /// Over a set of svc-user instances the caller already follows.
-    pub fn new(instances: Balanced, common: &CommonArgs) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            instances.service() == SERVICE_NAME,
-            "a UserClient needs {SERVICE_NAME} instances, not {}",
-            instances.service()
-        );
-        Upstream::new(instances, common).map(Self)
-    }
-
     /// Whether the account exists, is enabled, and its role now.
     pub async fn get_account_status(
         &self,
@@ -45,6 +33,22 @@ impl UserClient {
             client.get_contact(request).await
         })
         .await
+    }
+
+    /// The accounts registered with any of `emails` (at most 1,000).
+    pub async fn find_accounts(
+        &self,
+        emails: &[String],
+    ) -> Result<Vec<FoundAccount>, ServiceError> {
+        let request = FindAccountsRequest {
+            emails: emails.to_vec(),
+        };
+        let found = self
+            .rpc("FindAccounts", |mut client| async move {
+                client.find_accounts(request).await
+            })
+            .await?;
+        Ok(found.accounts)
     }
 
     /// The public keys that verify access tokens.

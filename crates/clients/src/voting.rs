@@ -1,9 +1,9 @@
-//! svc-voting, as svc-result calls it.
+//! svc-voting, as svc-result and svc-notify call it.
 
 use kit::{auth::Caller, ServiceError};
 use proto_gen::voting::v1::{
     voting_service_client::VotingServiceClient, voting_service_server::SERVICE_NAME,
-    RecordedCountRequest,
+    CheckParticipationRequest, RecordedCountRequest,
 };
 
 crate::typed_client!(VotingClient, SERVICE_NAME, VotingServiceClient);
@@ -25,5 +25,23 @@ impl VotingClient {
         })
         .await
         .map(|recorded| recorded.ballots)
+    }
+
+    /// Which of `voter_ids` (user ids, at most 1,000 per call) have voted in the election, in
+    /// no particular order. Participation only: nothing about any choice.
+    pub async fn check_participation(
+        &self,
+        election_id: &str,
+        voter_ids: &[String],
+    ) -> Result<Vec<String>, ServiceError> {
+        let request = CheckParticipationRequest {
+            election_id: election_id.to_owned(),
+            voter_ids: voter_ids.to_vec(),
+        };
+        self.rpc("CheckParticipation", |mut client| async move {
+            client.check_participation(request).await
+        })
+        .await
+        .map(|answer| answer.voted_voter_ids)
     }
 }

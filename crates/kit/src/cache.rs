@@ -15,8 +15,12 @@ const PRUNE_ABOVE: usize = 100_000;
 pub struct SingleFlight<K, V> {
     ttl: Duration,
     ready: Mutex<HashMap<K, (Instant, V)>>,
-    inflight: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
+    inflight: Mutex<HashMap<K, Gate<V>>>,
 }
+
+/// One key's lookup in flight: callers queue on it, and the one that loads leaves what it
+/// found for those queued behind it, kept in the cache or not.
+type Gate<V> = Arc<tokio::sync::Mutex<Option<V>>>;
 
 impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
     pub fn new(ttl: Duration) -> Self {
@@ -49,6 +53,22 @@ impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
     {
+        self.get_or_load_keeping(key, |_| true, load).await
+    }
+
+    /// [`get_or_load`](Self::get_or_load), caching a loaded value only when `keep` says so.
+    /// A value not kept is still shared with the callers that waited on the same lookup
+    /// (it is as fresh for them as a lookup of their own), but the next caller loads again.
+    pub async fn get_or_load_keeping<E, F, Fut>(
+        &self,
+        key: &K,
+        keep: impl Fn(&V) -> bool,
+        load: F,
+    ) -> Result<V, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
         if let Some(value) = self.fresh(key) {
             return Ok(value);
         }
@@ -56,24 +76,31 @@ impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
             let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
             inflight.entry(key.clone()).or_default().clone()
         };
-        let _turn = gate.lock().await;
-        if let Some(value) = self.fresh(key) {
+        let mut shared = gate.lock().await;
+        if let Some(value) = shared.clone().or_else(|| self.fresh(key)) {
             return Ok(value);
         }
         let loaded = load().await;
         if let Ok(value) = &loaded {
-            let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
-            if ready.len() > PRUNE_ABOVE {
-                let ttl = self.ttl;
-                ready.retain(|_, (at, _)| at.elapsed() < ttl);
+            *shared = Some(value.clone());
+            if keep(value) {
+                self.store(key, value);
             }
-            ready.insert(key.clone(), (Instant::now(), value.clone()));
         }
         self.inflight
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
         loaded
+    }
+
+    fn store(&self, key: &K, value: &V) {
+        let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+        if ready.len() > PRUNE_ABOVE {
+            let ttl = self.ttl;
+            ready.retain(|_, (at, _)| at.elapsed() < ttl);
+        }
+        ready.insert(key.clone(), (Instant::now(), value.clone()));
     }
 }
 
@@ -120,5 +147,73 @@ mod tests {
             cache.get_or_load(&1, || async { Ok::<u8, &str>(3) }).await,
             Ok(3)
         );
+    }
+
+    #[tokio::test]
+    async fn values_not_kept_are_loaded_again() {
+        let cache = SingleFlight::<u8, bool>::new(Duration::from_secs(5));
+        let loads = AtomicUsize::new(0);
+        let load = |value: bool| {
+            let loads = &loads;
+            move || async move {
+                loads.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, ()>(value)
+            }
+        };
+        let keep_true = |value: &bool| *value;
+        assert_eq!(
+            cache.get_or_load_keeping(&1, keep_true, load(false)).await,
+            Ok(false)
+        );
+        assert_eq!(
+            cache.get_or_load_keeping(&1, keep_true, load(true)).await,
+            Ok(true)
+        );
+        assert_eq!(loads.load(Ordering::SeqCst), 2, "false was not cached");
+        assert_eq!(
+            cache.get_or_load_keeping(&1, keep_true, load(false)).await,
+            Ok(true)
+        );
+        assert_eq!(loads.load(Ordering::SeqCst), 2, "true was cached");
+    }
+
+    #[tokio::test]
+    async fn a_burst_shares_one_lookup_even_when_it_is_not_kept() {
+        let cache = Arc::new(SingleFlight::<String, u32>::new(Duration::from_secs(5)));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let (cache, loads) = (cache.clone(), loads.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_load_keeping(
+                            &"k".to_owned(),
+                            |_| false,
+                            || async {
+                                loads.fetch_add(1, Ordering::SeqCst);
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                Ok::<_, ()>(7)
+                            },
+                        )
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.expect("joined"), Ok(7));
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "the waiters shared it");
+        cache
+            .get_or_load_keeping(
+                &"k".to_owned(),
+                |_| false,
+                || async {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, ()>(8)
+                },
+            )
+            .await
+            .expect("loaded");
+        assert_eq!(loads.load(Ordering::SeqCst), 2, "but it was not kept");
     }
 }

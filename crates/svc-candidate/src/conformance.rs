@@ -8,9 +8,11 @@ use kit::{
     outbox::OutboxRelay,
 };
 
+use sea_orm::ConnectionTrait;
+
 use crate::store::{
     CandidateChange, CandidateRecord, DraftFields, ElectionRecord, ElectionStore, Guard,
-    SeaElectionStore, Status, StoreError,
+    NotificationsFor, SeaElectionStore, Status, StoreError,
 };
 
 fn election(id: &str) -> ElectionRecord {
@@ -27,6 +29,7 @@ fn election(id: &str) -> ElectionRecord {
         status: Status::Draft,
         version: 1,
         created_at_ms: 10,
+        remind_before_close_ms: None,
     }
 }
 
@@ -61,6 +64,7 @@ fn fields(title: &str) -> DraftFields {
         closes_at_ms: 3_000,
         results_visibility: "after_close".into(),
         eligibility: "roll".into(),
+        remind_before_close_ms: None,
     }
 }
 
@@ -219,6 +223,138 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
     assert!(
         payloads.windows(2).all(|w| w[0] < w[1]),
         "in order: {payloads:?}"
+    );
+    notifications(store).await
+}
+
+/// One event per roll email on topic "n", its payload the email.
+fn one_per_email() -> NotificationsFor {
+    Box::new(|election, emails| {
+        emails
+            .iter()
+            .map(|email| Event {
+                id: uuid::Uuid::new_v4().to_string(),
+                topic: "n".into(),
+                key: election.id.clone(),
+                payload: email.clone().into_bytes(),
+            })
+            .collect()
+    })
+}
+
+/// The emails of the events on topic "n", in order of writing.
+async fn notified(store: &SeaElectionStore) -> anyhow::Result<Vec<String>> {
+    let db = store.primary();
+    let rows = db
+        .query_all(kit::db::statement(
+            db.get_database_backend(),
+            "SELECT payload FROM outbox WHERE topic = $1 ORDER BY created_at_ms, id",
+            ["n".into()],
+        ))
+        .await?;
+    let mut emails = rows
+        .iter()
+        .map(|row| Ok(String::from_utf8(row.try_get_by_index::<Vec<u8>>(0)?)?))
+        .collect::<anyhow::Result<Vec<String>>>()?;
+    emails.sort();
+    Ok(emails)
+}
+
+/// Roll notifications: the whole roll in one transaction with its events, only in the
+/// statuses allowed.
+async fn notifications(store: &SeaElectionStore) -> anyhow::Result<()> {
+    let mut record = election("n1");
+    record.remind_before_close_ms = Some(500);
+    let created = store.create_election(record).await?;
+    assert_eq!(created.remind_before_close_ms, Some(500));
+    let edited = store
+        .update_draft(
+            "n1",
+            Guard::Any,
+            DraftFields {
+                remind_before_close_ms: Some(400),
+                ..fields("N")
+            },
+        )
+        .await?;
+    assert_eq!(edited.remind_before_close_ms, Some(400));
+    assert_eq!(
+        store
+            .election("n1")
+            .await?
+            .and_then(|e| e.remind_before_close_ms),
+        Some(400),
+        "stored and read back"
+    );
+    store
+        .import_roll(
+            "n1",
+            vec!["a@n.org".into(), "b@n.org".into(), "c@n.org".into()],
+        )
+        .await?;
+    let both = [Status::Draft, Status::Open];
+    assert_eq!(store.notify_roll("n1", &both, one_per_email()).await?, 3);
+    assert_eq!(notified(store).await?, ["a@n.org", "b@n.org", "c@n.org"]);
+    assert!(matches!(
+        store
+            .notify_roll("n1", &[Status::Open], one_per_email())
+            .await,
+        Err(StoreError::WrongStatus(Status::Draft))
+    ));
+    assert!(matches!(
+        store.notify_roll("nope", &both, one_per_email()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(notified(store).await?.len(), 3, "refusals wrote nothing");
+    auto_reminder(store).await
+}
+
+/// The automatic reminder round of "n1" (closes at 3000, reminds 400 before): due from
+/// 2600 until it closes, while OPEN, and claimed once however many ask together.
+async fn auto_reminder(store: &SeaElectionStore) -> anyhow::Result<()> {
+    assert!(
+        store.due_for_auto_reminder(2_700).await?.is_empty(),
+        "a draft"
+    );
+    assert_eq!(
+        store
+            .claim_auto_reminder("n1", 2_700, one_per_email())
+            .await?,
+        None,
+        "a draft is not claimed"
+    );
+    for candidate_id in ["na", "nb"] {
+        let change = CandidateChange::Add(candidate("n1", candidate_id));
+        store.change_candidates("n1", Guard::Any, change).await?;
+    }
+    let open = Status::Open;
+    store
+        .transition("n1", Status::Draft, open, Guard::Any, 2, Box::new(event))
+        .await?;
+    assert!(store.due_for_auto_reminder(2_599).await?.is_empty());
+    assert!(
+        store.due_for_auto_reminder(3_000).await?.is_empty(),
+        "closing"
+    );
+    assert_eq!(store.due_for_auto_reminder(2_600).await?, ["n1"]);
+    let (first, second) = tokio::join!(
+        store.claim_auto_reminder("n1", 2_600, one_per_email()),
+        store.claim_auto_reminder("n1", 2_600, one_per_email())
+    );
+    let mut claims = [first?, second?];
+    claims.sort();
+    assert_eq!(claims, [None, Some(3)], "one claim wins");
+    assert_eq!(
+        store
+            .claim_auto_reminder("n1", 2_700, one_per_email())
+            .await?,
+        None
+    );
+    assert!(store.due_for_auto_reminder(2_700).await?.is_empty());
+    assert_eq!(
+        notified(store).await?.len(),
+        6,
+        "the round was written once"
     );
     Ok(())
 }

@@ -72,6 +72,14 @@ pub fn election(record: &ElectionRecord) -> Election {
         status: status_of(record.status) as i32,
         version: record.version as u64,
         created_at: Some(timestamp(record.created_at_ms)),
+        remind_before_close: record.remind_before_close_ms.map(duration),
+    }
+}
+
+pub fn duration(ms: i64) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: ms / 1000,
+        nanos: (ms % 1000) as i32 * 1_000_000,
     }
 }
 

@@ -9,8 +9,9 @@ use proto_gen::election::v1::{
     CheckEligibilityRequest, CheckEligibilityResponse, CountRollRequest, CountRollResponse,
     CreateElectionRequest, CreateElectionResponse, ExtendElectionRequest, ExtendElectionResponse,
     GetElectionRequest, GetElectionResponse, ImportRollCsvRequest, ImportRollCsvResponse,
-    ImportRollRequest, ImportRollResponse, ListCandidatesRequest, ListCandidatesResponse,
-    ListElectionsRequest, ListElectionsResponse, ListRollRequest, ListRollResponse,
+    ImportRollRequest, ImportRollResponse, InviteRollRequest, InviteRollResponse,
+    ListCandidatesRequest, ListCandidatesResponse, ListElectionsRequest, ListElectionsResponse,
+    ListRollRequest, ListRollResponse, RemindNonVotersRequest, RemindNonVotersResponse,
     RemoveCandidateRequest, RemoveCandidateResponse, RemoveRollEntryRequest,
     RemoveRollEntryResponse, ReorderCandidatesRequest, ReorderCandidatesResponse,
     TransitionElectionRequest, TransitionElectionResponse, UpdateCandidateRequest,
@@ -206,6 +207,20 @@ impl ElectionService for ElectionApi {
         let r = request.into_inner();
         self.0.remove_roll_entry(&r.election_id, &r.email).await?;
         Ok(Response::new(RemoveRollEntryResponse {}))
+    }
+
+    async fn invite_roll(&self, request: Request<InviteRollRequest>) -> Reply<InviteRollResponse> {
+        let requested = self.0.invite_roll(&request.get_ref().election_id).await?;
+        Ok(Response::new(InviteRollResponse { requested }))
+    }
+
+    async fn remind_non_voters(
+        &self,
+        request: Request<RemindNonVotersRequest>,
+    ) -> Reply<RemindNonVotersResponse> {
+        let r = request.get_ref();
+        let (requested, round) = self.0.remind_non_voters(&r.election_id, r.round).await?;
+        Ok(Response::new(RemindNonVotersResponse { requested, round }))
     }
 
     async fn check_eligibility(

@@ -8,6 +8,8 @@ mod grpc;
 mod roll;
 mod scheduler;
 pub mod store;
+#[cfg(test)]
+mod tests;
 mod validate;
 mod voters;
 
@@ -22,7 +24,7 @@ use proto_gen::election::v1::election_service_server::ElectionServiceServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
-pub use elections::Elections;
+pub use elections::{Elections, Topics};
 
 use crate::{grpc::ElectionApi, store::SeaElectionStore, voters::EmailsFromUsers};
 
@@ -58,7 +60,10 @@ pub struct Config {
     /// Topic for election status events.
     #[arg(long, env = "VOTEMESH_ELECTION_STATUS_TOPIC", default_value = kit::bus::topics::ELECTION_STATUS)]
     pub status_topic: String,
-    /// Partitions of the status topic when it is created.
+    /// Topic for NotificationsRequested events (roll invitations and reminders).
+    #[arg(long, env = "VOTEMESH_NOTIFICATION_TOPIC", default_value = kit::bus::topics::NOTIFICATION_REQUESTS)]
+    pub notification_topic: String,
+    /// Partitions of each topic svc-candidate creates (status, notification requests).
     #[arg(long, env = "VOTEMESH_ELECTION_STATUS_PARTITIONS", default_value_t = 3)]
     pub status_partitions: i32,
 }
@@ -85,7 +90,10 @@ impl App {
             kit::bus::connect(
                 config.kafka_brokers.as_deref(),
                 config.common.upstream_timeout(),
-                &[(config.status_topic.as_str(), config.status_partitions)],
+                &[
+                    (config.status_topic.as_str(), config.status_partitions),
+                    (config.notification_topic.as_str(), config.status_partitions),
+                ],
             )
             .await?,
             Duration::from_millis(200),
@@ -98,7 +106,10 @@ impl App {
         let elections = Arc::new(Elections::new(
             Arc::new(store),
             config.roll_import_limit,
-            config.status_topic.clone(),
+            Topics {
+                status: config.status_topic.clone(),
+                notifications: config.notification_topic.clone(),
+            },
             Arc::new(EmailsFromUsers::new(users.clone())),
         ));
         let verifier = clients::token_verifier(&users, &config.common);

@@ -1,6 +1,7 @@
-//! Opens and closes elections at their times. It holds no state of its own: each tick asks
-//! the database what is due, so a restarted (or second) replica applies missed transitions,
-//! and the guarded updates make sure each happens once.
+//! Opens and closes elections at their times, and requests each roll election's automatic
+//! reminder round when its lead time before closing begins. It holds no state of its own:
+//! each tick asks the database what is due, so a restarted (or second) replica applies missed
+//! transitions, and the guarded updates make sure each happens once.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 

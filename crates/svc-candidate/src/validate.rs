@@ -57,6 +57,41 @@ pub struct ElectionInput<'a> {
     pub closes_at: Option<&'a prost_types::Timestamp>,
     pub results_visibility: i32,
     pub eligibility: i32,
+    /// A zero duration, like none, means no automatic reminder.
+    pub remind_before_close: Option<&'a prost_types::Duration>,
+}
+
+/// The shortest and longest reminder lead times: a minute before closing is the last useful
+/// moment, and an election rarely runs longer than a season.
+const MIN_REMIND_BEFORE_CLOSE_MS: i64 = 60_000;
+const MAX_REMIND_BEFORE_CLOSE_MS: i64 = 90 * 24 * 3_600_000;
+
+/// The reminder lead time in milliseconds, `None` for no automatic reminder.
+pub fn remind_before_close(
+    value: Option<&prost_types::Duration>,
+) -> Result<Option<i64>, ServiceError> {
+    let field = "remind_before_close";
+    let Some(duration) = value.filter(|d| d.seconds != 0 || d.nanos != 0) else {
+        return Ok(None);
+    };
+    let well_formed = duration.nanos.abs() < 1_000_000_000
+        && (duration.seconds == 0
+            || duration.nanos == 0
+            || (duration.seconds > 0) == (duration.nanos > 0));
+    if !well_formed {
+        return Err(ServiceError::invalid(field, "not a valid duration"));
+    }
+    let ms = duration
+        .seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(duration.nanos) / 1_000_000);
+    if !(MIN_REMIND_BEFORE_CLOSE_MS..=MAX_REMIND_BEFORE_CLOSE_MS).contains(&ms) {
+        return Err(ServiceError::invalid(
+            field,
+            "must be at least 1 minute and at most 90 days (zero turns reminders off)",
+        ));
+    }
+    Ok(Some(ms))
 }
 
 pub fn election(input: ElectionInput<'_>, now_ms: i64) -> Result<DraftFields, ServiceError> {
@@ -108,6 +143,7 @@ pub fn election(input: ElectionInput<'_>, now_ms: i64) -> Result<DraftFields, Se
         .map_err(|_| ServiceError::invalid("results_visibility", "unknown value"))?;
     let eligibility = Eligibility::try_from(input.eligibility)
         .map_err(|_| ServiceError::invalid("eligibility", "unknown value"))?;
+    let remind_before_close_ms = remind_before_close(input.remind_before_close)?;
     Ok(DraftFields {
         title,
         description,
@@ -117,6 +153,7 @@ pub fn election(input: ElectionInput<'_>, now_ms: i64) -> Result<DraftFields, Se
         closes_at_ms: closes_at,
         results_visibility: visibility_name(visibility).into(),
         eligibility: eligibility_name(eligibility).into(),
+        remind_before_close_ms,
     })
 }
 
@@ -136,6 +173,36 @@ mod tests {
             "https://x.org/a b.png",
         ] {
             assert!(image_url("image_url", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reminder_lead_times_run_from_a_minute_to_ninety_days() {
+        let lead = |seconds: i64, nanos: i32| {
+            remind_before_close(Some(&prost_types::Duration { seconds, nanos }))
+        };
+        assert_eq!(remind_before_close(None).ok(), Some(None));
+        assert_eq!(lead(0, 0).ok(), Some(None), "zero turns reminders off");
+        assert_eq!(lead(60, 0).ok(), Some(Some(60_000)));
+        assert_eq!(lead(3_600, 500_000_000).ok(), Some(Some(3_600_500)));
+        assert_eq!(
+            lead(90 * 24 * 3_600, 0).ok(),
+            Some(Some(90 * 24 * 3_600_000))
+        );
+        for (seconds, nanos) in [
+            (59, 999_999_999),
+            (90 * 24 * 3_600, 1_000_000),
+            (-60, 0),
+            (0, 5),
+            (60, -1),
+            (60, 1_000_000_000),
+            (i64::MAX, 0),
+        ] {
+            let refused = lead(seconds, nanos).expect_err("out of range");
+            assert!(
+                matches!(&refused, ServiceError::InvalidArgument { field, .. } if field == "remind_before_close"),
+                "{seconds}s {nanos}ns: {refused:?}"
+            );
         }
     }
 }

@@ -8,7 +8,7 @@ use futures::future::join_all;
 use kit::bus::Event;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-use crate::store::{Cast, CastError, VotingStore};
+use crate::store::{Cast, CastError, VotingStore, MAX_PARTICIPATION_CHECK};
 
 fn cast(election: &str, voter: &str) -> Cast {
     let ballot = uuid::Uuid::new_v4().to_string();
@@ -44,6 +44,31 @@ async fn outbox_rows(db: &DatabaseConnection) -> anyhow::Result<i64> {
         .unwrap_or(0))
 }
 
+/// Participation checks answer only the voted subset, per election, each voter once.
+async fn voted_among(store: &dyn VotingStore) -> anyhow::Result<()> {
+    let ids = |list: &[&str]| list.iter().map(|id| id.to_string()).collect::<Vec<_>>();
+    let sorted = |mut list: Vec<String>| {
+        list.sort();
+        list
+    };
+    let asked = ids(&["ada", "bob", "racer", "voter7", "ada", "nobody"]);
+    ensure!(
+        sorted(store.voted_among("e1", &asked).await?) == ids(&["ada", "racer", "voter7"]),
+        "e1: the voted subset, each once"
+    );
+    ensure!(store.voted_among("e2", &asked).await? == ids(&["ada"]));
+    ensure!(store.voted_among("e3", &asked).await?.is_empty());
+    ensure!(store.voted_among("e1", &[]).await?.is_empty());
+    let many: Vec<String> = (0..MAX_PARTICIPATION_CHECK)
+        .map(|i| format!("voter{i}"))
+        .collect();
+    ensure!(
+        store.voted_among("e1", &many).await?.len() == 100,
+        "a full list in one query"
+    );
+    Ok(())
+}
+
 /// `db` is the connection the store writes to, for checking the outbox.
 pub async fn run(store: Arc<dyn VotingStore>, db: &DatabaseConnection) -> anyhow::Result<()> {
     let first = cast("e1", "ada");
@@ -73,6 +98,7 @@ pub async fn run(store: Arc<dyn VotingStore>, db: &DatabaseConnection) -> anyhow
     let crowd = join_all((0..100).map(|i| store.cast(cast("e1", &format!("voter{i}"))))).await;
     ensure!(crowd.iter().all(Result::is_ok), "distinct voters all vote");
 
+    voted_among(store.as_ref()).await?;
     ensure!(
         store.counts("e1").await? == (102, 102),
         "e1: {:?}",

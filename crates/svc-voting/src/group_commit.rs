@@ -136,6 +136,14 @@ impl VotingStore for GroupCommit {
         self.store.participation(election_id, voter_id).await
     }
 
+    async fn voted_among(
+        &self,
+        election_id: &str,
+        voter_ids: &[String],
+    ) -> Result<Vec<String>, DbErr> {
+        self.store.voted_among(election_id, voter_ids).await
+    }
+
     async fn receipt(&self, receipt_hash: &str) -> Result<Option<String>, DbErr> {
         self.store.receipt(receipt_hash).await
     }

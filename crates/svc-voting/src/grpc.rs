@@ -5,8 +5,9 @@ use std::sync::Arc;
 use kit::auth::caller;
 use proto_gen::voting::v1::{
     voting_service_server::VotingService, CastBallotRequest, CastBallotResponse,
-    GetMyParticipationRequest, GetMyParticipationResponse, RecordedCountRequest,
-    RecordedCountResponse, VerifyReceiptRequest, VerifyReceiptResponse,
+    CheckParticipationRequest, CheckParticipationResponse, GetMyParticipationRequest,
+    GetMyParticipationResponse, RecordedCountRequest, RecordedCountResponse, VerifyReceiptRequest,
+    VerifyReceiptResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -55,6 +56,18 @@ impl VotingService for VotingApi {
         Ok(Response::new(
             self.0
                 .recorded_count(&request.get_ref().election_id)
+                .await?,
+        ))
+    }
+
+    async fn check_participation(
+        &self,
+        request: Request<CheckParticipationRequest>,
+    ) -> Reply<CheckParticipationResponse> {
+        let r = request.get_ref();
+        Ok(Response::new(
+            self.0
+                .check_participation(&r.election_id, &r.voter_ids)
                 .await?,
         ))
     }

@@ -10,6 +10,8 @@ mod invalidation;
 pub mod lock;
 mod selection;
 pub mod store;
+#[cfg(test)]
+mod tests;
 mod voting;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};

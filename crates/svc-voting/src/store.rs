@@ -8,10 +8,10 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use kit::{
     bus::Event,
-    db::{insert_rows, Migration},
+    db::{insert_rows, placeholders, statement, Migration},
 };
 use rand::seq::SliceRandom;
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
 
 const INITIAL: &[&str] = &[
     "CREATE TABLE participations (
@@ -86,6 +86,10 @@ pub enum CastError {
     Unavailable(String),
 }
 
+/// Most voter ids one participation check may name: one `IN (…)` list, well inside both
+/// backends' limits on bound values.
+pub const MAX_PARTICIPATION_CHECK: usize = 1000;
+
 #[async_trait]
 pub trait VotingStore: Send + Sync {
     /// Participation, ballot and outbox rows, all or nothing; the participation's
@@ -93,6 +97,13 @@ pub trait VotingStore: Send + Sync {
     async fn cast(&self, cast: Cast) -> Result<(), CastError>;
     /// When the voter's participation was recorded, from the primary.
     async fn participation(&self, election_id: &str, voter_id: &str) -> Result<Option<i64>, DbErr>;
+    /// Those of `voter_ids` with a participation in the election, from the primary; each
+    /// once, in no particular order. At most [`MAX_PARTICIPATION_CHECK`] ids.
+    async fn voted_among(
+        &self,
+        election_id: &str,
+        voter_ids: &[String],
+    ) -> Result<Vec<String>, DbErr>;
     /// The election of the ballot with this receipt hash.
     async fn receipt(&self, receipt_hash: &str) -> Result<Option<String>, DbErr>;
     /// (ballots, participations) recorded for an election.
@@ -190,6 +201,35 @@ impl VotingStore for SeaVotingStore {
             [election_id.into(), voter_id.into()],
         )
         .await
+    }
+
+    async fn voted_among(
+        &self,
+        election_id: &str,
+        voter_ids: &[String],
+    ) -> Result<Vec<String>, DbErr> {
+        // `IN ()` is not SQL; nobody asked about is nobody who voted.
+        if voter_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let distinct: Vec<&String> = voter_ids
+            .iter()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let sql = format!(
+            "SELECT voter_id FROM participations WHERE election_id = $1 AND voter_id IN ({})",
+            placeholders(2, distinct.len())
+        );
+        let values = std::iter::once(Value::from(election_id))
+            .chain(distinct.into_iter().map(|id| Value::from(id.as_str())));
+        let backend = self.db.get_database_backend();
+        self.db
+            .query_all(statement(backend, sql, values))
+            .await?
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0))
+            .collect()
     }
 
     async fn receipt(&self, receipt_hash: &str) -> Result<Option<String>, DbErr> {

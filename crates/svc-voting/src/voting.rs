@@ -11,8 +11,8 @@ use proto_gen::{
     election::v1::ElectionStatus,
     events::v1::{BallotCast, VoteRecorded},
     voting::v1::{
-        CastBallotRequest, CastBallotResponse, GetMyParticipationResponse, RecordedCountResponse,
-        Selection, VerifyReceiptResponse,
+        CastBallotRequest, CastBallotResponse, CheckParticipationResponse,
+        GetMyParticipationResponse, RecordedCountResponse, Selection, VerifyReceiptResponse,
     },
 };
 use sha2::Sha256;
@@ -21,7 +21,7 @@ use crate::{
     directory::ElectionDirectory,
     lock::CastLock,
     selection,
-    store::{Cast, CastError, VotingStore},
+    store::{Cast, CastError, VotingStore, MAX_PARTICIPATION_CHECK},
 };
 use kit::time::{now_ms, timestamp};
 
@@ -44,6 +44,10 @@ pub struct Voting {
     /// Told after each commit, so the relay publishes at once.
     pub outbox_written: Arc<tokio::sync::Notify>,
 }
+
+/// Why a caller whose email is not proven may not cast, and what to do about it.
+pub const UNVERIFIED_EMAIL: &str =
+    "verify your email address before voting: enter the code sent to it (VerifyContact)";
 
 fn millis(t: &prost_types::Timestamp) -> i64 {
     t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
@@ -78,6 +82,11 @@ impl Voting {
             .selection
             .ok_or_else(|| ServiceError::invalid("selection", "required"))?
             .candidate_ids;
+        // Before the election is looked up, the lock taken or anything written: an
+        // unproven address may belong to someone else, and one person must not vote as many.
+        if !caller.email_verified {
+            return Err(ServiceError::FailedPrecondition(UNVERIFIED_EMAIL.into()));
+        }
         let view = self.directory.view(&election_id, &caller.user_id).await?;
         let now = now_ms();
         let status =
@@ -229,6 +238,23 @@ impl Voting {
             recorded: election_id.is_some(),
             election_id: election_id.unwrap_or_default(),
         })
+    }
+
+    /// For svc-notify's reminders: which of `voter_ids` have voted in the election.
+    pub async fn check_participation(
+        &self,
+        election: &str,
+        voter_ids: &[String],
+    ) -> Result<CheckParticipationResponse, ServiceError> {
+        let election_id = election_id(election)?;
+        if voter_ids.len() > MAX_PARTICIPATION_CHECK {
+            return Err(ServiceError::invalid(
+                "voter_ids",
+                format!("at most {MAX_PARTICIPATION_CHECK} per call"),
+            ));
+        }
+        let voted_voter_ids = self.store.voted_among(&election_id, voter_ids).await?;
+        Ok(CheckParticipationResponse { voted_voter_ids })
     }
 
     pub async fn recorded_count(

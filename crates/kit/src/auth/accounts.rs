@@ -1,5 +1,6 @@
-//! The port through which a verifier confirms that a token's account may still act, and with
-//! which role. The adapter that asks svc-user is `clients::RemoteAccounts`.
+//! The port through which a verifier confirms that a token's account may still act, with
+//! which role, and whether its email is proven. The adapter that asks svc-user is
+//! `clients::RemoteAccounts`.
 
 use std::time::Duration;
 
@@ -12,8 +13,17 @@ use crate::ServiceError;
 /// acting anywhere.
 pub const ACCOUNT_STATUS_TTL: Duration = Duration::from_secs(2);
 
+/// Where an enabled account stands now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Standing {
+    /// The role the account holds.
+    pub role: Role,
+    /// Whether the owner proved the account email; only then may they vote.
+    pub email_verified: bool,
+}
+
 #[async_trait]
 pub trait AccountStatus: Send + Sync {
-    /// The role the account holds now, or `None` when it is disabled or gone.
-    async fn current_role(&self, user_id: &str) -> Result<Option<Role>, ServiceError>;
+    /// The account's standing now, or `None` when it is disabled or gone.
+    async fn standing(&self, user_id: &str) -> Result<Option<Standing>, ServiceError>;
 }

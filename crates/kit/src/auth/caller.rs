@@ -8,6 +8,10 @@ use proto_gen::user::v1::Role;
 /// anyone without the token.
 pub const CALLER_HEADER: &str = "x-votemesh-caller";
 
+/// The caller header's third word for a proven account email, and for any other.
+const VERIFIED: &str = "verified";
+const UNVERIFIED: &str = "unverified";
+
 /// The signed-in user behind a request, put into request extensions by
 /// [`AuthLayer`](super::AuthLayer).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +19,9 @@ pub struct Caller {
     pub user_id: String,
     /// The role the account holds now (confirmed with svc-user where a verifier does that).
     pub role: Role,
+    /// Whether the account email is proven, as svc-user said where a verifier asks it; false
+    /// wherever nobody asked, so a check on it fails closed.
+    pub email_verified: bool,
 }
 
 impl Caller {
@@ -22,18 +29,32 @@ impl Caller {
         self.role == Role::Admin
     }
 
-    /// The caller header's value: `<user id> <role claim>`.
+    /// The caller header's value: `<user id> <role claim> verified|unverified`.
     pub fn to_header(&self) -> String {
-        format!("{} {}", self.user_id, role_claim(self.role))
+        let email = if self.email_verified {
+            VERIFIED
+        } else {
+            UNVERIFIED
+        };
+        format!("{} {} {email}", self.user_id, role_claim(self.role))
     }
 
-    /// Reads a caller header's value; `None` when it is malformed.
+    /// Reads a caller header's value; `None` when it is malformed. A header without the
+    /// third word (from a hop that predates it) reads as unverified: failing closed.
     pub fn from_header(value: &str) -> Option<Self> {
-        let (user_id, role) = value.split_once(' ')?;
-        let well_formed = !user_id.is_empty() && !user_id.contains(char::is_whitespace);
+        let mut words = value.split(' ');
+        let (user_id, role) = (words.next()?, words.next()?);
+        let email_verified = match words.next() {
+            None | Some(UNVERIFIED) => false,
+            Some(VERIFIED) => true,
+            Some(_) => return None,
+        };
+        let well_formed =
+            !user_id.is_empty() && !user_id.contains(char::is_whitespace) && words.next().is_none();
         well_formed.then_some(Self {
             user_id: user_id.to_owned(),
             role: role_from_claim(role)?,
+            email_verified,
         })
     }
 }
@@ -66,13 +87,43 @@ pub fn role_from_claim(claim: &str) -> Option<Role> {
 mod tests {
     use super::*;
 
+    fn caller(role: Role, email_verified: bool) -> Caller {
+        Caller {
+            user_id: "3f1c2a4e-7d8b-4b71-9d55-0d3e1f2a6b7c".into(),
+            role,
+            email_verified,
+        }
+    }
+
     #[test]
     fn the_header_round_trips() {
-        let caller = Caller {
-            user_id: "3f1c2a4e-7d8b-4b71-9d55-0d3e1f2a6b7c".into(),
-            role: Role::Admin,
-        };
-        assert_eq!(Caller::from_header(&caller.to_header()), Some(caller));
+        for caller in [
+            caller(Role::Admin, true),
+            caller(Role::Admin, false),
+            caller(Role::Voter, true),
+            caller(Role::Voter, false),
+        ] {
+            assert_eq!(Caller::from_header(&caller.to_header()), Some(caller));
+        }
+    }
+
+    #[test]
+    fn the_header_says_whether_the_email_is_proven() {
+        assert_eq!(
+            caller(Role::Voter, true).to_header(),
+            "3f1c2a4e-7d8b-4b71-9d55-0d3e1f2a6b7c voter verified"
+        );
+        assert_eq!(
+            caller(Role::Admin, false).to_header(),
+            "3f1c2a4e-7d8b-4b71-9d55-0d3e1f2a6b7c admin unverified"
+        );
+    }
+
+    #[test]
+    fn a_header_without_the_third_word_reads_as_unverified() {
+        let read = Caller::from_header("u1 voter").expect("well formed");
+        assert_eq!((read.user_id.as_str(), read.role), ("u1", Role::Voter));
+        assert!(!read.email_verified, "fails closed");
     }
 
     #[test]
@@ -84,6 +135,11 @@ mod tests {
             "id superuser",
             "id  admin",
             "a b admin",
+            "id admin yes",
+            "id admin Verified",
+            "id admin verified extra",
+            "id admin ",
+            "id admin  verified",
         ] {
             assert_eq!(Caller::from_header(value), None, "{value:?}");
         }

@@ -55,7 +55,8 @@ impl TokenVerifier {
         }
     }
 
-    /// Also confirms each signed-in caller's account and takes its current role from there.
+    /// Also confirms each signed-in caller's account and takes its current role, and whether
+    /// its email is proven, from there.
     pub fn with_account_status(mut self, accounts: Arc<dyn AccountStatus>) -> Self {
         self.accounts = Some(accounts);
         self

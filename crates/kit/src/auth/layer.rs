@@ -90,9 +90,12 @@ pub async fn authorize_user(
     let caller = match token {
         Some(token) => match verifier.verify(token).await {
             Ok(claims) => match role_from_claim(&claims.role) {
+                // Unverified until the account check says otherwise: the token does not
+                // carry it, and a stale claim must not let anyone vote.
                 Some(role) => Ok(Caller {
                     user_id: claims.sub,
                     role,
+                    email_verified: false,
                 }),
                 None => Err(Status::unauthenticated("token role is not recognised")),
             },
@@ -108,8 +111,11 @@ pub async fn authorize_user(
     }
     let mut caller = caller?;
     if let Some(accounts) = verifier.account_status() {
-        match accounts.current_role(&caller.user_id).await? {
-            Some(role) => caller.role = role,
+        match accounts.standing(&caller.user_id).await? {
+            Some(standing) => {
+                caller.role = standing.role;
+                caller.email_verified = standing.email_verified;
+            }
             None => {
                 return Err(Status::unauthenticated(
                     "account is disabled or no longer exists",
@@ -215,7 +221,7 @@ mod tests {
     use tonic::Code;
 
     use super::*;
-    use crate::auth::{Expectations, StaticKeys};
+    use crate::auth::{AccountStatus, Expectations, Standing, StaticKeys};
 
     const GET_ME: &str = "/votemesh.user.v1.UserService/GetMe";
     const LIST_USERS: &str = "/votemesh.user.v1.UserService/ListUsers";
@@ -254,7 +260,8 @@ mod tests {
             admitted,
             Some(Caller {
                 user_id: "u1".into(),
-                role: Role::Admin
+                role: Role::Admin,
+                email_verified: false,
             })
         );
         let voter = state()
@@ -289,5 +296,87 @@ mod tests {
             .await
             .expect_err("no user");
         assert_eq!(refused.code(), Code::Unauthenticated);
+    }
+
+    #[tokio::test]
+    async fn a_handed_on_caller_keeps_whether_the_email_is_proven() {
+        let taken = |caller: &'static str| async move {
+            state()
+                .authorize(GET_ME, &headers(Some("s3cret"), caller))
+                .await
+                .expect("admitted")
+                .expect("a caller")
+                .email_verified
+        };
+        assert!(taken("u1 voter verified").await);
+        assert!(!taken("u1 voter unverified").await);
+        assert!(!taken("u1 voter").await, "no third word fails closed");
+    }
+
+    /// svc-user as a fixed answer.
+    struct FixedStanding(Option<Standing>);
+
+    #[async_trait::async_trait]
+    impl AccountStatus for FixedStanding {
+        async fn standing(&self, _: &str) -> Result<Option<Standing>, crate::ServiceError> {
+            Ok(self.0)
+        }
+    }
+
+    /// A signed-in GetMe as the edge sees it, the account standing as `standing` says.
+    async fn signed_in(standing: Option<Standing>) -> Result<Option<Caller>, Status> {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]);
+        let verifier = TokenVerifier::new(
+            Arc::new(StaticKeys(HashMap::from([(
+                "k1".to_owned(),
+                key.verifying_key(),
+            )]))),
+            Expectations {
+                issuer: "votemesh".into(),
+                audience: "votemesh".into(),
+            },
+        )
+        .with_account_status(Arc::new(FixedStanding(standing)));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs() as i64;
+        let token = crate::auth::sign(&key, "k1", &crate::auth::jwt::tests::claims(now + 300));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("ascii"),
+        );
+        let policy = AccessPolicy::from_contracts().expect("policy");
+        let rule = policy.rule(GET_ME).expect("a rule");
+        authorize_user(rule, &headers, &verifier).await
+    }
+
+    #[tokio::test]
+    async fn the_account_check_sets_the_role_and_whether_the_email_is_proven() {
+        let verified = signed_in(Some(Standing {
+            role: Role::Admin,
+            email_verified: true,
+        }))
+        .await
+        .expect("admitted")
+        .expect("a caller");
+        assert_eq!(
+            (verified.role, verified.email_verified),
+            (Role::Admin, true)
+        );
+        let unverified = signed_in(Some(Standing {
+            role: Role::Voter,
+            email_verified: false,
+        }))
+        .await
+        .expect("admitted")
+        .expect("a caller");
+        assert_eq!(
+            (unverified.role, unverified.email_verified),
+            (Role::Voter, false)
+        );
+        let gone = signed_in(None).await.expect_err("disabled");
+        assert_eq!(gone.code(), Code::Unauthenticated);
     }
 }

@@ -8,7 +8,7 @@ mod jwt;
 mod keys;
 mod layer;
 
-pub use accounts::{AccountStatus, ACCOUNT_STATUS_TTL};
+pub use accounts::{AccountStatus, Standing, ACCOUNT_STATUS_TTL};
 pub use caller::{caller, role_claim, role_from_claim, Caller, CALLER_HEADER};
 pub use jwt::{sign, verify_with, Claims, Expectations, TokenError, TokenHeader};
 pub use keys::{KeyProvider, KeySet, StaticKeys, TokenVerifier};

@@ -1,6 +1,7 @@
 //! The elections domain: lifecycle, ballots, rolls and eligibility, independent of the wire.
 
 mod candidates;
+mod notifications;
 mod rolls;
 
 use std::{collections::HashSet, sync::Arc};
@@ -38,8 +39,17 @@ const MAX_ROLL_PAGE: u32 = 1000;
 pub struct Elections {
     store: Arc<dyn ElectionStore>,
     roll_limit: usize,
-    status_topic: String,
+    topics: Topics,
     voters: Arc<dyn VoterEmails>,
+}
+
+/// Where svc-candidate's events go.
+#[derive(Clone, Debug)]
+pub struct Topics {
+    /// ElectionStatusChanged.
+    pub status: String,
+    /// NotificationsRequested (roll invitations and reminders), for svc-notify.
+    pub notifications: String,
 }
 
 /// Store outcomes in the client's terms; `action` says what was refused.
@@ -113,19 +123,19 @@ impl Elections {
     pub fn new(
         store: Arc<dyn ElectionStore>,
         roll_limit: usize,
-        status_topic: String,
+        topics: Topics,
         voters: Arc<dyn VoterEmails>,
     ) -> Self {
         Self {
             store,
             roll_limit,
-            status_topic,
+            topics,
             voters,
         }
     }
 
     fn event_for(&self) -> crate::store::EventFor {
-        let topic = self.status_topic.clone();
+        let topic = self.topics.status.clone();
         Box::new(move |election| status_event(&topic, election))
     }
 
@@ -152,6 +162,7 @@ impl Elections {
                 closes_at: input.closes_at.as_ref(),
                 results_visibility: input.results_visibility,
                 eligibility: input.eligibility,
+                remind_before_close: input.remind_before_close.as_ref(),
             },
             now_ms(),
         )?;
@@ -168,6 +179,7 @@ impl Elections {
             status: Status::Draft,
             version: 1,
             created_at_ms: now_ms(),
+            remind_before_close_ms: fields.remind_before_close_ms,
         };
         let created = self
             .store
@@ -250,6 +262,8 @@ impl Elections {
                 .results_visibility
                 .unwrap_or(stored.results_visibility),
             eligibility: request.eligibility.unwrap_or(stored.eligibility),
+            // A zero duration here clears the stored one (see validate::remind_before_close).
+            remind_before_close: request.remind_before_close.or(stored.remind_before_close),
             ..Default::default()
         };
         let fields: DraftFields = validate::election(
@@ -262,6 +276,7 @@ impl Elections {
                 closes_at: merged.closes_at.as_ref(),
                 results_visibility: merged.results_visibility,
                 eligibility: merged.eligibility,
+                remind_before_close: merged.remind_before_close.as_ref(),
             },
             now_ms(),
         )?;
@@ -364,7 +379,8 @@ impl Elections {
         Ok(convert::election(&extended))
     }
 
-    /// Applies every transition whose time has come; returns elections that could not open.
+    /// Applies every transition whose time has come, and requests the automatic reminder
+    /// rounds that are due; returns elections that could not open.
     pub async fn apply_due_transitions(&self) -> Result<Vec<String>, ServiceError> {
         let now = now_ms();
         let mut stuck = Vec::new();
@@ -380,6 +396,11 @@ impl Elections {
                 Err(StoreError::WrongStatus(_) | StoreError::Stale { .. }) => {}
                 Err(error) => return Err(refused(error, "open it")),
             }
+        }
+        // Before the closings, so a round due in this tick still goes out; a failure here
+        // must not hold a closing back.
+        if let Err(error) = self.request_due_reminders(now).await {
+            tracing::warn!(%error, "automatic reminders failed; retrying next tick");
         }
         for id in self.store.due_for_closing(now).await.map_err(store_error)? {
             match self

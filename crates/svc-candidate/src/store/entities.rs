@@ -20,6 +20,8 @@ pub mod election {
         pub version: i64,
         pub created_at_ms: i64,
         pub updated_at_ms: i64,
+        pub remind_before_close_ms: Option<i64>,
+        pub auto_reminder_requested_at_ms: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

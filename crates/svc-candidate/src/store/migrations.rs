@@ -54,4 +54,15 @@ pub const MIGRATIONS: &[Migration] = &[
         statements: &["DROP INDEX IF EXISTS outbox_unpublished"],
         postgres_only: &[],
     },
+    Migration {
+        version: 4,
+        name: "automatic reminders before closing",
+        statements: &[
+            // NULL: no automatic reminder.
+            "ALTER TABLE elections ADD COLUMN remind_before_close_ms {bigint}",
+            // Set, once, by whoever requested the automatic reminder round.
+            "ALTER TABLE elections ADD COLUMN auto_reminder_requested_at_ms {bigint}",
+        ],
+        postgres_only: &[],
+    },
 ];

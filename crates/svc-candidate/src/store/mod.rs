@@ -3,6 +3,7 @@
 mod candidates;
 mod entities;
 mod migrations;
+mod notifications;
 mod rolls;
 mod sea;
 
@@ -64,6 +65,8 @@ pub struct ElectionRecord {
     pub status: Status,
     pub version: i64,
     pub created_at_ms: i64,
+    /// How long before closing the automatic reminder round goes out; `None` for never.
+    pub remind_before_close_ms: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +83,11 @@ pub struct CandidateRecord {
 /// Builds the event for a change from the record the change produced, inside its
 /// transaction; it goes to the outbox in that transaction.
 pub type EventFor = Box<dyn FnOnce(&ElectionRecord) -> kit::bus::Event + Send>;
+
+/// Builds the notification events for an election's whole roll (the election, its emails in
+/// order) inside the transaction that read them; they go to the outbox in it.
+pub type NotificationsFor =
+    Box<dyn FnOnce(&ElectionRecord, &[String]) -> Vec<kit::bus::Event> + Send>;
 
 /// Optimistic concurrency: write only over the version the caller read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +118,7 @@ pub struct DraftFields {
     pub closes_at_ms: i64,
     pub results_visibility: String,
     pub eligibility: String,
+    pub remind_before_close_ms: Option<i64>,
 }
 
 /// One change to a DRAFT election's candidates; positions are renumbered 1..n afterwards.
@@ -211,4 +220,25 @@ pub trait ElectionStore: Send + Sync {
     async fn roll_count(&self, election_id: &str) -> Result<u64, StoreError>;
     async fn remove_roll_entry(&self, election_id: &str, email: &str) -> Result<(), StoreError>;
     async fn on_roll(&self, election_id: &str, email: &str) -> Result<bool, StoreError>;
+
+    /// Reads the election (which must be in one of `allowed`) and its whole roll, and appends
+    /// the events `events` makes of them, in one transaction; returns the roll's size.
+    async fn notify_roll(
+        &self,
+        election_id: &str,
+        allowed: &[Status],
+        events: NotificationsFor,
+    ) -> Result<u64, StoreError>;
+    /// OPEN roll elections inside their reminder lead time (`closes_at - remind_before_close
+    /// <= now < closes_at`) whose automatic reminder round nobody has requested yet.
+    async fn due_for_auto_reminder(&self, now_ms: i64) -> Result<Vec<String>, StoreError>;
+    /// Marks the election's automatic reminder round requested and does what
+    /// [`notify_roll`](Self::notify_roll) does, in one transaction, if it is still OPEN and
+    /// unmarked; `None` when it is not (another replica, or an earlier pass, got it).
+    async fn claim_auto_reminder(
+        &self,
+        election_id: &str,
+        now_ms: i64,
+        events: NotificationsFor,
+    ) -> Result<Option<u64>, StoreError>;
 }

@@ -64,6 +64,21 @@ pub(super) async fn page(
     Ok(query.limit(limit).into_tuple().all(db).await?)
 }
 
+/// The whole roll, in order.
+pub(super) async fn all(
+    db: &impl ConnectionTrait,
+    election_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(roll_entry::Entity::find()
+        .select_only()
+        .column(roll_entry::Column::Email)
+        .filter(roll_entry::Column::ElectionId.eq(election_id))
+        .order_by_asc(roll_entry::Column::Email)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// Entries matching `email` (all of the roll when `None`).
 pub(super) async fn count(
     db: &impl ConnectionTrait,

@@ -10,8 +10,9 @@ use sea_orm::{
 };
 
 use super::{
-    candidates, entities::election, rolls, CandidateChange, CandidateRecord, DraftFields,
-    ElectionRecord, ElectionStore, EventFor, Guard, Status, StoreError,
+    candidates, entities::election, notifications, rolls, CandidateChange, CandidateRecord,
+    DraftFields, ElectionRecord, ElectionStore, EventFor, Guard, NotificationsFor, Status,
+    StoreError,
 };
 use kit::time::now_ms;
 
@@ -36,6 +37,7 @@ fn to_election(model: election::Model) -> ElectionRecord {
         status: Status::parse(&model.status),
         version: model.version,
         created_at_ms: model.created_at_ms,
+        remind_before_close_ms: model.remind_before_close_ms,
     }
 }
 
@@ -60,6 +62,15 @@ impl SeaElectionStore {
     /// The primary connection, for the outbox relay.
     pub fn primary(&self) -> &DatabaseConnection {
         &self.primary
+    }
+
+    /// The election as this transaction reads it.
+    async fn read(txn: &DatabaseTransaction, id: &str) -> Result<ElectionRecord, StoreError> {
+        election::Entity::find_by_id(id.to_owned())
+            .one(txn)
+            .await?
+            .map(to_election)
+            .ok_or(StoreError::NotFound)
     }
 
     /// Takes the election row for this transaction; see the module docs.
@@ -116,6 +127,8 @@ impl ElectionStore for SeaElectionStore {
             version: Set(1),
             created_at_ms: Set(record.created_at_ms),
             updated_at_ms: Set(record.created_at_ms),
+            remind_before_close_ms: Set(record.remind_before_close_ms),
+            auto_reminder_requested_at_ms: Set(None),
         };
         Ok(to_election(model.insert(&self.primary).await?))
     }
@@ -174,6 +187,7 @@ impl ElectionStore for SeaElectionStore {
         active.closes_at_ms = Set(fields.closes_at_ms);
         active.results_visibility = Set(fields.results_visibility);
         active.eligibility = Set(fields.eligibility);
+        active.remind_before_close_ms = Set(fields.remind_before_close_ms);
         let updated = active.update(&txn).await?;
         txn.commit().await?;
         Ok(to_election(updated))
@@ -297,5 +311,43 @@ impl ElectionStore for SeaElectionStore {
 
     async fn on_roll(&self, election_id: &str, email: &str) -> Result<bool, StoreError> {
         Ok(rolls::count(&self.primary, election_id, Some(email)).await? > 0)
+    }
+
+    /// Does not take the election row: a notification request changes nothing about the
+    /// election, so it must not bump its version under an admin's edit.
+    async fn notify_roll(
+        &self,
+        election_id: &str,
+        allowed: &[Status],
+        events: NotificationsFor,
+    ) -> Result<u64, StoreError> {
+        let txn = self.primary.begin().await?;
+        let election = Self::read(&txn, election_id).await?;
+        if !allowed.contains(&election.status) {
+            return Err(StoreError::WrongStatus(election.status));
+        }
+        let requested = notifications::append_for_roll(&txn, &election, events).await?;
+        txn.commit().await?;
+        Ok(requested)
+    }
+
+    async fn due_for_auto_reminder(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
+        notifications::due(&self.primary, now_ms).await
+    }
+
+    async fn claim_auto_reminder(
+        &self,
+        election_id: &str,
+        now_ms: i64,
+        events: NotificationsFor,
+    ) -> Result<Option<u64>, StoreError> {
+        let txn = self.primary.begin().await?;
+        if !notifications::claim_auto_reminder(&txn, election_id, now_ms).await? {
+            return Ok(None);
+        }
+        let election = Self::read(&txn, election_id).await?;
+        let requested = notifications::append_for_roll(&txn, &election, events).await?;
+        txn.commit().await?;
+        Ok(Some(requested))
     }
 }

@@ -1,0 +1,192 @@
+//! The store suite on both backends, and the domain's refusals that must leave nothing
+//! behind.
+
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use kit::{auth::Caller, discovery::Balanced, ServiceError};
+use proto_gen::{
+    election::v1::election_service_server::SERVICE_NAME as ELECTIONS,
+    user::v1::Role,
+    voting::v1::{CastBallotRequest, Selection},
+};
+use sea_orm::ConnectionTrait;
+
+use crate::{
+    directory::ElectionDirectory,
+    group_commit::GroupCommit,
+    lock::{CastLock, LockUnavailable},
+    store::{SeaVotingStore, VotingStore},
+    voting::{Topics, Voting, UNVERIFIED_EMAIL},
+};
+
+/// A fresh PostgreSQL database, on the server the e2e tests use.
+async fn fresh_postgres() -> String {
+    let server = std::env::var("VOTEMESH_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!(
+        "vmt_{}_voting_{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let admin = sea_orm::Database::connect(format!("{server}/postgres"))
+        .await
+        .expect("PostgreSQL must be running for the tests");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    format!("{server}/{name}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_conforms_on_postgres_and_sqlite_with_and_without_group_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for grouped in [false, true] {
+        let sqlite = dir.path().join(format!("voting-{grouped}.db"));
+        for url in [
+            fresh_postgres().await,
+            format!("sqlite://{}?mode=rwc", sqlite.display()),
+        ] {
+            let store = SeaVotingStore::open(&url, 8).await.expect("store");
+            let db = store.connection().clone();
+            let shutdown = kit::shutdown::Shutdown::new();
+            let adapter: Arc<dyn VotingStore> = if grouped {
+                let (group, workers) = GroupCommit::new(store, 4, 64);
+                workers.spawn(&shutdown);
+                Arc::new(group)
+            } else {
+                Arc::new(store)
+            };
+            crate::conformance::run(adapter, &db)
+                .await
+                .unwrap_or_else(|error| panic!("{url} (group commit {grouped}): {error:#}"));
+            shutdown.trigger();
+        }
+    }
+}
+
+/// A lock that counts who asked for it.
+#[derive(Default)]
+struct CountingLock(AtomicUsize);
+
+#[async_trait]
+impl CastLock for CountingLock {
+    async fn acquire(&self, _: &str, _: Duration) -> Result<Option<String>, LockUnavailable> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(Some("token".into()))
+    }
+
+    async fn release(&self, _: &str, _: &str) -> Result<(), LockUnavailable> {
+        Ok(())
+    }
+}
+
+/// Casting over `store` and `lock`, with no svc-candidate to ask: a call to it would fail.
+fn voting(store: SeaVotingStore, lock: Arc<CountingLock>) -> Voting {
+    let common: kit::config::CommonArgs =
+        kit::config::local(["--internal-token=s3cret"]).expect("common args");
+    let nobody = Balanced::fixed(ELECTIONS, &[], Duration::from_secs(1));
+    let elections = clients::ElectionClient::new(nobody, &common).expect("client");
+    Voting {
+        store: Arc::new(store),
+        lock,
+        directory: ElectionDirectory::new(elections, Duration::from_secs(1)),
+        receipt_key: b"key".to_vec(),
+        topics: Topics {
+            ballots: "ballots".into(),
+            votes: "votes".into(),
+        },
+        lock_ttl: Duration::from_secs(5),
+        crash_after_commit: false,
+        outbox_written: Arc::new(tokio::sync::Notify::new()),
+    }
+}
+
+async fn memory_store() -> SeaVotingStore {
+    // One connection, so the in-memory database is the same for every statement.
+    SeaVotingStore::open("sqlite::memory:", 1)
+        .await
+        .expect("store")
+}
+
+#[tokio::test]
+async fn an_unverified_email_may_not_vote_and_nothing_is_stored() {
+    let store = memory_store().await;
+    let lock = Arc::new(CountingLock::default());
+    let voting = voting(store.clone(), lock.clone());
+    let election_id = uuid::Uuid::new_v4().to_string();
+    let caller = Caller {
+        user_id: "u1".into(),
+        role: Role::Voter,
+        email_verified: false,
+    };
+    let request = CastBallotRequest {
+        election_id: election_id.clone(),
+        selection: Some(Selection {
+            candidate_ids: vec!["a".into()],
+        }),
+    };
+    let refused = voting
+        .cast(&caller, request.clone())
+        .await
+        .expect_err("unverified");
+    assert!(
+        matches!(&refused, ServiceError::FailedPrecondition(reason) if reason == UNVERIFIED_EMAIL),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("VerifyContact"));
+    assert_eq!(lock.0.load(Ordering::SeqCst), 0, "no lock taken");
+    assert_eq!(store.counts(&election_id).await.expect("counts"), (0, 0));
+    let outbox = kit::db::count(store.connection(), "SELECT COUNT(*) FROM outbox", [])
+        .await
+        .expect("outbox");
+    assert_eq!(outbox, 0, "no event written");
+
+    // A verified caller gets past the check (and then finds no svc-candidate to ask).
+    let verified = Caller {
+        email_verified: true,
+        ..caller
+    };
+    let error = voting
+        .cast(&verified, request)
+        .await
+        .expect_err("no svc-candidate");
+    assert!(
+        matches!(error, ServiceError::Unavailable(_)),
+        "past the check: {error:?}"
+    );
+}
+
+#[tokio::test]
+async fn participation_checks_name_their_bad_field() {
+    let voting = voting(memory_store().await, Arc::default());
+    let refused = voting
+        .check_participation("not-an-id", &[])
+        .await
+        .expect_err("bad id");
+    assert!(
+        matches!(&refused, ServiceError::InvalidArgument { field, .. } if field == "election_id")
+    );
+    let election_id = uuid::Uuid::new_v4().to_string();
+    let too_many: Vec<String> = (0..1001).map(|i| format!("v{i}")).collect();
+    let refused = voting
+        .check_participation(&election_id, &too_many)
+        .await
+        .expect_err("too many");
+    assert!(
+        matches!(&refused, ServiceError::InvalidArgument { field, .. } if field == "voter_ids")
+    );
+    let answer = voting
+        .check_participation(&election_id, &too_many[..1000])
+        .await
+        .expect("a full list is fine");
+    assert!(answer.voted_voter_ids.is_empty());
+}
