@@ -120,4 +120,6 @@ services! {
     voting: Voting => svc_voting,
     /// Runs svc-result: counts ballots and serves live results.
     result: Result => svc_result,
+    /// Runs svc-notify: email and SMS, each sent once.
+    notify: Notify => svc_notify,
 }

@@ -6,7 +6,7 @@ use std::{io::Write, net::SocketAddr, path::PathBuf};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use clap::{Parser, Subcommand};
 use kit::{config::LogFormat, shutdown::Shutdown};
-use mesh::{Database, Plan, ServiceCommand, Services};
+use mesh::{Database, Instances, Plan, ServiceCommand, Services};
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +42,17 @@ struct UpArgs {
     /// Log format.
     #[arg(long, env = "VOTEMESH_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Send email through this SMTP server (e.g. `smtp://user:pass@host:587?tls=starttls`);
+    /// unset, each email is written as an `.eml` file under `<data-dir>/outbox-mail/`.
+    #[arg(long, env = "VOTEMESH_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Send SMS through this HTTP gateway; unset, SMS are written to
+    /// `<data-dir>/outbox-mail/sms.jsonl`.
+    #[arg(long, env = "VOTEMESH_SMS_GATEWAY_URL")]
+    sms_gateway_url: Option<String>,
+    /// The gateway's `Authorization` header value.
+    #[arg(long, env = "VOTEMESH_SMS_GATEWAY_AUTH", hide_env_values = true)]
+    sms_gateway_auth: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -93,8 +104,20 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         kafka_brokers: None,
     };
     let listen = args.listen;
+    let outbox = args.data_dir.join("outbox-mail");
+    let mail = match &args.smtp_url {
+        Some(_) => "sent through the SMTP server given by --smtp-url".to_owned(),
+        None => format!("written as .eml files to {}", outbox.display()),
+    };
     let services = Services {
         edge: Box::new(move |edge| edge.common.listen = listen),
+        notify: Instances::one().configured(move |notify: &mut svc_notify::Config| {
+            notify.mail_dir = Some(outbox.clone());
+            notify.smtp_url = args.smtp_url.clone();
+            notify.sms_gateway_url = args.sms_gateway_url.clone();
+            notify.sms_gateway_auth = args.sms_gateway_auth.clone();
+            notify.public_url = format!("http://{listen}");
+        }),
         ..Services::one_each()
     };
     let running = mesh::spawn(&plan, services, &shutdown).await?;
@@ -107,6 +130,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         "votemesh is up at {url}  (REST, grpc-web and native gRPC on one port)\n  \
          data:        {data_dir}\n  \
          OpenAPI:     {url}/api/openapi.json\n  \
+         mail:        {mail}\n  \
          first admin: votemesh admin bootstrap --data-dir {data_dir} --email you@example.org --password '<12+ chars>'\n\
          Stop with Ctrl-C."
     );

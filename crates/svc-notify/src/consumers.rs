@@ -1,0 +1,157 @@
+//! The three event streams svc-notify follows, each a consumer group on the kit's consumer
+//! loop reading from the earliest retained event. A batch becomes delivery rows in one
+//! statement; the loop commits offsets only after that, and the rows' unique (event id,
+//! channel) absorbs every redelivery. Sending is the sender's job, woken here.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kit::{
+    bus::{
+        consume::{consume, subscriber, ConsumeOptions, Handler, HandlerError, Subscribe},
+        StartAt, SubscribeOptions,
+    },
+    shutdown::Shutdown,
+    time::now_ms,
+};
+use proto_gen::events::v1::{ContactVerificationRequested, NotificationsRequested, VoteRecorded};
+use tokio::sync::Notify;
+
+use crate::{
+    plan::Planner,
+    store::{DeliveryStore, NewDelivery},
+    Config,
+};
+
+/// What every handler shares: where rows go and whom to wake.
+#[derive(Clone)]
+struct Recorder {
+    planner: Arc<Planner>,
+    store: Arc<dyn DeliveryStore>,
+    wake: Arc<Notify>,
+}
+
+impl Recorder {
+    async fn record(&self, rows: &[NewDelivery], stream: &'static str) -> Result<(), HandlerError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let new = self
+            .store
+            .insert(rows, self.planner.attempt_limit, now_ms())
+            .await?;
+        metrics::counter!("votemesh_notify_deliveries_recorded_total", "stream" => stream)
+            .increment(new);
+        if new > 0 {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+}
+
+struct Verifications(Recorder);
+struct Confirmations(Recorder);
+struct Requests(Recorder);
+
+#[async_trait]
+impl Handler for Verifications {
+    type Event = ContactVerificationRequested;
+
+    async fn handle(&mut self, events: &[Self::Event]) -> Result<(), HandlerError> {
+        let rows: Vec<NewDelivery> = events
+            .iter()
+            .map(|e| self.0.planner.verification(e))
+            .collect();
+        self.0.record(&rows, "verification").await
+    }
+}
+
+#[async_trait]
+impl Handler for Confirmations {
+    type Event = VoteRecorded;
+
+    async fn handle(&mut self, events: &[Self::Event]) -> Result<(), HandlerError> {
+        let rows = self.0.planner.confirmations(events).await?;
+        self.0.record(&rows, "confirmation").await
+    }
+}
+
+#[async_trait]
+impl Handler for Requests {
+    type Event = NotificationsRequested;
+
+    async fn handle(&mut self, events: &[Self::Event]) -> Result<(), HandlerError> {
+        let mut rows = Vec::new();
+        for request in events {
+            rows.extend(self.0.planner.requested(request).await?);
+        }
+        self.0.record(&rows, "request").await
+    }
+}
+
+/// The three subscriptions, made at build and started by [`Consumers::spawn`].
+pub struct Consumers {
+    recorder: Recorder,
+    verifications: Subscribe,
+    confirmations: Subscribe,
+    requests: Subscribe,
+}
+
+impl Consumers {
+    pub fn new(
+        config: &Config,
+        planner: Arc<Planner>,
+        store: Arc<dyn DeliveryStore>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let group = |stream: &str, topic: &str| {
+            subscriber(
+                config.kafka_brokers.clone(),
+                SubscribeOptions {
+                    group: format!("{}-{stream}", config.consumer_group),
+                    topics: vec![topic.to_owned()],
+                    start_at: StartAt::Earliest,
+                },
+            )
+        };
+        Self {
+            recorder: Recorder {
+                planner,
+                store,
+                wake,
+            },
+            verifications: group("verification", &config.contact_topic),
+            confirmations: group("confirmation", &config.vote_topic),
+            requests: group("request", &config.notification_topic),
+        }
+    }
+
+    pub fn spawn(self, shutdown: &Shutdown) {
+        let recorder = self.recorder;
+        shutdown.spawn(
+            "verification consumer",
+            consume(
+                self.verifications,
+                Verifications(recorder.clone()),
+                ConsumeOptions::new("svc-notify-verification"),
+                shutdown.clone(),
+            ),
+        );
+        shutdown.spawn(
+            "confirmation consumer",
+            consume(
+                self.confirmations,
+                Confirmations(recorder.clone()),
+                ConsumeOptions::new("svc-notify-confirmation"),
+                shutdown.clone(),
+            ),
+        );
+        // Requests fan out to up to 500 recipients each: small batches keep a retry cheap.
+        let mut options = ConsumeOptions::new("svc-notify-request");
+        options.batch_max = 8;
+        shutdown.spawn(
+            "request consumer",
+            consume(self.requests, Requests(recorder), options, shutdown.clone()),
+        );
+    }
+}
