@@ -20,10 +20,14 @@ command -v check-jsonschema >/dev/null 2>&1 && command -v kubernetes-validate >/
 python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml
 
 check-jsonschema --schemafile "$compose_schema" compose.yaml
-"$helm" lint helm/votemesh --set internalToken=check --set receiptSecret=check >/dev/null
+# What the chart requires, plus an SMS gateway so that its variables are rendered and checked too.
+required=(--set internalToken=check --set receiptSecret=check --set notify.smtpUrl=smtp://check:25
+  --set notify.publicUrl=https://votes.example.org --set notify.smsGatewayUrl=https://sms.example.org/send
+  --set notify.smsGatewayAuth=check)
+"$helm" lint helm/votemesh "${required[@]}" >/dev/null
 rendered=$(mktemp)
 trap 'rm -f "$rendered"' EXIT
-"$helm" template votemesh helm/votemesh --set internalToken=check --set receiptSecret=check --set kafka.brokers=kafka:9092 \
+"$helm" template votemesh helm/votemesh "${required[@]}" --set kafka.brokers=kafka:9092 \
   --set database.candidateReadUrl=postgres://replica/votemesh >"$rendered"
 kubernetes-validate --strict --quiet "$rendered"
 

@@ -125,6 +125,14 @@ if ! command -v grpcurl >/dev/null 2>&1; then
 fi
 command -v grpcurl >/dev/null
 
+# aiosmtpd, from PyPI: tests/e2e/support/smtp_sink.py runs it as the SMTP server svc-notify
+# sends to, so the tests see real SMTP replies (5xx, 4xx) and real lettre output.
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  say "installing aiosmtpd"
+  python3 -m pip install -q aiosmtpd
+fi
+python3 -c 'import aiosmtpd'
+
 # buf, the real binary, from npm into a cache outside the clone.
 npm_prefix="$HOME/.cache/votemesh-npm"
 buf="$npm_prefix/node_modules/.bin/buf"

@@ -45,7 +45,14 @@ async fn votemesh_up_serves_a_round_trip_from_an_empty_directory() {
     assert!(banner.contains(&url), "{banner}");
 
     let api = Rest::new(&url);
-    let session = api.voter("quickstart").await;
+    // A voter proves their address with the code `votemesh up` wrote to its mail outbox.
+    let address = email("quickstart");
+    api.register(&address).await;
+    let session = api.login(&address, PASSWORD).await;
+    let mail = crate::notify::eml_to(&data_dir.join("outbox-mail"), &address).await;
+    let code = crate::notify::code_in(&mail);
+    let (status, body) = crate::notify::verify(&api, &session, "CONTACT_KIND_EMAIL", &code).await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(api.get("/v1/me", Some(&session.access)).await.0, 200);
     assert!(
         data_dir.join("user.db").exists(),

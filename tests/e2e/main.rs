@@ -20,6 +20,8 @@ mod grpcurl;
 mod launcher;
 mod load_generator;
 mod native_grpc;
+mod notify;
+mod notify_sinks;
 mod rate_limits;
 mod read_replica;
 mod registry;

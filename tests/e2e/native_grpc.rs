@@ -65,6 +65,7 @@ async fn a_user_lives_a_whole_session_over_native_grpc() {
                 display_name: Some("Grace H.".into()),
                 phone: None,
                 notification_channel: Some(NotificationChannel::None as i32),
+                email: None,
             },
             &login.access_token,
         ))

@@ -6,10 +6,12 @@ pub mod broker;
 pub mod candidate;
 pub mod clients;
 pub mod elections;
+pub mod mail;
 pub mod mesh;
 pub mod postgres;
 pub mod process;
 pub mod redis;
+pub mod sms;
 pub mod wait;
 
 pub use broker::kafka;

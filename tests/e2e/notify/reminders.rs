@@ -1,0 +1,86 @@
+//! Acceptance 6: a roll of 200, 120 of them with verified accounts, 50 of whom have voted.
+//! RemindNonVoters sends exactly 70 reminders and 80 invitations; asking again in the same
+//! round sends none.
+
+use std::time::Duration;
+
+use futures::{stream, StreamExt};
+use serde_json::json;
+
+use super::{NotifyTest, QUICK};
+use crate::support::*;
+
+/// Registration is set-up here, not the subject: the 120 accounts count as proven.
+fn proven_on_registration(config: &mut svc_user::Config) {
+    config.bench_only_trust_registered_emails = true;
+}
+
+fn subjects(test: &NotifyTest, prefix: &str) -> usize {
+    let mails = test.smtp.messages().expect("mail log");
+    mails
+        .iter()
+        .filter(|m| m.subject.starts_with(prefix))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_reach_each_non_voter_once_per_round() {
+    let test = NotifyTest::start_with(QUICK, proven_on_registration).await;
+    let roll: Vec<String> = (0..200).map(|i| email(&format!("roll{i}"))).collect();
+    let (election, choice) = test.open_election("Reminded", Some(&roll)).await;
+    let accounts: Vec<Session> = stream::iter(&roll[..120])
+        .map(|address| {
+            let api = test.api.clone();
+            async move {
+                api.register(address).await;
+                api.login(address, PASSWORD).await
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for voter in &accounts[..50] {
+        let (status, body) = test.cast(voter, &election, &choice).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    test.smtp
+        .wait_for_count(50, Duration::from_secs(30))
+        .await
+        .expect("50 confirmations");
+
+    let remind = format!("/v1/elections/{election}/roll:remind");
+    let (status, body) = test
+        .api
+        .post(&remind, Some(&test.admin.access), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["requested"], json!("200"), "{body}");
+    test.smtp
+        .wait_for_count(200, Duration::from_secs(60))
+        .await
+        .expect("reminders and invitations");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(subjects(&test, "Reminder:"), 70, "verified non-voters");
+    assert_eq!(
+        subjects(&test, "You are invited"),
+        80,
+        "entries without an account"
+    );
+    for voter in &accounts[..50] {
+        let mails = test.mails_to(&voter.email);
+        assert_eq!(mails.len(), 1, "a voter gets only the confirmation");
+    }
+
+    // The same round again: nothing new.
+    let (status, body) = test
+        .api
+        .post(&remind, Some(&test.admin.access), json!({"round": 1}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        test.smtp.messages().expect("log").len(),
+        200,
+        "no second reminder"
+    );
+}
