@@ -7,6 +7,7 @@ mod baseline;
 mod cast;
 mod lag;
 mod mesh;
+mod notify;
 mod setup;
 mod stats;
 
@@ -73,6 +74,10 @@ pub struct Args {
     /// Casts per second (open loop); as fast as possible when unset.
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Also run svc-notify, sending every vote's confirmation to this SMTP server (spawned
+    /// mesh only); the report adds messages per second and the cast-to-confirmation delay.
+    #[arg(long)]
+    pub smtp_url: Option<String>,
     /// Callers of the raw baseline; the cast concurrency when unset.
     #[arg(long)]
     pub baseline_concurrency: Option<usize>,
@@ -159,6 +164,8 @@ fn jobs(tokens: &[String], elections: &[setup::Election]) -> Vec<cast::Job> {
 /// Runs the benchmark and prints its figures.
 pub async fn run(args: Args) -> anyhow::Result<Report> {
     let shutdown = kit::shutdown::Shutdown::new();
+    // Installed before the services start, so their first counts are kept.
+    let _ = kit::metrics::handle();
     let target = target(&args, &shutdown).await?;
     let edge_url = target.edge_url;
     println!("edge: {edge_url}");
@@ -184,9 +191,15 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         admin: &admin,
         probed: &probed,
     };
+    let (expected, expecting) = tokio::sync::watch::channel(None);
+    let confirmations = args
+        .smtp_url
+        .is_some()
+        .then(|| tokio::spawn(notify::follow(expecting)));
     let (mut run, acked, samples) = casting.cast(&args, jobs(&tokens, &elections)).await?;
 
     let (accepted, throughput) = print_casts(&mut run);
+    let _ = expected.send(Some(accepted));
 
     let recorded = recorded_total(channels[0].clone(), &admin, &ids).await?;
     println!(
@@ -207,6 +220,9 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         millis(percentile(&mut lags, 100.0)),
     );
 
+    if let Some(confirmations) = confirmations {
+        confirmations.await?;
+    }
     let baseline_per_second = baseline(&args, throughput).await?;
     shutdown.trigger();
     Ok(Report {

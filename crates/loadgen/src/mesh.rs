@@ -77,7 +77,9 @@ fn services(args: &Args, names: RunNames) -> Services {
         args.cast_batch_max,
         args.cast_batch_workers,
     );
-    let (candidate_names, result_names) = (names.clone(), names.clone());
+    let (candidate_names, result_names, notify_names) =
+        (names.clone(), names.clone(), names.clone());
+    let smtp_url = args.smtp_url.clone();
     Services {
         user: Instances {
             count: 1,
@@ -118,6 +120,15 @@ fn services(args: &Args, names: RunNames) -> Services {
                 result.ballot_topic = result_names.ballots.clone();
                 result.consumer_group = result_names.group.clone();
                 result.redis_namespace = result_names.group.clone();
+            }),
+        },
+        notify: Instances {
+            count: usize::from(smtp_url.is_some()),
+            configure: Box::new(move |notify| {
+                notify.vote_topic = notify_names.votes.clone();
+                notify.consumer_group = format!("{}-notify", notify_names.group);
+                notify.smtp_url = smtp_url.clone();
+                notify.send_concurrency = 16;
             }),
         },
         edge: Box::new(|edge| {

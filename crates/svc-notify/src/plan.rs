@@ -26,6 +26,37 @@ use crate::{
 const LOOKUPS_IN_FLIGHT: usize = 16;
 const TITLE_TTL: Duration = Duration::from_secs(60);
 
+/// A roll entry's account, as svc-user found it by email.
+struct Account {
+    user_id: String,
+    contact: GetContactResponse,
+    disabled: bool,
+}
+
+impl Account {
+    /// Enabled, with its email proven: reminded as a voter rather than invited.
+    fn proven(&self) -> bool {
+        self.contact.email_verified && !self.disabled
+    }
+}
+
+/// What every message of one request says about the election.
+struct RequestTexts {
+    opens: String,
+    closes: String,
+    link: String,
+}
+
+impl RequestTexts {
+    fn of(request: &NotificationsRequested, public_url: &str) -> Self {
+        Self {
+            opens: when(request.opens_at.as_ref()),
+            closes: when(request.closes_at.as_ref()),
+            link: format!("{public_url}/elections/{}", request.election_id),
+        }
+    }
+}
+
 pub struct Planner {
     users: UserClient,
     elections: ElectionClient,
@@ -216,80 +247,86 @@ impl Planner {
             .iter()
             .map(|email| email.trim().to_lowercase())
             .collect();
-        let accounts: HashMap<String, (String, GetContactResponse, bool)> = self
+        let accounts: HashMap<String, Account> = self
             .users
             .find_accounts(&emails)
             .await?
             .into_iter()
             .filter_map(|found| {
                 let contact = found.contact?;
-                Some((
-                    contact.email.clone(),
-                    (found.user_id, contact, found.disabled),
-                ))
+                let account = Account {
+                    user_id: found.user_id,
+                    contact,
+                    disabled: found.disabled,
+                };
+                Some((account.contact.email.clone(), account))
             })
             .collect();
         let reminding = request.kind == NotificationRequestKind::Reminder as i32;
         let voted = if reminding {
-            let verified: Vec<String> = accounts
-                .values()
-                .filter(|(_, contact, disabled)| contact.email_verified && !disabled)
-                .map(|(user_id, _, _)| user_id.clone())
-                .collect();
-            self.voted(&request.election_id, verified).await?
+            let proven = accounts.values().filter(|a| a.proven());
+            let ids = proven.map(|a| a.user_id.clone()).collect();
+            self.voted(&request.election_id, ids).await?
         } else {
             HashSet::new()
         };
-        let (opens, closes) = (
-            when(request.opens_at.as_ref()),
-            when(request.closes_at.as_ref()),
-        );
-        let link = format!("{}/elections/{}", self.public_url, request.election_id);
-        let mut deliveries = Vec::with_capacity(emails.len());
-        for email in &emails {
-            let account = accounts.get(email);
-            if account.is_some_and(|(_, _, disabled)| *disabled) {
-                continue;
-            }
-            let proven = account.filter(|(_, contact, _)| contact.email_verified);
-            if proven.is_some_and(|(user_id, _, _)| voted.contains(user_id)) {
-                continue;
-            }
-            let key = if reminding {
-                format!("reminder:{}:{}:{email}", request.election_id, request.round)
-            } else {
-                format!("invitation:{}:{email}", request.election_id)
-            };
-            let (kind, template) = match proven {
-                Some(_) if reminding => (Kind::Reminder, "reminder"),
-                _ => (Kind::Invitation, "invitation"),
-            };
-            let (channel, recipient) = match proven {
-                Some((_, contact, _)) if reminding => self.preferred(contact),
-                _ => (Channel::Email, email.clone()),
-            };
-            let name = account
-                .map(|(_, c, _)| c.display_name.as_str())
-                .unwrap_or("");
-            let user_id = account.map(|(id, _, _)| id.as_str()).unwrap_or("");
-            let message = Message {
-                key,
-                kind,
-                template,
-                election_id: &request.election_id,
-                user_id,
-                source_at_ms: kit::time::now_ms(),
-            };
-            let values = [
-                ("election", request.election_title.as_str()),
-                ("opens", opens.as_str()),
-                ("closes", closes.as_str()),
-                ("link", link.as_str()),
-                ("name", name),
-            ];
-            deliveries.push(self.delivery(message, channel, &recipient, &values));
-        }
-        Ok(deliveries)
+        let texts = RequestTexts::of(request, &self.public_url);
+        Ok(emails
+            .iter()
+            .filter_map(|email| {
+                let account = accounts.get(email);
+                let skip = account.is_some_and(|a| a.disabled || voted.contains(&a.user_id));
+                (!skip).then(|| self.roll_message(request, &texts, email, account, reminding))
+            })
+            .collect())
+    }
+
+    /// One roll entry's message: a reminder on their preferred channel for a proven account
+    /// when reminding, else an invitation to the roll address.
+    fn roll_message(
+        &self,
+        request: &NotificationsRequested,
+        texts: &RequestTexts,
+        email: &str,
+        account: Option<&Account>,
+        reminding: bool,
+    ) -> NewDelivery {
+        let election = &request.election_id;
+        let key = if reminding {
+            format!("reminder:{election}:{}:{email}", request.round)
+        } else {
+            format!("invitation:{election}:{email}")
+        };
+        let proven = account.filter(|a| a.proven() && reminding);
+        let (kind, template, (channel, recipient)) = match proven {
+            Some(a) => (Kind::Reminder, "reminder", self.preferred(&a.contact)),
+            None => (
+                Kind::Invitation,
+                "invitation",
+                (Channel::Email, email.to_owned()),
+            ),
+        };
+        let message = Message {
+            key,
+            kind,
+            template,
+            election_id: election,
+            user_id: account.map(|a| a.user_id.as_str()).unwrap_or(""),
+            source_at_ms: kit::time::now_ms(),
+        };
+        let values = [
+            ("election", request.election_title.as_str()),
+            ("opens", texts.opens.as_str()),
+            ("closes", texts.closes.as_str()),
+            ("link", texts.link.as_str()),
+            (
+                "name",
+                account
+                    .map(|a| a.contact.display_name.as_str())
+                    .unwrap_or(""),
+            ),
+        ];
+        self.delivery(message, channel, &recipient, &values)
     }
 
     async fn voted(
