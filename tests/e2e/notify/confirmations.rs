@@ -83,6 +83,20 @@ async fn a_cast_sends_one_confirmation_and_no_receipt_is_kept_anywhere() {
     );
     assert!(!confirmation.raw.contains(&choice), "no choice in the mail");
 
+    // The voter sees their own notifications, recipients masked.
+    let (status, mine) = api.get("/v1/me/notifications", Some(&ada.access)).await;
+    assert_eq!(status, 200, "{mine}");
+    let kinds: Vec<&str> = mine["deliveries"]
+        .as_array()
+        .map(|rows| rows.iter().filter_map(|r| r["kind"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        kinds,
+        ["DELIVERY_KIND_CONFIRMATION", "DELIVERY_KIND_VERIFICATION"],
+        "{mine}"
+    );
+    assert!(!mine.to_string().contains(&ada.email), "masked: {mine}");
+
     // By SMS, for a voter with a proven phone who prefers it.
     let bob = test.verified_voter("confirm-bob").await;
     let (status, body) = api

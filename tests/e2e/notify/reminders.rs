@@ -1,6 +1,6 @@
 //! Acceptance 6: a roll of 200, 120 of them with verified accounts, 50 of whom have voted.
 //! RemindNonVoters sends exactly 70 reminders and 80 invitations; asking again in the same
-//! round sends none.
+//! round sends none. InviteRoll before it invites each entry once, however often it is asked. InviteRoll before it invites each entry once, however often it is asked.
 
 use std::time::Duration;
 
@@ -39,12 +39,32 @@ async fn reminders_reach_each_non_voter_once_per_round() {
         .buffer_unordered(16)
         .collect()
         .await;
+    // Invitations first: one per roll entry, and none again for the same election.
+    let invite = format!("/v1/elections/{election}/roll:invite");
+    for _ in 0..2 {
+        let (status, body) = test
+            .api
+            .post(&invite, Some(&test.admin.access), json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    test.smtp
+        .wait_for_count(200, Duration::from_secs(60))
+        .await
+        .expect("200 invitations");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        subjects(&test, "You are invited"),
+        200,
+        "one invitation each"
+    );
+
     for voter in &accounts[..50] {
         let (status, body) = test.cast(voter, &election, &choice).await;
         assert_eq!(status, 200, "{body}");
     }
     test.smtp
-        .wait_for_count(50, Duration::from_secs(30))
+        .wait_for_count(250, Duration::from_secs(30))
         .await
         .expect("50 confirmations");
 
@@ -56,19 +76,20 @@ async fn reminders_reach_each_non_voter_once_per_round() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["requested"], json!("200"), "{body}");
     test.smtp
-        .wait_for_count(200, Duration::from_secs(60))
+        .wait_for_count(400, Duration::from_secs(60))
         .await
         .expect("reminders and invitations");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(subjects(&test, "Reminder:"), 70, "verified non-voters");
-    assert_eq!(
-        subjects(&test, "You are invited"),
-        80,
-        "entries without an account"
-    );
+    let invited = subjects(&test, "You are invited") - 200;
+    assert_eq!(invited, 80, "entries without an account");
     for voter in &accounts[..50] {
         let mails = test.mails_to(&voter.email);
-        assert_eq!(mails.len(), 1, "a voter gets only the confirmation");
+        assert_eq!(
+            mails.len(),
+            2,
+            "a voter gets the invitation and the confirmation"
+        );
     }
 
     // The same round again: nothing new.
@@ -80,7 +101,7 @@ async fn reminders_reach_each_non_voter_once_per_round() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         test.smtp.messages().expect("log").len(),
-        200,
+        400,
         "no second reminder"
     );
 }
