@@ -18,6 +18,8 @@ pub mod registration;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time;
 pub mod validate;
 

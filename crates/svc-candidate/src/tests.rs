@@ -26,24 +26,12 @@ use crate::{
 const NOTIFICATIONS: &str = "notifications";
 const HOUR_MS: i64 = 3_600_000;
 
-/// A fresh PostgreSQL database, on the server the e2e tests use.
+/// A fresh PostgreSQL database, on the server the e2e tests use (left for that suite's sweep).
 async fn fresh_postgres() -> String {
-    let server = std::env::var("VOTEMESH_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!(
-        "vmt_{}_candidate_{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let admin = sea_orm::Database::connect(format!("{server}/postgres"))
+    kit::testing::Backend::postgres("candidate")
         .await
-        .expect("PostgreSQL must be running for the tests");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .expect("create test database");
-    admin.close().await.ok();
-    format!("{server}/{name}")
+        .url
+        .clone()
 }
 
 /// A store on a fresh PostgreSQL database and one on a SQLite file in `dir`.

@@ -237,7 +237,8 @@ async fn signing_keys(store: &dyn UserStore) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{store::SeaUserStore, testing::Backend};
+    use crate::store::SeaUserStore;
+    use kit::testing::Backend;
 
     async fn conforms(backend: Backend) {
         let store = SeaUserStore::open(&backend.url, 4)
@@ -251,11 +252,11 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_store_conforms_on_sqlite() {
-        conforms(Backend::sqlite()).await;
+        conforms(Backend::sqlite("user")).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_store_conforms_on_postgres() {
-        conforms(Backend::postgres().await).await;
+        conforms(Backend::postgres("user").await).await;
     }
 }

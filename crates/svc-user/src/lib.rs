@@ -6,8 +6,6 @@ mod grpc;
 mod keys;
 mod password;
 pub mod store;
-#[cfg(test)]
-mod testing;
 mod users;
 mod validate;
 
@@ -216,7 +214,7 @@ mod tests {
     use proto_gen::{events::v1::ContactVerificationRequested, user::v1::RegisterRequest};
 
     use super::*;
-    use crate::testing::Backend;
+    use kit::testing::Backend;
 
     async fn outbox_rows(store: &SeaUserStore) -> u64 {
         kit::db::count(store.connection(), "SELECT COUNT(*) FROM outbox", [])
@@ -226,7 +224,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_relay_sends_each_code_and_keeps_no_copy() {
-        let backend = Backend::sqlite();
+        let backend = Backend::sqlite("user");
         let topic = format!("votemesh.test.contact.{}", uuid::Uuid::new_v4().simple());
         let config: Config = kit::config::local([
             "--internal-token=test-token".to_owned(),

@@ -16,7 +16,6 @@ use proto_gen::{
     user::v1::Role,
     voting::v1::{CastBallotRequest, Selection},
 };
-use sea_orm::ConnectionTrait;
 
 use crate::{
     directory::ElectionDirectory,
@@ -26,24 +25,9 @@ use crate::{
     voting::{Topics, Voting, UNVERIFIED_EMAIL},
 };
 
-/// A fresh PostgreSQL database, on the server the e2e tests use.
+/// A fresh PostgreSQL database, on the server the e2e tests use (left for that suite's sweep).
 async fn fresh_postgres() -> String {
-    let server = std::env::var("VOTEMESH_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!(
-        "vmt_{}_voting_{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let admin = sea_orm::Database::connect(format!("{server}/postgres"))
-        .await
-        .expect("PostgreSQL must be running for the tests");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .expect("create test database");
-    admin.close().await.ok();
-    format!("{server}/{name}")
+    kit::testing::Backend::postgres("voting").await.url.clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

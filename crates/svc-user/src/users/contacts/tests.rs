@@ -10,7 +10,8 @@ use sea_orm::ConnectionTrait;
 use tonic::Code;
 
 use super::*;
-use crate::{store::SeaUserStore, testing::Backend, Config};
+use crate::{store::SeaUserStore, Config};
+use kit::testing::Backend;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -178,7 +179,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    let env = super::Env::on(crate::testing::Backend::sqlite()).await;
+                    let env = super::Env::on(kit::testing::Backend::sqlite("user")).await;
                     super::$module::$scenario(&env).await;
                     env.finish().await;
                 }
@@ -188,7 +189,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
-                    let env = super::Env::on(crate::testing::Backend::postgres().await).await;
+                    let env = super::Env::on(kit::testing::Backend::postgres("user").await).await;
                     super::$module::$scenario(&env).await;
                     env.finish().await;
                 }

@@ -1,5 +1,6 @@
-//! The tests' databases: a SQLite file in a temporary directory, or a fresh database on the
-//! test PostgreSQL (`VOTEMESH_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432`).
+//! The crates' own tests' databases: a SQLite file in a temporary directory, or a fresh
+//! database on the test PostgreSQL (`VOTEMESH_TEST_POSTGRES`, default
+//! `postgres://postgres@127.0.0.1:5432`). Behind the `testing` feature, for dev-dependencies.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -23,9 +24,13 @@ pub struct Backend {
 }
 
 impl Backend {
-    pub fn sqlite() -> Self {
+    /// A SQLite file named after `label` in a fresh temporary directory.
+    pub fn sqlite(label: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("user.db").display());
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join(format!("{label}.db")).display()
+        );
         Self {
             url,
             _dir: Some(dir),
@@ -35,9 +40,9 @@ impl Backend {
 
     /// A fresh database. Named like the e2e suite's (`vmt_<pid>_…`), so that suite's sweep
     /// drops it should this test die before [`finish`](Self::finish).
-    pub async fn postgres() -> Self {
+    pub async fn postgres(label: &str) -> Self {
         let name = format!(
-            "vmt_{}_user_{}",
+            "vmt_{}_{label}_{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
