@@ -116,9 +116,38 @@ async fn votemesh_up_serves_a_round_trip_from_an_empty_directory() {
     .await;
     assert!(data_dir.join("result.db").exists());
 
+    let receipt = body["receipt_code"].as_str().expect("receipt").to_owned();
     let exit = up.stop(15).await;
     assert!(
         exit.success(),
         "Ctrl-C/SIGTERM stops votemesh up cleanly: {exit}"
     );
+    receipt_survives_a_restart(&data_dir, port, &receipt).await;
+}
+
+/// Started again on the same directory, `votemesh up` keeps its secrets: the receipt from
+/// before the restart still verifies.
+async fn receipt_survives_a_restart(data_dir: &std::path::Path, port: u16, receipt: &str) {
+    let _again = ChildGuard::spawn(
+        votemesh()
+            .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data_dir)
+            .env("VOTEMESH_LOG", "warn")
+            .stdout(Stdio::null()),
+    );
+    let check = format!("http://127.0.0.1:{port}/v1/receipts/{receipt}");
+    let verified = eventually(
+        "the restarted system verifies the receipt",
+        Duration::from_secs(60),
+        || async {
+            let Ok(reply) = reqwest::get(&check).await else {
+                return false;
+            };
+            reply
+                .json::<serde_json::Value>()
+                .await
+                .is_ok_and(|shown| shown["recorded"] == true)
+        },
+    );
+    verified.await;
 }

@@ -94,11 +94,35 @@ fn on_signals() -> Shutdown {
     shutdown
 }
 
+/// The embedded default's service secret, kept in `<data-dir>/internal-token` (owner-only)
+/// so it survives restarts: receipts and pending verification codes are keyed by it.
+fn persistent_secret(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let path = data_dir.join("internal-token");
+    if let Ok(secret) = std::fs::read_to_string(&path) {
+        if !secret.trim().is_empty() {
+            return Ok(secret.trim().to_owned());
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let secret = random_secret();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(secret.as_bytes())?;
+    Ok(secret)
+}
+
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     kit::telemetry::init(args.log_format);
     let shutdown = on_signals();
     let plan = Plan {
-        internal_token: random_secret(),
+        internal_token: persistent_secret(&args.data_dir)?,
         database: Database::SqliteDir(args.data_dir.clone()),
         redis_url: None,
         kafka_brokers: None,
