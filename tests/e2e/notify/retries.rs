@@ -1,9 +1,11 @@
 //! Acceptance 4: while the SMTP server is down, sends are retried and delivered once it is
 //! back, with the attempts recorded; a permanent refusal is DEAD at once; attempts that run
-//! out end DEAD too, and RetryDead sends such a message exactly once.
+//! out end DEAD too, and RetryDead sends such a message exactly once. The SMS gateway's 5xx
+//! is retried and its 4xx is final.
 
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 use super::NotifyTest;
@@ -92,4 +94,52 @@ async fn failed_sends_are_retried_and_dead_ones_retried_once_on_request() {
     assert_eq!(test.mails_to(&dave).len(), 1, "sent exactly once");
     // The permanently refused one was retried too, and refused again: still never delivered.
     assert!(test.mails_to(&rejected).is_empty());
+}
+
+/// The gateway's row for the code SMS to `phone` (masked as the API shows).
+async fn sms_row(test: &NotifyTest, phone: &str, status: &str, min_attempts: u64) -> Value {
+    let masked = format!(
+        "{}{}{}",
+        &phone[..3],
+        "*".repeat(phone.len() - 5),
+        &phone[phone.len() - 2..]
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    until_some(&format!("SMS to {phone} {status}"), deadline, || async {
+        let rows = test.deliveries("").await;
+        rows.into_iter().find(|row| {
+            row["recipient"] == masked.as_str()
+                && row["status"] == status
+                && row["attempts"].as_u64().unwrap_or(0) >= min_attempts
+        })
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_5xx_is_retried_and_4xx_is_final() {
+    let test = NotifyTest::start(patient).await;
+    let voter = test.verified_voter("gateway").await;
+
+    test.sms.respond_with(StatusCode::SERVICE_UNAVAILABLE);
+    let first = "+447700900111";
+    let (status, body) = test
+        .api
+        .patch("/v1/me", Some(&voter.access), json!({"phone": first}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    sms_row(&test, first, "DELIVERY_STATUS_FAILED", 2).await;
+    test.sms.respond_with(StatusCode::CREATED);
+    let sent = sms_row(&test, first, "DELIVERY_STATUS_SENT", 3).await;
+    assert!(sent["attempts"].as_u64() >= Some(3), "{sent}");
+
+    test.sms.respond_with(StatusCode::BAD_REQUEST);
+    let second = "+447700900222";
+    let (status, body) = test
+        .api
+        .patch("/v1/me", Some(&voter.access), json!({"phone": second}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let dead = sms_row(&test, second, "DELIVERY_STATUS_DEAD", 1).await;
+    assert_eq!(dead["attempts"], json!(1), "a 4xx is not retried: {dead}");
 }
