@@ -123,11 +123,6 @@ pub struct Config {
     pub send_timeout_ms: u64,
 }
 
-/// `?tls=starttls` is the common spelling; lettre calls it `required`.
-fn normalized_smtp_url(url: &str) -> String {
-    url.replace("tls=starttls", "tls=required")
-}
-
 fn http_url(flag: &str, value: &str) -> anyhow::Result<url::Url> {
     let parsed = url::Url::parse(value).with_context(|| {
         format!("--{flag}: {value:?} is not a URL (it needs http:// or https://)")
@@ -150,13 +145,10 @@ impl Config {
             .parse()
             .with_context(|| format!("--mail-from: {:?} is not an address", self.mail_from))?;
         let mail: Arc<dyn Mailer> = match (&self.smtp_url, &self.mail_dir) {
-            (Some(url), _) => {
-                let url = normalized_smtp_url(url);
-                Arc::new(
-                    SmtpMailer::new(&url, from, self.send_timeout())
-                        .map_err(|error| anyhow::anyhow!("--smtp-url: {error}"))?,
-                )
-            }
+            (Some(url), _) => Arc::new(
+                SmtpMailer::new(url, from, self.send_timeout())
+                    .map_err(|error| anyhow::anyhow!("--smtp-url: {error}"))?,
+            ),
             (None, Some(dir)) => Arc::new(FileMailer::new(dir, from)?),
             (None, None) => bail!(
                 "--smtp-url (VOTEMESH_SMTP_URL) is required, or --mail-dir to write mail to files"

@@ -11,6 +11,7 @@ use kit::{
         consume::{consume, subscriber, ConsumeOptions, Handler, HandlerError, Subscribe},
         StartAt, SubscribeOptions,
     },
+    discovery::Balanced,
     shutdown::Shutdown,
     time::now_ms,
 };
@@ -92,6 +93,9 @@ impl Handler for Requests {
 /// The three subscriptions, made at build and started by [`Consumers::spawn`].
 pub struct Consumers {
     recorder: Recorder,
+    /// svc-notify's live instances: a member holding no partition rejoins while the group
+    /// has no more members than partitions (Tansu can strand one after a member dies).
+    peers: Balanced,
     verifications: Subscribe,
     confirmations: Subscribe,
     requests: Subscribe,
@@ -103,6 +107,7 @@ impl Consumers {
         planner: Arc<Planner>,
         store: Arc<dyn DeliveryStore>,
         wake: Arc<Notify>,
+        peers: Balanced,
     ) -> Self {
         let group = |stream: &str, topic: &str| {
             subscriber(
@@ -120,20 +125,36 @@ impl Consumers {
                 store,
                 wake,
             },
+            peers,
             verifications: group("verification", &config.contact_topic),
             confirmations: group("confirmation", &config.vote_topic),
             requests: group("request", &config.notification_topic),
         }
     }
 
+    fn options(&self, name: &'static str) -> ConsumeOptions {
+        let peers = self.peers.clone();
+        ConsumeOptions::new(name).live_members(move || peers.addresses().len())
+    }
+
     pub fn spawn(self, shutdown: &Shutdown) {
+        let options = [
+            self.options("svc-notify-verification"),
+            self.options("svc-notify-confirmation"),
+            // Requests fan out to up to 500 recipients each: small batches keep a retry cheap.
+            ConsumeOptions {
+                batch_max: 8,
+                ..self.options("svc-notify-request")
+            },
+        ];
+        let [verifications, confirmations, requests] = options;
         let recorder = self.recorder;
         shutdown.spawn(
             "verification consumer",
             consume(
                 self.verifications,
                 Verifications(recorder.clone()),
-                ConsumeOptions::new("svc-notify-verification"),
+                verifications,
                 shutdown.clone(),
             ),
         );
@@ -142,16 +163,18 @@ impl Consumers {
             consume(
                 self.confirmations,
                 Confirmations(recorder.clone()),
-                ConsumeOptions::new("svc-notify-confirmation"),
+                confirmations,
                 shutdown.clone(),
             ),
         );
-        // Requests fan out to up to 500 recipients each: small batches keep a retry cheap.
-        let mut options = ConsumeOptions::new("svc-notify-request");
-        options.batch_max = 8;
         shutdown.spawn(
             "request consumer",
-            consume(self.requests, Requests(recorder), options, shutdown.clone()),
+            consume(
+                self.requests,
+                Requests(recorder),
+                requests,
+                shutdown.clone(),
+            ),
         );
     }
 }

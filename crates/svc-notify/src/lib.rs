@@ -18,7 +18,7 @@ pub mod templates;
 use std::{net::SocketAddr, sync::Arc};
 
 use clients::{ElectionClient, UserClient, VotingClient};
-use kit::{internal::registry_for, server::GrpcServer, shutdown::Shutdown};
+use kit::{discovery::Balanced, internal::registry_for, server::GrpcServer, shutdown::Shutdown};
 use proto_gen::notify::v1::notify_service_server::NotifyServiceServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
@@ -81,7 +81,8 @@ impl App {
             channels.sms.is_some(),
         ));
         let wake = Arc::new(tokio::sync::Notify::new());
-        let consumers = Consumers::new(&config, planner, store.clone(), wake.clone());
+        let peers = Balanced::watch(registry.clone(), SERVICE_NAME, common.upstream_timeout());
+        let consumers = Consumers::new(&config, planner, store.clone(), wake.clone(), peers);
         let sender = Sender::new(store.clone(), channels, config.sending(), wake);
         let verifier = clients::token_verifier(&users, common);
         let routes = Routes::new(NotifyServiceServer::new(NotifyApi {

@@ -1,10 +1,16 @@
 //! Works the delivery log: claims due rows under a lease, sends them, and records each
-//! outcome the moment the server or gateway answers. A sender that dies mid-send leaves its
-//! rows leased; once the lease lapses another (or the restarted one) tries them again. The
-//! only window for a second copy is between the server's acceptance and that one UPDATE,
-//! which is kept as short as a statement: nothing else happens in between.
+//! outcome. A sender that dies mid-send leaves its rows leased; once the lease lapses another
+//! (or the restarted one) tries them again. Email is recorded as sent just before the SMTP
+//! server can take it (see `channels::gate`), so that retry never makes a second copy; SMS
+//! and files are recorded the moment the gateway answers or the file is written.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use futures::StreamExt;
 use kit::{shutdown::Shutdown, time::now_ms};
@@ -12,7 +18,7 @@ use rand::Rng;
 use tokio::sync::Notify;
 
 use crate::{
-    channels::{Channels, Outgoing, SendError},
+    channels::{Channels, Commit, Outgoing, SendError},
     store::{Channel, Claimed, DeliveryStore, Outcome},
 };
 
@@ -88,36 +94,73 @@ impl Sender {
         }
     }
 
-    async fn deliver(&self, delivery: Claimed) {
+    /// Records `id` as sent; the SMTP adapter runs it just before the end of DATA.
+    fn commit(&self, id: &str, committed: Arc<AtomicBool>) -> Commit {
+        let (store, id) = (self.store.clone(), id.to_owned());
+        Box::pin(async move {
+            store
+                .finish(&id, &Outcome::Sent, now_ms())
+                .await
+                .map_err(|error| error.to_string())?;
+            committed.store(true, Ordering::SeqCst);
+            Ok(())
+        })
+    }
+
+    async fn send(&self, delivery: &Claimed, committed: &Arc<AtomicBool>) -> Result<(), SendError> {
         let outgoing = Outgoing {
             id: delivery.id.clone(),
             recipient: delivery.recipient.clone(),
             subject: delivery.subject.clone(),
             body: delivery.body.clone(),
         };
-        let sent = match (delivery.channel, &self.channels.sms) {
+        match (delivery.channel, &self.channels.sms) {
             (Channel::Sms, Some(sms)) => sms.send(&outgoing).await,
             (Channel::Sms, None) => Err(SendError::Permanent(
                 "no SMS gateway is configured (--sms-gateway-url)".into(),
             )),
-            _ => self.channels.mail.send(&outgoing).await,
-        };
+            _ => {
+                let commit = self.commit(&delivery.id, committed.clone());
+                self.channels.mail.send(&outgoing, commit).await
+            }
+        }
+    }
+
+    async fn deliver(&self, delivery: Claimed) {
+        let committed = Arc::new(AtomicBool::new(false));
+        let sent = self.send(&delivery, &committed).await;
         let now = now_ms();
+        let retry_at = now + self.settings.retry_delay(delivery.attempts).as_millis() as i64;
         let outcome = match sent {
             Ok(()) => Outcome::Sent,
             Err(SendError::Permanent(error)) => Outcome::Dead { error },
-            Err(SendError::Transient(error)) => Outcome::Retry {
+            // Recorded and then unanswered: the end of the message went out, so another
+            // try could make a second copy. It stays SENT.
+            Err(SendError::Unanswered(error)) if committed.load(Ordering::SeqCst) => {
+                tracing::warn!(delivery = %delivery.id, %error, "sent, but the answer was lost");
+                Outcome::Sent
+            }
+            Err(SendError::Transient(error) | SendError::Unanswered(error)) => Outcome::Retry {
                 error,
-                at_ms: now + self.settings.retry_delay(delivery.attempts).as_millis() as i64,
+                at_ms: retry_at,
             },
         };
-        if let Err(error) = self.store.finish(&delivery.id, &outcome, now).await {
-            // The lease lapses and the row is tried again: a copy is better than a loss.
-            tracing::error!(%error, delivery = %delivery.id, "recording a send failed");
-            return;
+        // Recorded already when the adapter committed before the server took the message;
+        // a refusal after that overrides it.
+        let recorded = outcome == Outcome::Sent && committed.load(Ordering::SeqCst);
+        if !recorded {
+            if let Err(error) = self.store.finish(&delivery.id, &outcome, now).await {
+                // The lease lapses and the row is tried again.
+                tracing::error!(%error, delivery = %delivery.id, "recording a send failed");
+                return;
+            }
         }
+        self.count(&delivery, &outcome, now);
+    }
+
+    fn count(&self, delivery: &Claimed, outcome: &Outcome, now: i64) {
         let kind = delivery.kind.as_str();
-        match &outcome {
+        match outcome {
             Outcome::Sent => {
                 metrics::counter!("votemesh_notify_sent_total", "kind" => kind).increment(1);
                 let delay = (now - delivery.source_at_ms).max(0) as f64 / 1000.0;

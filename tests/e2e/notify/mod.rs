@@ -49,28 +49,33 @@ impl NotifyTest {
         Self::build(QUICK, |_| {}, Some(wiring.clone())).await
     }
 
+    /// Every topic and group is this test's own, on the broker or on the in-process bus
+    /// that every test of this process shares.
     async fn build(tune: Tune, user: fn(&mut svc_user::Config), kafka: Option<Wiring>) -> Self {
         let smtp = SmtpSink::start().await.expect("SMTP server starts");
         let sms = SmsGateway::start().await.expect("SMS gateway starts");
         let (smtp_url, sms_url) = (smtp.url(), sms.url());
-        let (for_user, for_voting, for_notify) = (kafka.clone(), kafka.clone(), kafka);
+        let on_kafka = kafka.is_some();
+        let brokers = move || on_kafka.then(crate::support::kafka);
+        let wiring = kafka.unwrap_or_else(Wiring::fresh);
+        let (for_user, for_candidate, for_voting, for_notify) =
+            (wiring.clone(), wiring.clone(), wiring.clone(), wiring);
         let mesh = spawn_mesh_with(MeshOptions {
             user: Instances::one().configured(move |config: &mut svc_user::Config| {
                 config.bench_only_insecure_password_hash = true;
                 config.bench_only_trust_registered_emails = false;
-                if let Some(wiring) = &for_user {
-                    config.kafka_brokers = Some(crate::support::kafka());
-                    config.contact_topic = contact_topic(wiring);
-                }
+                config.kafka_brokers = brokers();
+                config.contact_topic = contact_topic(&for_user);
                 user(config);
             }),
-            candidate: Instances::one(),
+            candidate: Instances::one().configured(move |config: &mut svc_candidate::Config| {
+                config.kafka_brokers = brokers();
+                config.notification_topic = request_topic(&for_candidate);
+            }),
             voting: Instances::one().configured(move |config: &mut svc_voting::Config| {
-                if let Some(wiring) = &for_voting {
-                    config.kafka_brokers = Some(crate::support::kafka());
-                    config.ballot_topic = wiring.ballot_topic.clone();
-                    config.vote_topic = wiring.vote_topic.clone();
-                }
+                config.kafka_brokers = brokers();
+                config.ballot_topic = for_voting.ballot_topic.clone();
+                config.vote_topic = for_voting.vote_topic.clone();
             }),
             notify: Instances::one().configured(move |config: &mut svc_notify::Config| {
                 config.smtp_url = Some(smtp_url.clone());
@@ -78,12 +83,11 @@ impl NotifyTest {
                 config.sms_gateway_auth = Some("Basic QUM6dG9rZW4=".into());
                 config.retry_base_ms = 300;
                 config.retry_max_ms = 1000;
-                if let Some(wiring) = &for_notify {
-                    config.kafka_brokers = Some(crate::support::kafka());
-                    config.vote_topic = wiring.vote_topic.clone();
-                    config.contact_topic = contact_topic(wiring);
-                    config.consumer_group = wiring.group.clone();
-                }
+                config.kafka_brokers = brokers();
+                config.vote_topic = for_notify.vote_topic.clone();
+                config.contact_topic = contact_topic(&for_notify);
+                config.notification_topic = request_topic(&for_notify);
+                config.consumer_group = for_notify.group.clone();
                 tune(config);
             }),
             edge: Box::new(unthrottled_voters),
@@ -179,6 +183,11 @@ pub use config::eml_to;
 /// The verification topic of one test's wiring.
 pub fn contact_topic(wiring: &Wiring) -> String {
     format!("{}.contact", wiring.vote_topic)
+}
+
+/// The invitation and reminder topic of one test's wiring.
+pub fn request_topic(wiring: &Wiring) -> String {
+    format!("{}.requests", wiring.vote_topic)
 }
 
 /// Enters `code` for the caller's address of `kind`.

@@ -99,6 +99,20 @@ async fn reminders_reach_each_non_voter_once_per_round() {
         .await;
     assert_eq!(status, 200, "{body}");
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut per_recipient = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for mail in test.smtp.messages().expect("log") {
+        per_recipient
+            .entry(mail.to.join(","))
+            .or_default()
+            .push(mail.subject);
+    }
+    let twice: Vec<_> = per_recipient.iter().filter(|(_, s)| s.len() > 2).collect();
+    assert!(twice.is_empty(), "{twice:?}");
+    let strangers: Vec<_> = per_recipient
+        .iter()
+        .filter(|(to, _)| !roll.contains(to))
+        .collect();
+    assert!(strangers.is_empty(), "mail for others: {strangers:?}");
     assert_eq!(
         test.smtp.messages().expect("log").len(),
         400,

@@ -60,7 +60,8 @@ pub struct SmtpSink {
 }
 
 impl SmtpSink {
-    /// Starts the server on a free loopback port and waits until it accepts connections.
+    /// Starts the server on a free loopback port and waits until it accepts connections. A
+    /// port another test took meanwhile is left to it, and another one picked.
     pub async fn start() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("a directory for the mail log")?;
         let mut sink = Self {
@@ -69,8 +70,17 @@ impl SmtpSink {
             process: None,
             _dir: dir,
         };
-        sink.restart().await?;
-        Ok(sink)
+        let deadline = Instant::now() + START;
+        loop {
+            match sink.spawn_once().await {
+                Ok(process) => {
+                    sink.process = Some(process);
+                    return Ok(sink);
+                }
+                Err(Attempt::Busy(_)) if Instant::now() < deadline => sink.port = free_port(),
+                Err(Attempt::Busy(error) | Attempt::Failed(error)) => return Err(error),
+            }
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -121,19 +131,27 @@ impl SmtpSink {
         }
     }
 
-    /// Kills the server; the port and the messages so far stay for [`SmtpSink::restart`].
+    /// Takes the server down: until [`SmtpSink::restart`] it answers every EHLO, HELO and
+    /// MAIL with 421 (service not available) and accepts nothing. It keeps its port, so no
+    /// other test's server can take the port and receive this test's mail meanwhile.
     pub async fn stop(&mut self) {
-        if let Some(process) = self.process.take() {
-            // Dropping the guard kills and reaps it, so the port is closed on return.
-            tokio::task::spawn_blocking(move || drop(process))
-                .await
-                .expect("join");
-        }
+        std::fs::write(self.down_flag(), b"").expect("the sink's down flag");
     }
 
-    /// Starts the server again on the same port, appending to the same file.
+    fn down_flag(&self) -> PathBuf {
+        self.log.with_extension("jsonl.down")
+    }
+
+    /// Brings the server back on the same port, appending to the same file.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
-        self.stop().await;
+        match std::fs::remove_file(self.down_flag()) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error).context("removing the down flag"),
+        }
+        if self.process.is_some() {
+            return Ok(());
+        }
         let deadline = Instant::now() + START;
         loop {
             match self.spawn_once().await {

@@ -6,11 +6,14 @@ Usage: python3 smtp_sink.py PORT LOG
 
 Recipients steer the replies, so a test can provoke failures without reconfiguring the
 server: a local part starting with `reject-` gets a permanent 550, one starting with
-`defer-` a transient 451. Prints `ready 127.0.0.1:PORT` once it accepts connections, or
+`defer-` a transient 451. While a file LOG.down exists the server is "down": it answers
+every EHLO, HELO and MAIL with 421 (service not available) and takes nothing, yet keeps its
+port, so no other test's server can take it meanwhile. Prints `ready 127.0.0.1:PORT` once it accepts connections, or
 `busy <error>` and exits when it cannot listen on the port (the caller may try again).
 """
 
 import json
+import os
 import signal
 import socket
 import sys
@@ -21,13 +24,37 @@ from aiosmtpd.controller import Controller
 HOST = "127.0.0.1"
 REJECT = "550 5.1.1 mailbox unavailable"
 DEFER = "451 4.3.0 try again later"
+DOWN = "421 4.3.2 service not available"
 
 
 class Sink:
-    def __init__(self, log):
+    def __init__(self, log, down_flag):
         self.log = log
+        self.down_flag = down_flag
         # aiosmtpd may serve several sessions at once; one line must never interleave.
         self.lock = threading.Lock()
+
+    def down(self):
+        return os.path.exists(self.down_flag)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        if self.down():
+            return [DOWN]
+        session.host_name = hostname
+        return responses
+
+    async def handle_HELO(self, server, session, envelope, hostname):
+        if self.down():
+            return DOWN
+        session.host_name = hostname
+        return "250 {}".format(server.hostname)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.down():
+            return DOWN
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.rsplit("@", 1)[0].lower()
@@ -65,7 +92,7 @@ def main():
     port, path = int(sys.argv[1]), sys.argv[2]
     with open(path, "a", encoding="utf-8") as log:
         # SMTPUTF8, so that a client may send non-ASCII addresses as lettre can.
-        controller = Controller(Sink(log), hostname=HOST, port=port, enable_SMTPUTF8=True)
+        controller = Controller(Sink(log, path + ".down"), hostname=HOST, port=port, enable_SMTPUTF8=True)
         try:
             # Controller.start() notices a taken port only after its 5 s ready timeout.
             probe_port(port)

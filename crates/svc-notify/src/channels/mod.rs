@@ -11,11 +11,17 @@ use anyhow::Context;
 use async_trait::async_trait;
 use lettre::{
     message::{header::ContentType, Mailbox},
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    Message,
 };
 use tokio::io::AsyncWriteExt;
 
 use crate::SmsFormat;
+
+mod gate;
+mod smtp;
+
+pub use gate::Commit;
+pub use smtp::SmtpMailer;
 
 /// One message to send. `id` is the delivery's id: it names the message (Message-ID, file)
 /// so a copy is recognisable as the same message.
@@ -33,14 +39,22 @@ pub enum SendError {
     /// Refused for good (an SMTP 5xx, a gateway 4xx, an unusable address).
     #[error("refused: {0}")]
     Permanent(String),
-    /// Worth another try (a timeout, a connection failure, an SMTP 4xx, a gateway 5xx).
+    /// Refused for now, or failed before the message could reach anyone: worth another try
+    /// (a connection failure, an SMTP 4xx, a gateway 5xx).
     #[error("failed for now: {0}")]
     Transient(String),
+    /// No answer (a timeout, a dropped connection): the message may or may not have been
+    /// taken. Tried again only if it was not yet recorded as sent.
+    #[error("no answer: {0}")]
+    Unanswered(String),
 }
 
 #[async_trait]
 pub trait Mailer: Send + Sync {
-    async fn send(&self, mail: &Outgoing) -> Result<(), SendError>;
+    /// Sends `mail`. An adapter that can hold a message back at the last moment runs
+    /// `commit` (which records it as sent) right before the server can take it; one that
+    /// cannot (a file, written idempotently) leaves it, and the caller records afterwards.
+    async fn send(&self, mail: &Outgoing, commit: Commit) -> Result<(), SendError>;
 }
 
 #[async_trait]
@@ -69,55 +83,6 @@ fn message(from: &Mailbox, mail: &Outgoing) -> Result<Message, SendError> {
         .header(ContentType::TEXT_PLAIN)
         .body(mail.body.clone())
         .map_err(|error| SendError::Permanent(format!("building the message: {error}")))
-}
-
-/// Email over SMTP: pooled connections, STARTTLS or implicit TLS as the URL says.
-pub struct SmtpMailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-    from: Mailbox,
-    timeout: Duration,
-}
-
-impl SmtpMailer {
-    /// `url` as lettre reads it: `smtp://[user:pass@]host[:port][?tls=required|opportunistic]`
-    /// or `smtps://…`.
-    pub fn new(url: &str, from: Mailbox, timeout: Duration) -> Result<Self, String> {
-        let parsed = url::Url::parse(url).map_err(|error| format!("{url:?}: {error}"))?;
-        if !matches!(parsed.scheme(), "smtp" | "smtps") {
-            return Err(format!("{url:?}: the scheme must be smtp or smtps"));
-        }
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|error| format!("{url:?}: {error}"))?
-            .timeout(Some(timeout))
-            .build();
-        Ok(Self {
-            transport,
-            from,
-            timeout,
-        })
-    }
-}
-
-fn smtp_error(error: lettre::transport::smtp::Error) -> SendError {
-    if error.is_permanent() {
-        SendError::Permanent(error.to_string())
-    } else {
-        SendError::Transient(error.to_string())
-    }
-}
-
-#[async_trait]
-impl Mailer for SmtpMailer {
-    async fn send(&self, mail: &Outgoing) -> Result<(), SendError> {
-        let message = message(&self.from, mail)?;
-        match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(smtp_error(error)),
-            Err(_) => Err(SendError::Transient(
-                "the SMTP server did not answer in time".into(),
-            )),
-        }
-    }
 }
 
 async fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), SendError> {
@@ -150,7 +115,7 @@ impl FileMailer {
 
 #[async_trait]
 impl Mailer for FileMailer {
-    async fn send(&self, mail: &Outgoing) -> Result<(), SendError> {
+    async fn send(&self, mail: &Outgoing, _commit: Commit) -> Result<(), SendError> {
         let text = message(&self.from, mail)?.formatted();
         // Named by delivery, so a resend overwrites rather than duplicates.
         write_new_file(&self.dir.join(format!("{}.eml", mail.id)), &text).await
