@@ -1,7 +1,8 @@
 //! Whether a token's account may still act, with which role, and whether its email is
 //! proven: asked of svc-user and cached for [`ACCOUNT_STATUS_TTL`], so disabling or demoting
-//! takes effect within that time everywhere, not when the token expires. An unverified
-//! standing is not cached, so a voter who has just proven their email may vote at once.
+//! takes effect within that time everywhere, not when the token expires. A cast by a caller
+//! this cache still calls unverified is checked afresh by svc-voting, so a voter who has just
+//! proven their email votes at once.
 
 use async_trait::async_trait;
 use kit::{
@@ -24,12 +25,6 @@ fn standing_of(status: &GetAccountStatusResponse) -> Option<Standing> {
         role: Role::try_from(status.role).unwrap_or(Role::Voter),
         email_verified: status.email_verified,
     })
-}
-
-/// Whether an answer may be reused for the TTL: any but an unverified standing, which the
-/// owner may change at any moment by entering their code.
-fn worth_keeping(standing: &Option<Standing>) -> bool {
-    standing.is_none_or(|standing| standing.email_verified)
 }
 
 impl RemoteAccounts {
@@ -57,7 +52,7 @@ impl RemoteAccounts {
 impl AccountStatus for RemoteAccounts {
     async fn standing(&self, user_id: &str) -> Result<Option<Standing>, ServiceError> {
         self.cache
-            .get_or_load_keeping(&user_id.to_owned(), worth_keeping, || self.ask(user_id))
+            .get_or_load(&user_id.to_owned(), || self.ask(user_id))
             .await
     }
 }
@@ -90,12 +85,5 @@ mod tests {
         );
         assert_eq!(standing_of(&status(true, true, true)), None, "disabled");
         assert_eq!(standing_of(&status(false, false, false)), None, "gone");
-    }
-
-    #[test]
-    fn only_unverified_standings_are_asked_again_each_time() {
-        assert!(worth_keeping(&standing_of(&status(true, false, true))));
-        assert!(worth_keeping(&None));
-        assert!(!worth_keeping(&standing_of(&status(true, false, false))));
     }
 }

@@ -148,6 +148,7 @@ impl App {
         let relay = outbox_relay(&config, &store).await?;
         let (store, commit_workers) = cast_store(&config, store);
         let voting = Voting {
+            users: users.clone(),
             store,
             lock,
             directory: ElectionDirectory::new(

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use kit::{auth::Caller, discovery::Balanced, ServiceError};
 use proto_gen::{
     election::v1::election_service_server::SERVICE_NAME as ELECTIONS,
+    user::v1::user_service_server::SERVICE_NAME as USERS,
     user::v1::Role,
     voting::v1::{CastBallotRequest, Selection},
 };
@@ -79,7 +80,9 @@ fn voting(store: SeaVotingStore, lock: Arc<CountingLock>) -> Voting {
         kit::config::local(["--internal-token=s3cret"]).expect("common args");
     let nobody = Balanced::fixed(ELECTIONS, &[], Duration::from_secs(1));
     let elections = clients::ElectionClient::new(nobody, &common).expect("client");
+    let no_users = Balanced::fixed(USERS, &[], Duration::from_secs(1));
     Voting {
+        users: clients::UserClient::new(no_users, &common).expect("client"),
         store: Arc::new(store),
         lock,
         directory: ElectionDirectory::new(elections, Duration::from_secs(1)),

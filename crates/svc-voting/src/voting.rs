@@ -43,6 +43,9 @@ pub struct Voting {
     pub crash_after_commit: bool,
     /// Told after each commit, so the relay publishes at once.
     pub outbox_written: Arc<tokio::sync::Notify>,
+    /// Asked afresh when a caller arrives unverified: standings are cached for seconds, and
+    /// a voter who has just entered their code must not be turned away for that.
+    pub users: clients::UserClient,
 }
 
 /// Why a caller whose email is not proven may not cast, and what to do about it.
@@ -72,6 +75,17 @@ impl Voting {
             .collect()
     }
 
+    /// Whether svc-user says now that the caller's email is proven; no answer counts as no.
+    async fn proven_now(&self, user_id: &str) -> bool {
+        match self.users.get_account_status(user_id).await {
+            Ok(status) => status.exists && !status.disabled && status.email_verified,
+            Err(error) => {
+                tracing::warn!(%error, "cannot confirm the caller's email; refusing the cast");
+                false
+            }
+        }
+    }
+
     pub async fn cast(
         &self,
         caller: &Caller,
@@ -84,7 +98,7 @@ impl Voting {
             .candidate_ids;
         // Before the election is looked up, the lock taken or anything written: an
         // unproven address may belong to someone else, and one person must not vote as many.
-        if !caller.email_verified {
+        if !caller.email_verified && !self.proven_now(&caller.user_id).await {
             return Err(ServiceError::FailedPrecondition(UNVERIFIED_EMAIL.into()));
         }
         let view = self.directory.view(&election_id, &caller.user_id).await?;
