@@ -185,7 +185,8 @@ impl Voting {
         let cast = Cast {
             election_id: election_id.to_owned(),
             voter_id: caller.user_id.clone(),
-            cast_at_ms: now,
+            // The hour only: an exact time would line a participation up with its ballot.
+            cast_at_ms: hour,
             ballot_id: ballot_id.clone(),
             selection: choices.join(","),
             receipt_hash: self.receipt_hash(&receipt_code),

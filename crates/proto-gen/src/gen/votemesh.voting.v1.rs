@@ -43,7 +43,8 @@ pub struct GetMyParticipationResponse {
     /// True when the caller has voted.
     #[prost(bool, tag = "1")]
     pub voted: bool,
-    /// When, if voted.
+    /// The hour the participation was recorded in, if voted: no exact time is kept, so that
+    /// none can line a participation up with its ballot.
     #[prost(message, optional, tag = "2")]
     pub cast_at: ::core::option::Option<::prost_types::Timestamp>,
 }
