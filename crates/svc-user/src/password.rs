@@ -88,6 +88,28 @@ impl PasswordHasher {
         .map_err(ServiceError::internal)?;
         Ok(matches && account_exists)
     }
+
+    /// Whether a hash that just verified falls short of the current policy, so that login
+    /// can replace it: raising the policy then upgrades accounts as their owners sign in.
+    /// Cheap (a parse, no hashing), so it can run on every login.
+    pub fn needs_rehash(&self, stored_hash: &str) -> bool {
+        // Unparsable cannot have verified; if it somehow did, a fresh hash is the safe answer.
+        let Ok(parsed) = PasswordHash::new(stored_hash) else {
+            return true;
+        };
+        if parsed.algorithm != argon2::ARGON2ID_IDENT
+            || parsed.version != Some(Version::V0x13.into())
+        {
+            return true;
+        }
+        let Ok(params) = Params::try_from(&parsed) else {
+            return true;
+        };
+        let policy = self.argon.params();
+        params.m_cost() < policy.m_cost()
+            || params.t_cost() < policy.t_cost()
+            || params.p_cost() < policy.p_cost()
+    }
 }
 
 #[cfg(test)]
@@ -114,5 +136,39 @@ mod tests {
             .verify("votemesh dummy password for unknown accounts".into(), None)
             .await
             .expect("verify"));
+    }
+
+    /// A PHC string for `password` made with explicit settings, as an older policy would have.
+    fn hash_with(algorithm: Algorithm, version: Version, m: u32, t: u32, p: u32) -> String {
+        let params = Params::new(m, t, p, None).expect("params");
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        Argon2::new(algorithm, version, params)
+            .hash_password(b"correct horse battery", &salt)
+            .expect("hash")
+            .to_string()
+    }
+
+    #[test]
+    fn below_policy_hashes_need_a_rehash_and_current_ones_do_not() {
+        let owasp = PasswordHasher::new(HashStrength::Owasp, 1).expect("hasher");
+        let id = Algorithm::Argon2id;
+        assert!(!owasp.needs_rehash(&hash_with(id, Version::V0x13, 19_456, 2, 1)));
+        // Stronger than policy in every dimension is left alone: no downgrade.
+        assert!(!owasp.needs_rehash(&hash_with(id, Version::V0x13, 32_768, 3, 2)));
+        for weaker in [
+            hash_with(id, Version::V0x13, 256, 1, 1),
+            hash_with(id, Version::V0x13, 19_455, 2, 1),
+            hash_with(id, Version::V0x13, 65_536, 1, 1),
+            hash_with(Algorithm::Argon2i, Version::V0x13, 19_456, 2, 1),
+            hash_with(Algorithm::Argon2d, Version::V0x13, 19_456, 2, 1),
+            hash_with(id, Version::V0x10, 19_456, 2, 1),
+            "not a PHC string".to_owned(),
+        ] {
+            assert!(owasp.needs_rehash(&weaker), "{weaker}");
+        }
+        // The bench policy is weaker, so an OWASP hash already meets it.
+        let bench = PasswordHasher::new(HashStrength::BenchOnlyInsecure, 1).expect("hasher");
+        assert!(!bench.needs_rehash(&hash_with(id, Version::V0x13, 19_456, 2, 1)));
+        assert!(!bench.needs_rehash(&hash_with(id, Version::V0x13, 256, 1, 1)));
     }
 }
