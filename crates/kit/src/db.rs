@@ -120,11 +120,22 @@ pub async fn connect(
     let is_postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
     if is_postgres {
         let bootstrap = Database::connect(options(url, 1)).await?;
-        tolerate_concurrent_create(
-            bootstrap
-                .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-                .await,
-        )?;
+        // Only when missing: PostgreSQL checks CREATE on the database before IF NOT EXISTS,
+        // and a least-privilege role owns its schema without holding that right.
+        let exists = scalar::<i32>(
+            &bootstrap,
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = $1",
+            [schema.into()],
+        )
+        .await?
+        .is_some();
+        if !exists {
+            tolerate_concurrent_create(
+                bootstrap
+                    .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                    .await,
+            )?;
+        }
         bootstrap.close().await?;
         let mut opts = options(url, max_connections);
         opts.set_schema_search_path(schema);
