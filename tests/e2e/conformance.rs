@@ -49,6 +49,7 @@ async fn instances_starting_together_share_one_signing_key() {
     let database_url = fresh_database().await;
     let config: svc_user::Config = kit::config::local([
         "--internal-token=unused",
+        "--signing-key-secret=one seal for all",
         &format!("--database-url={database_url}"),
     ])
     .expect("svc-user config");

@@ -5,7 +5,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use svc_user::store::{SeaUserStore, UserStore};
+use svc_user::store::SeaUserStore;
 
 use crate::support::*;
 
@@ -54,10 +54,11 @@ async fn forged_tokens_are_rejected_and_change_nothing() {
     let store = SeaUserStore::open(&mesh.database_url, 1)
         .await
         .expect("store");
-    let stored = store.signing_keys().await.expect("keys").remove(0);
-    let real_key =
-        SigningKey::from_bytes(&stored.secret_key.as_slice().try_into().expect("32 bytes"));
-    let kid = stored.kid.clone();
+    let seal = svc_user::Seal::new(&mesh.signing_key_secret).expect("seal");
+    let ring = svc_user::KeyRing::open(std::sync::Arc::new(store), seal)
+        .await
+        .expect("the stored keys open with the mesh's secret");
+    let (kid, real_key) = ring.signer();
     let header = json!({"alg": "EdDSA", "kid": kid, "typ": "JWT"});
     let claims = json!({
         "iss": "votemesh", "aud": "votemesh", "sub": victim.user_id, "role": "admin",

@@ -122,12 +122,41 @@ async fn votemesh_up_serves_a_round_trip_from_an_empty_directory() {
         exit.success(),
         "Ctrl-C/SIGTERM stops votemesh up cleanly: {exit}"
     );
-    receipt_survives_a_restart(&data_dir, port, &receipt).await;
+    secrets_are_kept_apart_and_owner_only(&data_dir);
+    secrets_survive_a_restart(&data_dir, port, &receipt, &session.access).await;
+}
+
+/// `votemesh up` keeps one file per secret, readable by its owner only, and no two alike.
+fn secrets_are_kept_apart_and_owner_only(data_dir: &std::path::Path) {
+    let secrets = ["internal-token", "receipt-secret", "signing-key-secret"].map(|name| {
+        let path = data_dir.join(name);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect(name).permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{name} is owner-only");
+        }
+        std::fs::read_to_string(&path).expect(name)
+    });
+    assert!(
+        secrets.iter().all(|secret| secret.len() >= 32),
+        "{secrets:?}"
+    );
+    assert!(
+        secrets[0] != secrets[1] && secrets[1] != secrets[2] && secrets[0] != secrets[2],
+        "each secret is its own"
+    );
 }
 
 /// Started again on the same directory, `votemesh up` keeps its secrets: the receipt from
-/// before the restart still verifies.
-async fn receipt_survives_a_restart(data_dir: &std::path::Path, port: u16, receipt: &str) {
+/// before the restart still verifies, and an access token signed before it still works (the
+/// sealed signing keys opened again).
+async fn secrets_survive_a_restart(
+    data_dir: &std::path::Path,
+    port: u16,
+    receipt: &str,
+    access: &str,
+) {
     let _again = ChildGuard::spawn(
         votemesh()
             .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
@@ -150,4 +179,10 @@ async fn receipt_survives_a_restart(data_dir: &std::path::Path, port: u16, recei
         },
     );
     verified.await;
+    let api = Rest::new(&format!("http://127.0.0.1:{port}"));
+    let (status, me) = api.get("/v1/me", Some(access)).await;
+    assert_eq!(
+        status, 200,
+        "the token from before the restart still works: {me}"
+    );
 }

@@ -28,5 +28,6 @@ mod registry;
 mod rest;
 mod results;
 mod roll_import;
+mod secrets;
 mod voting;
 mod voting_faults;

@@ -148,6 +148,8 @@ pub async fn spawn(args: &Args, shutdown: &Shutdown) -> anyhow::Result<Spawned> 
     drop_earlier_runs(&args.postgres).await?;
     let plan = Plan {
         internal_token: uuid::Uuid::new_v4().simple().to_string(),
+        receipt_secret: uuid::Uuid::new_v4().simple().to_string(),
+        signing_key_secret: uuid::Uuid::new_v4().simple().to_string(),
         database: Database::Shared(fresh_database(&args.postgres, "mesh").await?),
         redis_url: Some(args.redis.clone()),
         kafka_brokers: Some(args.kafka.clone()),

@@ -1,4 +1,4 @@
-//! Where the mesh runs: the shared secret, the database, Redis and Kafka. Each service's
+//! Where the mesh runs: its secrets, the database, Redis and Kafka. Each service's
 //! config comes from its own flag defaults plus this wiring, for the flags it declares.
 
 use std::path::PathBuf;
@@ -38,16 +38,35 @@ impl Database {
     }
 }
 
-/// The wiring every service of one mesh shares.
-#[derive(Clone, Debug)]
+/// The wiring every service of one mesh shares. Its `Debug` leaves the secrets out.
+#[derive(Clone)]
 pub struct Plan {
     /// The secret that authorizes service-to-service calls.
     pub internal_token: String,
+    /// svc-voting's key for receipt hashes, apart from the internal token every service
+    /// holds; it must outlive restarts, or old receipts stop verifying.
+    pub receipt_secret: String,
+    /// svc-user's key for sealing its token signing keys at rest; it must outlive restarts,
+    /// or svc-user cannot open its keys and refuses to start.
+    pub signing_key_secret: String,
     pub database: Database,
     /// Redis for every service with `--redis-url`; unset keeps their state in memory.
     pub redis_url: Option<String>,
     /// Kafka for every service with `--kafka-brokers`; unset uses the in-process bus.
     pub kafka_brokers: Option<String>,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("internal_token", &"<secret>")
+            .field("receipt_secret", &"<secret>")
+            .field("signing_key_secret", &"<secret>")
+            .field("database", &self.database)
+            .field("redis_url", &self.redis_url)
+            .field("kafka_brokers", &self.kafka_brokers)
+            .finish()
+    }
 }
 
 impl Plan {
@@ -58,6 +77,8 @@ impl Plan {
         let declares = |flag: &str| command.get_arguments().any(|a| a.get_long() == Some(flag));
         let wiring = [
             ("internal-token", Some(self.internal_token.clone())),
+            ("receipt-secret", Some(self.receipt_secret.clone())),
+            ("signing-key-secret", Some(self.signing_key_secret.clone())),
             ("registry-url", registry_url.map(str::to_owned)),
             ("database-url", Some(self.database.url_for::<S>())),
             ("redis-url", self.redis_url.clone()),
@@ -79,6 +100,8 @@ mod tests {
     fn plan(database: Database) -> Plan {
         Plan {
             internal_token: "s3cret".into(),
+            receipt_secret: "receipts".into(),
+            signing_key_secret: "seal".into(),
             database,
             redis_url: Some("redis://127.0.0.1:6379".into()),
             kafka_brokers: Some("127.0.0.1:9092".into()),
@@ -94,6 +117,7 @@ mod tests {
         assert_eq!(voting.kafka_brokers.as_deref(), Some("127.0.0.1:9092"));
         assert_eq!(voting.common.registry_url.as_deref(), Some("http://r"));
         assert_eq!(voting.common.internal_token, "s3cret");
+        assert_eq!(voting.receipt_secret, "receipts");
         // The rest comes from the flags' own defaults.
         assert_eq!(voting.cast_batch_max, 128);
 
@@ -108,6 +132,7 @@ mod tests {
         let user: svc_user::Config = plan.config(None).expect("user");
         let result: svc_result::Config = plan.config(None).expect("result");
         assert_eq!(user.database_url, "postgres://db/votemesh");
+        assert_eq!(user.signing_key_secret, "seal");
         assert_eq!(result.database_url, "postgres://db/votemesh");
     }
 

@@ -232,6 +232,30 @@ async fn signing_keys(store: &dyn UserStore) -> anyhow::Result<()> {
     let kids: Vec<_> = keys.iter().map(|k| k.kid.as_str()).collect();
     assert_eq!(kids, ["newer", "older"], "newest first");
     assert_eq!(keys[0].secret_key, vec![2u8; 32]);
+
+    // A compare-and-set, so two instances resealing one key do not both write.
+    assert!(
+        store
+            .replace_signing_key("newer", &[2; 32], vec![9; 61])
+            .await?
+    );
+    assert!(
+        !store
+            .replace_signing_key("newer", &[2; 32], vec![8; 61])
+            .await?
+    );
+    assert!(
+        !store
+            .replace_signing_key("gone", &[2; 32], vec![8; 61])
+            .await?
+    );
+    let keys = store.signing_keys().await?;
+    assert_eq!((keys[0].secret_key.clone(), keys.len()), (vec![9u8; 61], 2));
+    assert_eq!(
+        keys[1].secret_key,
+        vec![1u8; 32],
+        "the other key is untouched"
+    );
     Ok(())
 }
 

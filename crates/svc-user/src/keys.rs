@@ -1,6 +1,11 @@
 //! The signing key ring: the newest stored key signs; every stored key verifies. Keys are
 //! created on first start and picked up from the store on an unknown kid, so several
-//! instances and rotations agree.
+//! instances and rotations agree. They are sealed at rest (see [`seal`]); the store only
+//! ever sees sealed bytes.
+
+mod seal;
+#[cfg(test)]
+mod tests;
 
 use std::{
     sync::{Arc, Mutex, RwLock},
@@ -14,6 +19,8 @@ use kit::auth::{KeyProvider, KeySet};
 use crate::store::{SigningKeyRecord, UserStore};
 use kit::time::now_ms;
 
+pub use seal::{Seal, SealError};
+
 /// At most one reload per this interval, so random kids cannot hammer the database.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -25,47 +32,53 @@ struct Loaded {
 
 pub struct KeyRing {
     store: Arc<dyn UserStore>,
+    seal: Seal,
     loaded: RwLock<Loaded>,
     /// `None` until the first reload, so a fresh ring may reload at once.
     last_reload: Mutex<Option<Instant>>,
 }
 
-fn decode(record: &SigningKeyRecord) -> Option<SigningKey> {
-    let bytes: [u8; 32] = record.secret_key.as_slice().try_into().ok()?;
-    Some(SigningKey::from_bytes(&bytes))
+fn decode(seal: &Seal, record: &SigningKeyRecord) -> Result<SigningKey, SealError> {
+    let opened = seal.open(&record.kid, &record.secret_key)?;
+    Ok(SigningKey::from_bytes(opened.seed()))
 }
 
 /// The kid of the key created on first start. A fixed kid makes instances that start together
 /// on an empty database collide on the primary key, so they all end up with the one key.
 const FIRST_KID: &str = "initial";
 
-async fn load(store: &dyn UserStore) -> anyhow::Result<Loaded> {
+async fn create_first(store: &dyn UserStore, seal: &Seal) {
+    let mut seed = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+    let created = store
+        .insert_signing_key(SigningKeyRecord {
+            kid: FIRST_KID.into(),
+            secret_key: seal.seal(FIRST_KID, &seed),
+            created_at_ms: now_ms(),
+        })
+        .await;
+    match created {
+        Ok(()) => tracing::info!("created the first signing key"),
+        Err(error) => tracing::info!(%error, "another instance created the first signing key"),
+    }
+}
+
+/// Every stored key, opened; one that does not open fails the whole load, so a wrong secret
+/// stops the service instead of leaving it with fewer keys (or minting new ones).
+async fn load(store: &dyn UserStore, seal: &Seal) -> anyhow::Result<Loaded> {
     let mut records = store.signing_keys().await?;
     if records.is_empty() {
-        let mut seed = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
-        let created = store
-            .insert_signing_key(SigningKeyRecord {
-                kid: FIRST_KID.into(),
-                secret_key: seed.to_vec(),
-                created_at_ms: now_ms(),
-            })
-            .await;
-        match created {
-            Ok(()) => tracing::info!("created the first signing key"),
-            Err(error) => tracing::info!(%error, "another instance created the first signing key"),
-        }
+        create_first(store, seal).await;
         records = store.signing_keys().await?;
     }
     let newest = records
         .first()
         .ok_or_else(|| anyhow::anyhow!("no signing key after creating one"))?;
-    let signer =
-        decode(newest).ok_or_else(|| anyhow::anyhow!("stored signing key is malformed"))?;
+    let signer = decode(seal, newest)?;
     let verifiers = records
         .iter()
-        .filter_map(|record| Some((record.kid.clone(), decode(record)?.verifying_key())))
-        .collect();
+        .map(|record| Ok((record.kid.clone(), decode(seal, record)?.verifying_key())))
+        .collect::<Result<_, SealError>>()?;
     Ok(Loaded {
         signer_kid: newest.kid.clone(),
         signer,
@@ -73,11 +86,31 @@ async fn load(store: &dyn UserStore) -> anyhow::Result<Loaded> {
     })
 }
 
+/// Seals the keys stored before sealing existed, each once, in place.
+async fn reseal_legacy(store: &dyn UserStore, seal: &Seal) -> anyhow::Result<()> {
+    for record in store.signing_keys().await? {
+        if let seal::Opened::Legacy(seed) = seal.open(&record.kid, &record.secret_key)? {
+            let sealed = seal.seal(&record.kid, &seed);
+            if store
+                .replace_signing_key(&record.kid, &record.secret_key, sealed)
+                .await?
+            {
+                tracing::info!(kid = %record.kid, "sealed a signing key stored in the clear");
+            }
+        }
+    }
+    Ok(())
+}
+
 impl KeyRing {
-    pub async fn open(store: Arc<dyn UserStore>) -> anyhow::Result<Arc<Self>> {
-        let loaded = load(store.as_ref()).await?;
+    /// The ring over `store`, its keys sealed with `seal`. Fails when a stored key does not
+    /// open, naming the secret.
+    pub async fn open(store: Arc<dyn UserStore>, seal: Seal) -> anyhow::Result<Arc<Self>> {
+        reseal_legacy(store.as_ref(), &seal).await?;
+        let loaded = load(store.as_ref(), &seal).await?;
         Ok(Arc::new(Self {
             store,
+            seal,
             loaded: RwLock::new(loaded),
             last_reload: Mutex::new(None),
         }))
@@ -96,7 +129,12 @@ impl KeyRing {
             .signing_keys()
             .await?
             .iter()
-            .filter_map(|record| Some((record.kid.clone(), decode(record)?.verifying_key())))
+            .filter_map(|record| {
+                let key = decode(&self.seal, record)
+                    .inspect_err(|error| tracing::warn!(%error, "skipping a signing key"))
+                    .ok()?;
+                Some((record.kid.clone(), key.verifying_key()))
+            })
             .collect())
     }
 
@@ -108,7 +146,7 @@ impl KeyRing {
             }
             *last = Some(Instant::now());
         }
-        match load(self.store.as_ref()).await {
+        match load(self.store.as_ref(), &self.seal).await {
             Ok(fresh) => {
                 let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
                 // Keep signing with the key we have; only learn new verifiers.

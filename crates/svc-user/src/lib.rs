@@ -22,7 +22,7 @@ use proto_gen::user::v1::user_service_server::UserServiceServer;
 use tokio::{net::TcpListener, sync::Notify};
 use tonic::service::Routes;
 
-pub use keys::KeyRing;
+pub use keys::{KeyRing, Seal};
 pub use password::{HashStrength, PasswordHasher};
 pub use users::{
     CodeSettings, TokenSettings, Users, CODE_TRIES, CODE_TTL_MS, MAX_FIND_EMAILS,
@@ -44,6 +44,11 @@ pub struct Config {
     /// Database pool size.
     #[arg(long, env = "VOTEMESH_USER_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub max_connections: u32,
+    /// Seals the token signing keys at rest; required, and the same for every instance and
+    /// every restart (a different one cannot open the stored keys, and the service refuses
+    /// to start).
+    #[arg(long, env = "VOTEMESH_SIGNING_KEY_SECRET", hide_env_values = true)]
+    pub signing_key_secret: String,
     /// Access-token lifetime.
     #[arg(long, env = "VOTEMESH_ACCESS_TOKEN_TTL_SECONDS", default_value_t = 300)]
     pub access_token_ttl_seconds: u32,
@@ -134,7 +139,7 @@ async fn assemble(
         HashStrength::Owasp
     };
     let hasher = PasswordHasher::new(strength, config.hash_concurrency.unwrap_or(cores))?;
-    let keys = KeyRing::open(store.clone()).await?;
+    let keys = KeyRing::open(store.clone(), keys::Seal::new(&config.signing_key_secret)?).await?;
     let users = Arc::new(Users::new(
         store,
         hasher,
@@ -228,6 +233,7 @@ mod tests {
         let topic = format!("votemesh.test.contact.{}", uuid::Uuid::new_v4().simple());
         let config: Config = kit::config::local([
             "--internal-token=test-token".to_owned(),
+            "--signing-key-secret=test-seal".to_owned(),
             format!("--database-url={}", backend.url),
             format!("--contact-topic={topic}"),
             "--bench-only-insecure-password-hash".to_owned(),

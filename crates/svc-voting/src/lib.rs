@@ -69,9 +69,10 @@ pub struct Config {
     /// Partitions of each topic when it is created.
     #[arg(long, env = "VOTEMESH_TOPIC_PARTITIONS", default_value_t = 3)]
     pub topic_partitions: i32,
-    /// Key for receipt hashes; defaults to the internal token.
+    /// Key for receipt hashes; required, its own secret (never the internal token, which
+    /// every service holds), and kept across restarts so old receipts still verify.
     #[arg(long, env = "VOTEMESH_RECEIPT_SECRET", hide_env_values = true)]
-    pub receipt_secret: Option<String>,
+    pub receipt_secret: String,
     /// How long a cast lock holds before it lapses, in milliseconds.
     #[arg(long, env = "VOTEMESH_CAST_LOCK_TTL_MS", default_value_t = 5000)]
     pub lock_ttl_ms: u64,
@@ -137,6 +138,10 @@ impl App {
     /// Builds on a listener the caller bound (the mesh binds `config.common.listen`).
     pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let common = &config.common;
+        anyhow::ensure!(
+            !config.receipt_secret.is_empty(),
+            "--receipt-secret (VOTEMESH_RECEIPT_SECRET) must not be empty"
+        );
         let store = SeaVotingStore::open(&config.database_url, config.max_connections).await?;
         let registry = registry_for(common, "svc-voting")?;
         let users = UserClient::watch(&registry, common)?;
@@ -155,11 +160,7 @@ impl App {
                 elections,
                 Duration::from_millis(config.election_cache_ms),
             ),
-            receipt_key: config
-                .receipt_secret
-                .clone()
-                .unwrap_or_else(|| common.internal_token.clone())
-                .into_bytes(),
+            receipt_key: config.receipt_secret.clone().into_bytes(),
             topics: Topics {
                 ballots: config.ballot_topic.clone(),
                 votes: config.vote_topic.clone(),

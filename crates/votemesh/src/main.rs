@@ -69,6 +69,10 @@ struct BootstrapArgs {
     /// svc-user's database, e.g. postgres://…; defaults to the data directory's SQLite file.
     #[arg(long, env = "VOTEMESH_USER_DATABASE_URL")]
     database_url: Option<String>,
+    /// svc-user's signing key secret; defaults to the data directory's, and is required
+    /// with --database-url.
+    #[arg(long, env = "VOTEMESH_SIGNING_KEY_SECRET", hide_env_values = true)]
+    signing_key_secret: Option<String>,
     /// The admin's email.
     #[arg(long)]
     email: String,
@@ -94,11 +98,17 @@ fn on_signals() -> Shutdown {
     shutdown
 }
 
-/// The embedded default's service secret, kept in `<data-dir>/internal-token` (owner-only)
-/// so it survives restarts: receipts and pending verification codes are keyed by it.
-fn persistent_secret(data_dir: &std::path::Path) -> anyhow::Result<String> {
+/// The files `votemesh up` keeps its secrets in, under the data directory.
+const INTERNAL_TOKEN: &str = "internal-token";
+const RECEIPT_SECRET: &str = "receipt-secret";
+const SIGNING_KEY_SECRET: &str = "signing-key-secret";
+
+/// The embedded default's secret `name`, kept in `<data-dir>/<name>` (owner-only) so it
+/// survives restarts: receipts, pending verification codes and the sealed signing keys
+/// need the same secrets as before.
+fn persistent_secret(data_dir: &std::path::Path, name: &str) -> anyhow::Result<String> {
     use anyhow::Context;
-    let path = data_dir.join("internal-token");
+    let path = data_dir.join(name);
     if let Ok(secret) = std::fs::read_to_string(&path) {
         if !secret.trim().is_empty() {
             return Ok(secret.trim().to_owned());
@@ -122,7 +132,9 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     kit::telemetry::init(args.log_format);
     let shutdown = on_signals();
     let plan = Plan {
-        internal_token: persistent_secret(&args.data_dir)?,
+        internal_token: persistent_secret(&args.data_dir, INTERNAL_TOKEN)?,
+        receipt_secret: persistent_secret(&args.data_dir, RECEIPT_SECRET)?,
+        signing_key_secret: persistent_secret(&args.data_dir, SIGNING_KEY_SECRET)?,
         database: Database::SqliteDir(args.data_dir.clone()),
         redis_url: None,
         kafka_brokers: None,
@@ -163,15 +175,26 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
 
 async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
     kit::telemetry::init(LogFormat::Text);
-    let database = match args.database_url {
-        Some(url) => Database::Shared(url),
-        None => Database::SqliteDir(args.data_dir),
+    let (database, signing_key_secret) = match (args.database_url, args.signing_key_secret) {
+        (Some(url), Some(secret)) => (Database::Shared(url), secret),
+        (Some(_), None) => anyhow::bail!(
+            "--signing-key-secret (VOTEMESH_SIGNING_KEY_SECRET) is required with --database-url: \
+             svc-user's signing keys are sealed with it"
+        ),
+        (None, secret) => {
+            let secret = match secret {
+                Some(secret) => secret,
+                None => persistent_secret(&args.data_dir, SIGNING_KEY_SECRET)?,
+            };
+            (Database::SqliteDir(args.data_dir), secret)
+        }
     };
     database.prepare()?;
     let database_url = database.url_for::<svc_user::Config>();
     let config: svc_user::Config = kit::config::local([
-        "--internal-token=unused",
-        &format!("--database-url={database_url}"),
+        "--internal-token=unused".to_owned(),
+        format!("--database-url={database_url}"),
+        format!("--signing-key-secret={signing_key_secret}"),
     ])?;
     let (users, _keys) = svc_user::build_users(&config).await?;
     let admin = users

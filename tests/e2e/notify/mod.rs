@@ -196,10 +196,20 @@ pub async fn verify(api: &Rest, voter: &Session, kind: &str, code: &str) -> (u16
     api.post("/v1/me/verify", Some(&voter.access), body).await
 }
 
-/// The six-digit code in a message.
+/// The six-digit code a message gives: six digits standing alone right after "… is " or
+/// "…: " (as in "your code is 123456" or "Subject: Your votemesh code: 123456"); other runs
+/// of digits, as in a Message-ID, are not it.
 pub fn code_in(text: &str) -> String {
-    text.split(|c: char| !c.is_ascii_digit())
-        .find(|word| word.len() == 6)
+    ["is ", ": "]
+        .iter()
+        .flat_map(|lead| text.match_indices(lead).map(move |(at, _)| at + lead.len()))
+        .find_map(|start| {
+            let code: String = text[start..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            let next = text[start + code.len()..].chars().next();
+            (code.len() == 6 && !next.is_some_and(|c| c.is_ascii_alphanumeric())).then_some(code)
+        })
         .unwrap_or_else(|| panic!("no code in {text:?}"))
-        .to_owned()
 }

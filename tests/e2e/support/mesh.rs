@@ -22,7 +22,11 @@ pub use proto_gen::{
 pub struct Mesh {
     pub edge_url: String,
     pub registry_url: String,
+    /// The internal token.
     pub secret: String,
+    /// svc-voting's receipt secret and svc-user's signing key secret, fresh per mesh.
+    pub receipt_secret: String,
+    pub signing_key_secret: String,
     pub database_url: String,
     /// Each service's instance URLs.
     pub instances: InstanceUrls,
@@ -61,6 +65,8 @@ pub async fn spawn_mesh_with(mut options: MeshOptions) -> Mesh {
     let shutdown = Shutdown::new();
     let plan = Plan {
         internal_token: uuid::Uuid::new_v4().simple().to_string(),
+        receipt_secret: uuid::Uuid::new_v4().simple().to_string(),
+        signing_key_secret: uuid::Uuid::new_v4().simple().to_string(),
         database: Database::Shared(fresh_database().await),
         redis_url: None,
         kafka_brokers: None,
@@ -85,6 +91,8 @@ pub async fn spawn_mesh_with(mut options: MeshOptions) -> Mesh {
         edge_url: running.edge_url,
         registry_url: running.registry_url,
         secret: plan.internal_token.clone(),
+        receipt_secret: plan.receipt_secret.clone(),
+        signing_key_secret: plan.signing_key_secret.clone(),
         database_url: plan.database.url_for::<svc_user::Config>(),
         instances: running.instances,
         shutdown,

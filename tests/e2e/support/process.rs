@@ -11,7 +11,7 @@ pub fn votemesh() -> Command {
     Command::new(env!("CARGO_BIN_EXE_votemesh"))
 }
 
-/// `votemesh <service>` wired into `mesh` (its registry, secret and database) on an
+/// `votemesh <service>` wired into `mesh` (its registry, secrets and database) on an
 /// ephemeral port, logging warnings only, with a one-second lease so that a killed process
 /// leaves the registry soon; the caller adds what else the test needs.
 pub fn service_command(mesh: &Mesh, service: &str) -> Command {
@@ -22,6 +22,9 @@ pub fn service_command(mesh: &Mesh, service: &str) -> Command {
         .env("VOTEMESH_LISTEN", "127.0.0.1:0")
         .env("VOTEMESH_REGISTRY_URL", &mesh.registry_url)
         .env("VOTEMESH_INTERNAL_TOKEN", &mesh.secret)
+        // Only the services that declare them read these.
+        .env("VOTEMESH_RECEIPT_SECRET", &mesh.receipt_secret)
+        .env("VOTEMESH_SIGNING_KEY_SECRET", &mesh.signing_key_secret)
         .env(
             format!("VOTEMESH_{}_DATABASE_URL", service.to_uppercase()),
             &mesh.database_url,

@@ -71,8 +71,13 @@ async fn nothing_in_the_schema_or_the_events_links_a_voter_to_a_choice() {
         columns("participations").await,
         ["cast_at_ms", "election_id", "voter_id"]
     );
-    let exact = "SELECT COUNT(*) AS n FROM svc_voting.participations WHERE cast_at_ms % 3600000 <> 0";
-    assert_eq!(count(&db, exact).await, 0, "participations keep the hour only");
+    let exact =
+        "SELECT COUNT(*) AS n FROM svc_voting.participations WHERE cast_at_ms % 3600000 <> 0";
+    assert_eq!(
+        count(&db, exact).await,
+        0,
+        "participations keep the hour only"
+    );
 
     // Published events leave the outbox, so no pending pair lingers there.
     eventually(

@@ -135,6 +135,7 @@ pub enum Rotation {
 #[derive(Clone, Debug)]
 pub struct SigningKeyRecord {
     pub kid: String,
+    /// As the key ring wrote it (sealed); the store keeps the bytes opaque.
     pub secret_key: Vec<u8>,
     pub created_at_ms: i64,
 }
@@ -194,6 +195,14 @@ pub trait UserStore: Send + Sync {
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
     async fn insert_signing_key(&self, key: SigningKeyRecord) -> Result<(), StoreError>;
+    /// Stores `replacement` as key `kid`'s bytes if they still are `current`; false when
+    /// another writer changed them first (or the key is gone).
+    async fn replace_signing_key(
+        &self,
+        kid: &str,
+        current: &[u8],
+        replacement: Vec<u8>,
+    ) -> Result<bool, StoreError>;
 
     /// Creates the user with its first code and that code's event, all or nothing.
     async fn create_user_with_code(

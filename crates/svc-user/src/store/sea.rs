@@ -280,6 +280,21 @@ impl UserStore for SeaUserStore {
         Ok(())
     }
 
+    async fn replace_signing_key(
+        &self,
+        kid: &str,
+        current: &[u8],
+        replacement: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let replaced = signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::SecretKey, Expr::value(replacement))
+            .filter(signing_key::Column::Kid.eq(kid))
+            .filter(signing_key::Column::SecretKey.eq(current.to_vec()))
+            .exec(&self.db)
+            .await?;
+        Ok(replaced.rows_affected == 1)
+    }
+
     async fn create_user_with_code(
         &self,
         user: UserRecord,

@@ -25,6 +25,7 @@ impl Env {
     async fn on(backend: Backend) -> Self {
         let config: Config = kit::config::local([
             "--internal-token=test-token",
+            "--signing-key-secret=test-seal",
             &format!("--database-url={}", backend.url),
             "--bench-only-insecure-password-hash",
             "--hash-concurrency=2",
