@@ -18,6 +18,7 @@ mod forged_tokens;
 mod grpc_web;
 mod grpcurl;
 mod launcher;
+mod least_privilege;
 mod load_generator;
 mod native_grpc;
 mod notify;
