@@ -182,6 +182,19 @@ say "deployment manifests"
 cargo build --locked -p votemesh
 bash scripts/check-deploy.sh
 
+# Built on its own, as the release and the image are, votemesh has no bench-only or fault
+# switch at all: the features that add them come only with the test suite and the load
+# generator.
+say "no bench-only or fault switch without its feature"
+for args in "user --bench-only-insecure-password-hash" "user --bench-only-trust-registered-emails" \
+  "voting --fault-crash-after-commit"; do
+  # shellcheck disable=SC2086
+  if refused=$("$CARGO_TARGET_DIR/debug/votemesh" $args 2>&1); then
+    echo "votemesh $args was accepted"; exit 1
+  fi
+  echo "$refused" | grep -q "unexpected argument" || { echo "votemesh $args: $refused"; exit 1; }
+done
+
 say "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -69,7 +69,8 @@ pub struct Config {
     #[arg(long, env = "VOTEMESH_PASSWORD_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
     /// BENCH ONLY, INSECURE: a cheap password hash so a load test can register many voters
-    /// quickly. Never set it where real accounts live.
+    /// quickly. Only in builds with the `bench` feature, which release builds leave out.
+    #[cfg(any(test, feature = "bench"))]
     #[arg(long, env = "VOTEMESH_BENCH_ONLY_INSECURE_PASSWORD_HASH", hide = true)]
     pub bench_only_insecure_password_hash: bool,
     /// Kafka bootstrap servers; unset uses the in-process bus.
@@ -92,9 +93,25 @@ pub struct Config {
     )]
     pub verification_resend_seconds: u32,
     /// BENCH AND TEST ONLY, INSECURE: a registered email counts as proven without a code, so
-    /// a load test can register many voters. Never set it where real accounts live.
+    /// a load test can register many voters. Only in builds with the `bench` feature.
+    #[cfg(any(test, feature = "bench"))]
     #[arg(long, env = "VOTEMESH_BENCH_ONLY_TRUST_REGISTERED_EMAILS", hide = true)]
     pub bench_only_trust_registered_emails: bool,
+}
+
+/// The bench-only switches a config sets: (cheap password hash, trust registered emails).
+/// A build without the `bench` feature has neither, not even as flags.
+#[cfg(any(test, feature = "bench"))]
+fn bench_switches(config: &Config) -> (bool, bool) {
+    (
+        config.bench_only_insecure_password_hash,
+        config.bench_only_trust_registered_emails,
+    )
+}
+
+#[cfg(not(any(test, feature = "bench")))]
+fn bench_switches(_: &Config) -> (bool, bool) {
+    (false, false)
 }
 
 /// Builds the domain service from config: store, hasher, key ring. Nothing relays its outbox
@@ -132,7 +149,8 @@ async fn assemble(
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let strength = if config.bench_only_insecure_password_hash {
+    let (insecure_hash, trust_emails) = bench_switches(config);
+    let strength = if insecure_hash {
         tracing::warn!("BENCH ONLY: passwords are hashed with an insecure, cheap setting");
         HashStrength::BenchOnlyInsecure
     } else {
@@ -156,10 +174,10 @@ async fn assemble(
             outbox_written,
             ttl_ms: i64::from(config.verification_code_ttl_seconds) * 1000,
             resend_interval_ms: i64::from(config.verification_resend_seconds) * 1000,
-            trust_registered_emails: config.bench_only_trust_registered_emails,
+            trust_registered_emails: trust_emails,
         },
     ));
-    if config.bench_only_trust_registered_emails {
+    if trust_emails {
         tracing::warn!("BENCH/TEST ONLY: registered emails count as proven without a code");
     }
     Ok((users, keys))

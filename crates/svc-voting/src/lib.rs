@@ -85,9 +85,25 @@ pub struct Config {
     /// Cast transactions in flight at once.
     #[arg(long, env = "VOTEMESH_CAST_BATCH_WORKERS", default_value_t = 4)]
     pub cast_batch_workers: usize,
-    /// Test only: abort right after a commit, before publishing, to prove the outbox.
+    /// Test only: abort right after a commit, before publishing, to prove the outbox. Only in
+    /// builds with the `fault-injection` feature, which release builds leave out.
+    #[cfg(any(test, feature = "fault-injection"))]
     #[arg(long, env = "VOTEMESH_FAULT_CRASH_AFTER_COMMIT", hide = true)]
     pub fault_crash_after_commit: bool,
+}
+
+impl Config {
+    /// Whether the crash-after-commit fault is on.
+    #[cfg(any(test, feature = "fault-injection"))]
+    fn crash_after_commit(&self) -> bool {
+        self.fault_crash_after_commit
+    }
+
+    /// A build without the feature has no such fault, not even as a flag.
+    #[cfg(not(any(test, feature = "fault-injection")))]
+    fn crash_after_commit(&self) -> bool {
+        false
+    }
 }
 
 /// The relay that publishes BallotCast and VoteRecorded, creating their topics when missing.
@@ -166,7 +182,7 @@ impl App {
                 votes: config.vote_topic.clone(),
             },
             lock_ttl: Duration::from_millis(config.lock_ttl_ms),
-            crash_after_commit: config.fault_crash_after_commit,
+            crash_after_commit: config.crash_after_commit(),
             outbox_written: relay.waker(),
         };
         // A group of this instance's own, so every instance sees every change; the topic is
@@ -191,7 +207,7 @@ impl App {
             verifier,
         )?;
         // With the crash fault on, nothing may publish before the abort.
-        let relay = (!config.fault_crash_after_commit).then_some(relay);
+        let relay = (!config.crash_after_commit()).then_some(relay);
         Ok(Self {
             server,
             relay,
