@@ -180,7 +180,7 @@ impl Planner {
             template: "verification",
             election_id: "",
             user_id: &event.user_id,
-            source_at_ms: millis(event.expires_at.as_ref()) - 15 * 60 * 1000,
+            source_at_ms: millis(event.requested_at.as_ref()),
         };
         let values = [
             ("code", event.code.as_str()),

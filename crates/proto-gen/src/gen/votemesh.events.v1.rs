@@ -81,6 +81,9 @@ pub struct ContactVerificationRequested {
     /// The account's display name, for the greeting.
     #[prost(string, tag = "7")]
     pub display_name: ::prost::alloc::string::String,
+    /// When the code was issued.
+    #[prost(message, optional, tag = "8")]
+    pub requested_at: ::core::option::Option<::prost_types::Timestamp>,
 }
 /// Published by svc-candidate: a batch of roll entries (at most 500) to invite or remind.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

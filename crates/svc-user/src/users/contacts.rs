@@ -145,6 +145,7 @@ impl Users {
             code: code.clone(),
             expires_at: Some(timestamp(expires_at_ms)),
             display_name: display_name.to_owned(),
+            requested_at: Some(timestamp(now)),
         };
         CodeIssue {
             code: ContactCode {
