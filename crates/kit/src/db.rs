@@ -17,6 +17,9 @@ pub struct Migration {
     pub statements: &'static [&'static str],
     /// Run on PostgreSQL only: settings SQLite has no counterpart for.
     pub postgres_only: &'static [&'static str],
+    /// Run on SQLite only: what PostgreSQL has no need of (e.g. rebuilding a table
+    /// `WITHOUT ROWID`).
+    pub sqlite_only: &'static [&'static str],
 }
 
 /// Each dialect token with its PostgreSQL and SQLite spelling.
@@ -219,11 +222,11 @@ pub async fn migrate(db: &DatabaseConnection, migrations: &[Migration]) -> anyho
         if applied {
             continue;
         }
-        let postgres_only = match backend {
+        let only_here = match backend {
             DatabaseBackend::Postgres => migration.postgres_only,
-            _ => &[],
+            _ => migration.sqlite_only,
         };
-        for sql in migration.statements.iter().chain(postgres_only) {
+        for sql in migration.statements.iter().chain(only_here) {
             txn.execute_unprepared(&for_backend(backend, sql)).await?;
         }
         txn.execute(statement(

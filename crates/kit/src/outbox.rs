@@ -43,6 +43,7 @@ pub const fn queue_tuning(version: i64) -> Migration {
             "ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0.0, \
              autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0)",
         ],
+        sqlite_only: &[],
     }
 }
 
@@ -289,6 +290,7 @@ mod tests {
                 name: "outbox",
                 statements: &[TABLE],
                 postgres_only: &[],
+                sqlite_only: &[],
             },
             queue_tuning(2),
         ];

@@ -192,6 +192,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         "CREATE INDEX deliveries_by_user ON deliveries (user_id, created_at_ms)",
     ],
     postgres_only: &[],
+    sqlite_only: &[],
 }];
 
 #[derive(Clone)]

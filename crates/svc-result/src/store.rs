@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     name: "counted ballots, tallies, profiles, totals",
     statements: INITIAL,
     postgres_only: &[],
+    sqlite_only: &[],
 }];
 
 /// A ballot as the consumer hands it over.

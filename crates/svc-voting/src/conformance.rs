@@ -10,7 +10,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::store::{Cast, CastError, VotingStore, MAX_PARTICIPATION_CHECK};
 
-fn cast(election: &str, voter: &str) -> Cast {
+/// A cast by `voter` in `election` with fresh ids, as the suite and the crate's tests use it.
+pub(crate) fn cast_of(election: &str, voter: &str) -> Cast {
     let ballot = uuid::Uuid::new_v4().to_string();
     Cast {
         election_id: election.into(),
@@ -71,21 +72,21 @@ async fn voted_among(store: &dyn VotingStore) -> anyhow::Result<()> {
 
 /// `db` is the connection the store writes to, for checking the outbox.
 pub async fn run(store: Arc<dyn VotingStore>, db: &DatabaseConnection) -> anyhow::Result<()> {
-    let first = cast("e1", "ada");
+    let first = cast_of("e1", "ada");
     let hash = first.receipt_hash.clone();
     store.cast(first).await?;
     ensure!(matches!(
-        store.cast(cast("e1", "ada")).await,
+        store.cast(cast_of("e1", "ada")).await,
         Err(CastError::AlreadyVoted)
     ));
     ensure!(store.participation("e1", "ada").await? == Some(1));
     ensure!(store.participation("e1", "bob").await?.is_none());
     ensure!(store.receipt(&hash).await?.as_deref() == Some("e1"));
     ensure!(store.receipt("nope").await?.is_none());
-    store.cast(cast("e2", "ada")).await?;
+    store.cast(cast_of("e2", "ada")).await?;
 
     // One voter racing 50 casts, and 100 voters at once.
-    let racing = join_all((0..50).map(|_| store.cast(cast("e1", "racer")))).await;
+    let racing = join_all((0..50).map(|_| store.cast(cast_of("e1", "racer")))).await;
     let won = racing.iter().filter(|r| r.is_ok()).count();
     let duplicates = racing
         .iter()
@@ -95,7 +96,7 @@ pub async fn run(store: Arc<dyn VotingStore>, db: &DatabaseConnection) -> anyhow
         (won, duplicates) == (1, 49),
         "race: {won} won, {duplicates} duplicates"
     );
-    let crowd = join_all((0..100).map(|i| store.cast(cast("e1", &format!("voter{i}"))))).await;
+    let crowd = join_all((0..100).map(|i| store.cast(cast_of("e1", &format!("voter{i}"))))).await;
     ensure!(crowd.iter().all(Result::is_ok), "distinct voters all vote");
 
     voted_among(store.as_ref()).await?;

@@ -36,8 +36,41 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "participations, ballots, outbox",
         statements: INITIAL,
         postgres_only: &[],
+        sqlite_only: &[],
     },
     kit::outbox::queue_tuning(2),
+    Migration {
+        version: 3,
+        name: "voter and ballot tables keyed, without rowid",
+        statements: &[],
+        postgres_only: &[],
+        sqlite_only: KEYED_ON_SQLITE,
+    },
+];
+
+/// On SQLite a table's rowid counts insertions, so ordering participations and ballots by it
+/// would pair them at low traffic. Keyed `WITHOUT ROWID`, each table is stored in the order
+/// of its primary key: voters by id, ballots by their random id.
+const KEYED_ON_SQLITE: &[&str] = &[
+    "CREATE TABLE participations_keyed (
+        election_id TEXT NOT NULL,
+        voter_id TEXT NOT NULL,
+        cast_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (election_id, voter_id)
+    ) WITHOUT ROWID",
+    "INSERT INTO participations_keyed SELECT election_id, voter_id, cast_at_ms FROM participations",
+    "DROP TABLE participations",
+    "ALTER TABLE participations_keyed RENAME TO participations",
+    "CREATE TABLE ballots_keyed (
+        ballot_id TEXT PRIMARY KEY,
+        election_id TEXT NOT NULL,
+        selection TEXT NOT NULL,
+        receipt_hash TEXT NOT NULL UNIQUE
+    ) WITHOUT ROWID",
+    "INSERT INTO ballots_keyed SELECT ballot_id, election_id, selection, receipt_hash FROM ballots",
+    "DROP TABLE ballots",
+    "ALTER TABLE ballots_keyed RENAME TO ballots",
+    "CREATE INDEX ballots_by_election ON ballots (election_id)",
 ];
 
 /// One accepted vote, written in one transaction.

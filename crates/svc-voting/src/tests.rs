@@ -17,6 +17,7 @@ use proto_gen::{
     user::v1::Role,
     voting::v1::{CastBallotRequest, Selection},
 };
+use sea_orm::ConnectionTrait;
 
 use crate::{
     directory::ElectionDirectory,
@@ -176,4 +177,49 @@ async fn participation_checks_name_their_bad_field() {
         .await
         .expect("a full list is fine");
     assert!(answer.voted_voter_ids.is_empty());
+}
+
+/// The column `column` of `table` in the order SQLite hands rows out when asked for none.
+async fn stored_order(db: &sea_orm::DatabaseConnection, table: &str, column: &str) -> Vec<String> {
+    let rows = db
+        .query_all(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT {column} FROM {table}"),
+        ))
+        .await
+        .expect("scan");
+    rows.iter()
+        .map(|row| row.try_get::<String>("", column).expect("column"))
+        .collect()
+}
+
+#[tokio::test]
+async fn on_sqlite_no_rowid_or_stored_order_follows_the_casts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("v.db").display());
+    let store = SeaVotingStore::open(&url, 1).await.expect("store");
+    let db = store.connection().clone();
+    // Twelve casts one at a time, in an order unrelated to voter or ballot ids.
+    for i in (0..12).rev() {
+        let voter = format!("{:02}-{}", (i * 7) % 12, uuid::Uuid::new_v4());
+        let mut one = crate::conformance::cast_of("e", &voter);
+        one.ballot_id = format!("{:02}-{}", (i * 5) % 12, uuid::Uuid::new_v4());
+        store.cast(one).await.expect("cast");
+    }
+    for table in ["participations", "ballots"] {
+        let asked = db
+            .query_all(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT rowid FROM {table}"),
+            ))
+            .await;
+        assert!(asked.is_err(), "{table} has no rowid to order casts by");
+    }
+    for (table, column) in [("participations", "voter_id"), ("ballots", "ballot_id")] {
+        let stored = stored_order(&db, table, column).await;
+        let mut by_key = stored.clone();
+        by_key.sort();
+        assert_eq!(stored, by_key, "{table} is stored by {column}, not by cast");
+        assert_eq!(stored.len(), 12);
+    }
 }

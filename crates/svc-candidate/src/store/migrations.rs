@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "elections, candidates, voter rolls, outbox",
         statements: INITIAL,
         postgres_only: &[],
+        sqlite_only: &[],
     },
     kit::outbox::queue_tuning(2),
     Migration {
@@ -53,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "drop outbox_unpublished, a duplicate of outbox_waiting",
         statements: &["DROP INDEX IF EXISTS outbox_unpublished"],
         postgres_only: &[],
+        sqlite_only: &[],
     },
     Migration {
         version: 4,
@@ -64,5 +66,6 @@ pub const MIGRATIONS: &[Migration] = &[
             "ALTER TABLE elections ADD COLUMN auto_reminder_requested_at_ms {bigint}",
         ],
         postgres_only: &[],
+        sqlite_only: &[],
     },
 ];

@@ -55,18 +55,21 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "users, refresh tokens, signing keys",
         statements: INITIAL,
         postgres_only: &[],
+        sqlite_only: &[],
     },
     Migration {
         version: 2,
         name: "verified contacts and their codes",
         statements: CONTACTS,
         postgres_only: &[],
+        sqlite_only: &[],
     },
     Migration {
         version: 3,
         name: "outbox",
         statements: &[kit::outbox::TABLE],
         postgres_only: &[],
+        sqlite_only: &[],
     },
     kit::outbox::queue_tuning(4),
 ];
