@@ -80,6 +80,19 @@ async fn users(store: &dyn UserStore) -> anyhow::Result<()> {
         store.user_by_id(&ada.id).await?.map(|u| u.password_hash),
         Some("$argon2id$new".into())
     );
+    let stale = store
+        .replace_password_hash(&ada.id, "$argon2id$stub", "$argon2id$rehash")
+        .await?;
+    assert!(!stale, "a hash that changed meanwhile is not replaced");
+    assert!(
+        store
+            .replace_password_hash(&ada.id, "$argon2id$new", "$argon2id$rehash")
+            .await?
+    );
+    assert_eq!(
+        store.user_by_id(&ada.id).await?.map(|u| u.password_hash),
+        Some("$argon2id$rehash".into())
+    );
 
     assert_eq!(store.count_active_admins().await?, 0);
     assert_eq!(

@@ -171,6 +171,14 @@ pub trait UserStore: Send + Sync {
     async fn update_profile(&self, id: &str, patch: ProfilePatch)
         -> Result<UserRecord, StoreError>;
     async fn set_password_hash(&self, id: &str, hash: &str) -> Result<(), StoreError>;
+    /// Replaces the hash only while it is still `expected`; false when it changed meanwhile
+    /// (a password change must never be undone by a rehash of the old password).
+    async fn replace_password_hash(
+        &self,
+        id: &str,
+        expected: &str,
+        hash: &str,
+    ) -> Result<bool, StoreError>;
     async fn set_role(&self, id: &str, role: StoredRole) -> Result<UserRecord, StoreError>;
     async fn set_disabled(&self, id: &str, disabled: bool) -> Result<UserRecord, StoreError>;
     async fn list_users(&self, filter: UserFilter) -> Result<Vec<UserRecord>, StoreError>;

@@ -124,6 +124,23 @@ impl UserStore for SeaUserStore {
             .map(drop)
     }
 
+    async fn replace_password_hash(
+        &self,
+        id: &str,
+        expected: &str,
+        hash: &str,
+    ) -> Result<bool, StoreError> {
+        let replaced = user::Entity::update_many()
+            .col_expr(user::Column::PasswordHash, Expr::value(hash))
+            .col_expr(user::Column::UpdatedAtMs, Expr::value(now_ms()))
+            .filter(user::Column::Id.eq(id))
+            .filter(user::Column::PasswordHash.eq(expected))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        Ok(replaced == 1)
+    }
+
     async fn set_role(&self, id: &str, role: StoredRole) -> Result<UserRecord, StoreError> {
         self.update_user(id, |active| active.role = Set(role.as_str().to_owned()))
             .await

@@ -51,20 +51,16 @@ impl Users {
             }
         };
         // A password change that landed while this hash was computed must not be overwritten
-        // with the old password. Re-reading narrows that window to one round trip; closing it
-        // needs a compare-and-set in the store.
-        match self.store.user_by_id(&user.id).await {
-            Ok(Some(current)) if current.password_hash == user.password_hash => {}
-            Ok(_) => return,
-            Err(error) => {
-                tracing::warn!(user_id = %user.id, %error, "could not re-read before a rehash");
-                return;
-            }
-        }
-        match self.store.set_password_hash(&user.id, &hash).await {
-            Ok(()) => {
+        // with the old password: the store replaces the hash only if it is still the one read.
+        match self
+            .store
+            .replace_password_hash(&user.id, &user.password_hash, &hash)
+            .await
+        {
+            Ok(true) => {
                 tracing::info!(user_id = %user.id, "password hash upgraded to current policy")
             }
+            Ok(false) => {}
             Err(error) => {
                 tracing::warn!(user_id = %user.id, %error, "could not store an upgraded password hash")
             }
