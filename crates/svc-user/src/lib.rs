@@ -99,6 +99,18 @@ pub struct Config {
     pub bench_only_trust_registered_emails: bool,
 }
 
+/// The key verification codes are hashed under: svc-user's own secret (not the internal
+/// token every service holds), labelled so it is a different key from the one sealing the
+/// signing keys.
+fn code_key(secret: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::new()
+        .chain_update(b"votemesh verification codes\0")
+        .chain_update(secret.as_bytes())
+        .finalize()
+        .to_vec()
+}
+
 /// The bench-only switches a config sets: (cheap password hash, trust registered emails).
 /// A build without the `bench` feature has neither, not even as flags.
 #[cfg(any(test, feature = "bench"))]
@@ -169,7 +181,7 @@ async fn assemble(
             audience: config.common.jwt_audience.clone(),
         },
         CodeSettings {
-            key: config.common.internal_token.clone().into_bytes(),
+            key: code_key(&config.signing_key_secret),
             topic: config.contact_topic.clone(),
             outbox_written,
             ttl_ms: i64::from(config.verification_code_ttl_seconds) * 1000,
