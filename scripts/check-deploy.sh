@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks compose.yaml and the helm chart without a container engine: schema validation of
 # compose.yaml, no default for any secret in it, the services' database roles (roles.sql
-# creates each role and schema, compose and the chart carry the same roles.sql, each service
+# creates each role and schema, compose mounts the chart's own roles.sql, each service
 # connects as its own role), helm lint, kubernetes-validate on the rendered chart (with and
 # without the database init Job), and a check that every VOTEMESH_* variable they set is one
 # the binary reads. Installs its tools when missing.
@@ -35,9 +35,7 @@ if grep -nE '://[^/:@[:space:]]+:[^$/@[:space:]][^@[:space:]]*@' compose.yaml | 
 fi
 # The services' roles and schemas: roles.sql makes them, compose.yaml runs it on a new data
 # directory, and the chart ships the same file.
-roles_sql=deploy/postgres/roles.sql
-cmp -s "$roles_sql" helm/votemesh/files/roles.sql \
-  || fail "helm/votemesh/files/roles.sql differs from $roles_sql; copy it over"
+roles_sql=helm/votemesh/files/roles.sql
 grep -qE '^ +- \./deploy/postgres/init-roles\.sh:/docker-entrypoint-initdb\.d/' compose.yaml \
   || fail 'compose.yaml: the postgres service does not mount deploy/postgres/init-roles.sh'
 for expected in 'REVOKE CREATE ON SCHEMA public FROM PUBLIC;' "SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC'"; do
@@ -87,7 +85,7 @@ for name, service in compose["services"].items():
     environment = service.get("environment", {})
     unknown = {k for k in environment if k.startswith("VOTEMESH_")} - known(command)
     problems += [f"compose.yaml {name}: {k} is not read by `votemesh {command}`" for k in sorted(unknown)]
-    # Each service connects as its own role (deploy/postgres/roles.sql).
+    # Each service connects as its own role (helm/votemesh/files/roles.sql).
     own = f"postgres://votemesh_{command}:"
     problems += [f"compose.yaml {name}: {k} does not connect as votemesh_{command}"
                  for k, v in sorted(environment.items()) if k.endswith("DATABASE_URL") and not str(v).startswith(own)]

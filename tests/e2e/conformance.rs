@@ -77,6 +77,17 @@ async fn the_election_store_conforms_on_postgres_and_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_delivery_log_conforms_on_postgres_and_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for url in backends(&dir, "notify").await {
+        let store = svc_notify::store::SeaDeliveryStore::open(&url, 4)
+            .await
+            .expect("store opens");
+        conforms(&url, svc_notify::conformance::run(&store).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cast_lock_conforms_on_redis_and_in_memory() {
     let redis = svc_voting::lock::RedisLock::connect(
         "redis://127.0.0.1:6379",

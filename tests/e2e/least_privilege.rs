@@ -1,4 +1,4 @@
-//! Issue #11's least privilege, on the real PostgreSQL: deploy/postgres/roles.sql (what
+//! Issue #11's least privilege, on the real PostgreSQL: helm/votemesh/files/roles.sql (what
 //! compose's init and helm's Job run) gives each service a role that owns its own schema,
 //! the services start and migrate as those roles, and no role reaches another's tables.
 
@@ -27,7 +27,7 @@ fn apply_roles(database_url: &str) {
     psql.args(["-v", "ON_ERROR_STOP=1", "-q", "-d", database_url, "-f"])
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../deploy/postgres/roles.sql"
+            "/../../helm/votemesh/files/roles.sql"
         ));
     for service in SERVICES {
         let var = format!("VOTEMESH_{}_DB_PASSWORD", service.to_uppercase());

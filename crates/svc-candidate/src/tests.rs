@@ -1,5 +1,6 @@
-//! The store suite and the notification requests, on SQLite and PostgreSQL: what reaches
-//! the outbox for invitations, manual reminders and the scheduler's automatic round.
+//! The notification requests, on SQLite and PostgreSQL: what reaches the outbox for
+//! invitations, manual reminders and the scheduler's automatic round. (The store suite runs
+//! on both backends in tests/e2e/conformance.rs.)
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -53,16 +54,6 @@ async fn stores(dir: &TempDir) -> [(String, SeaElectionStore); 2] {
     opened
         .try_into()
         .unwrap_or_else(|_| unreachable!("two urls"))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_store_conforms_on_postgres_and_sqlite() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (url, store) in stores(&dir).await {
-        crate::conformance::run(&store)
-            .await
-            .unwrap_or_else(|error| panic!("{url}: {error:#}"));
-    }
 }
 
 /// Nobody is a registered voter; these tests never ask.

@@ -216,16 +216,3 @@ async fn listing(store: &dyn DeliveryStore) -> anyhow::Result<()> {
     ensure!(total[0].event_id == "f", "newest first");
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    #[tokio::test]
-    async fn the_sqlite_store_conforms() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("n.db").display());
-        let store = crate::store::SeaDeliveryStore::open(&url, 2)
-            .await
-            .expect("opens");
-        super::run(&store).await.expect("conforms");
-    }
-}

@@ -271,29 +271,3 @@ async fn signing_keys(store: &dyn UserStore) -> anyhow::Result<()> {
     );
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use crate::store::SeaUserStore;
-    use kit::testing::Backend;
-
-    async fn conforms(backend: Backend) {
-        let store = SeaUserStore::open(&backend.url, 4)
-            .await
-            .expect("store opens");
-        super::run(&store)
-            .await
-            .unwrap_or_else(|error| panic!("{}: {error:#}", backend.url));
-        backend.finish().await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_store_conforms_on_sqlite() {
-        conforms(Backend::sqlite("user")).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_store_conforms_on_postgres() {
-        conforms(Backend::postgres("user").await).await;
-    }
-}

@@ -1,5 +1,5 @@
-//! The store suite on both backends, and the domain's refusals that must leave nothing
-//! behind.
+//! The domain's refusals that must leave nothing behind, and what SQLite's storage order
+//! gives away. (The store suite runs on both backends in tests/e2e/conformance.rs.)
 
 use std::{
     sync::{
@@ -21,43 +21,10 @@ use sea_orm::ConnectionTrait;
 
 use crate::{
     directory::ElectionDirectory,
-    group_commit::GroupCommit,
     lock::{CastLock, LockUnavailable},
     store::{SeaVotingStore, VotingStore},
     voting::{Topics, Voting, UNVERIFIED_EMAIL},
 };
-
-/// A fresh PostgreSQL database, on the server the e2e tests use (left for that suite's sweep).
-async fn fresh_postgres() -> String {
-    kit::testing::Backend::postgres("voting").await.url.clone()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_store_conforms_on_postgres_and_sqlite_with_and_without_group_commit() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for grouped in [false, true] {
-        let sqlite = dir.path().join(format!("voting-{grouped}.db"));
-        for url in [
-            fresh_postgres().await,
-            format!("sqlite://{}?mode=rwc", sqlite.display()),
-        ] {
-            let store = SeaVotingStore::open(&url, 8).await.expect("store");
-            let db = store.connection().clone();
-            let shutdown = kit::shutdown::Shutdown::new();
-            let adapter: Arc<dyn VotingStore> = if grouped {
-                let (group, workers) = GroupCommit::new(store, 4, 64);
-                workers.spawn(&shutdown);
-                Arc::new(group)
-            } else {
-                Arc::new(store)
-            };
-            crate::conformance::run(adapter, &db)
-                .await
-                .unwrap_or_else(|error| panic!("{url} (group commit {grouped}): {error:#}"));
-            shutdown.trigger();
-        }
-    }
-}
 
 /// A lock that counts who asked for it.
 #[derive(Default)]
