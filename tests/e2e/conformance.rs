@@ -185,7 +185,7 @@ async fn the_voting_store_conforms_on_postgres_and_sqlite_with_and_without_group
         (sqlite_grouped, true),
     ] {
         let store = SeaVotingStore::open(&url, 8).await.expect("store");
-        let db = store.connection().clone();
+        let sea = store.clone();
         let adapter: Arc<dyn svc_voting::store::VotingStore> = if grouped {
             let (group, workers) = GroupCommit::new(store, 4, 64);
             workers.spawn(&kit::shutdown::Shutdown::new());
@@ -194,6 +194,6 @@ async fn the_voting_store_conforms_on_postgres_and_sqlite_with_and_without_group
             Arc::new(store)
         };
         let backend = format!("{url} (group commit {grouped})");
-        conforms(&backend, svc_voting::conformance::run(adapter, &db).await);
+        conforms(&backend, svc_voting::conformance::run(adapter, &sea).await);
     }
 }

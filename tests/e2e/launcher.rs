@@ -104,9 +104,26 @@ async fn votemesh_up_serves_a_round_trip_from_an_empty_directory() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    // A lone ballot stays sealed in the mix (k = 10 here): recorded, not yet counted, and
+    // not in the live results, where it would show what its voter chose.
+    let receipt = body["receipt_code"].as_str().expect("receipt").to_owned();
+    let check = format!("/v1/receipts/{receipt}");
+    let (status, verified) = api.get(&check, None).await;
+    assert_eq!(status, 200, "{verified}");
+    assert_eq!(verified["recorded"], true, "{verified}");
+    assert_ne!(verified["counted"], true, "a lone ballot waits: {verified}");
     let results = format!("/v1/elections/{id}/results");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (status, shown) = api.get(&results, Some(&admin.access)).await;
+    assert_eq!(status, 200, "{shown}");
+    assert_ne!(
+        shown["total_ballots"], "1",
+        "the lone ballot is not shown: {shown}"
+    );
+    // The close releases it, and the results show it.
+    transition_ok(&api, &admin.access, &id, "ELECTION_STATUS_CLOSED").await;
     eventually(
-        "the ballot shows in the live results",
+        "the ballot shows in the results once the election closes",
         Duration::from_secs(10),
         || async {
             let (status, shown) = api.get(&results, Some(&session.access)).await;
@@ -116,7 +133,6 @@ async fn votemesh_up_serves_a_round_trip_from_an_empty_directory() {
     .await;
     assert!(data_dir.join("result.db").exists());
 
-    let receipt = body["receipt_code"].as_str().expect("receipt").to_owned();
     let exit = up.stop(15).await;
     assert!(
         exit.success(),
@@ -149,7 +165,7 @@ fn secrets_are_kept_apart_and_owner_only(data_dir: &std::path::Path) {
 }
 
 /// Started again on the same directory, `votemesh up` keeps its secrets: the receipt from
-/// before the restart still verifies, and an access token signed before it still works (the
+/// before the restart still verifies (recorded and counted), and an access token signed before it still works (the
 /// sealed signing keys opened again).
 async fn secrets_survive_a_restart(
     data_dir: &std::path::Path,
@@ -175,7 +191,7 @@ async fn secrets_survive_a_restart(
             reply
                 .json::<serde_json::Value>()
                 .await
-                .is_ok_and(|shown| shown["recorded"] == true)
+                .is_ok_and(|shown| shown["recorded"] == true && shown["counted"] == true)
         },
     );
     verified.await;

@@ -8,7 +8,7 @@ use rdkafka::Message;
 use sea_orm::Database;
 
 use crate::support::{
-    ballots::{ballot, voting_client, Wiring},
+    ballots::{self, ballot, voting_client, Wiring},
     broker::{reader, PrivateBroker},
     postgres::count,
     process::*,
@@ -62,8 +62,21 @@ async fn outbox_rows(database_url: &str) -> i64 {
     count(&db, "SELECT COUNT(*) AS n FROM svc_voting.outbox").await
 }
 
+pub async fn sealed_rows(database_url: &str) -> i64 {
+    let db = Database::connect(database_url.to_owned())
+        .await
+        .expect("db");
+    count(&db, "SELECT COUNT(*) AS n FROM svc_voting.sealed_ballots").await
+}
+
 fn voting_process(mesh: &Mesh, wiring: &Wiring, crash: bool) -> ChildGuard {
+    voting_process_with(mesh, wiring, crash, MIX_MIN_BATCH)
+}
+
+/// A `votemesh voting` process on the wiring's topics, mixing in batches of `k`.
+pub fn voting_process_with(mesh: &Mesh, wiring: &Wiring, crash: bool, k: u64) -> ChildGuard {
     let mut command = service_command(mesh, "voting");
+    command.env("VOTEMESH_MIX_MIN_BATCH", k.to_string());
     command
         .env("VOTEMESH_KAFKA_BROKERS", kafka())
         .env("VOTEMESH_BALLOT_TOPIC", &wiring.ballot_topic)
@@ -98,8 +111,13 @@ async fn a_crash_after_commit_loses_nothing_and_publishes_once() {
     assert!(!status.success(), "aborted after the commit: {status}");
     assert_eq!(
         outbox_rows(&mesh.database_url).await,
-        2,
-        "both events wait in the outbox"
+        1,
+        "the VoteRecorded waits in the outbox"
+    );
+    assert_eq!(
+        sealed_rows(&mesh.database_url).await,
+        1,
+        "the ballot waits sealed for the mix"
     );
 
     // Its lease lapses; a healthy process takes over and drains the outbox.
@@ -191,4 +209,87 @@ async fn wait_for_empty_outbox(database_url: &str) {
         outbox_rows(database_url).await == 0
     })
     .await;
+}
+
+/// A number in an Audit reply over REST, where uint64 is a string and zero may be left out.
+fn number(reply: &serde_json::Value, key: &str) -> u64 {
+    match &reply[key] {
+        serde_json::Value::String(text) => text.parse().expect("a number"),
+        other => other.as_u64().unwrap_or(0),
+    }
+}
+
+/// The Audit, as (recorded, counted, sealed, matches), once svc-voting answers it.
+async fn audit(api: &Rest, admin: &str, id: &str) -> (u64, u64, u64, bool) {
+    let path = format!("/v1/elections/{id}/results:audit");
+    eventually_some(
+        "svc-voting answers the audit",
+        Duration::from_secs(30),
+        || async {
+            let (status, reply) = api.get(&path, Some(admin)).await;
+            (status == 200).then(|| {
+                let matches = reply["matches"] == true;
+                let counts = ["recorded", "counted", "sealed"].map(|key| number(&reply, key));
+                (counts[0], counts[1], counts[2], matches)
+            })
+        },
+    )
+    .await
+}
+
+/// Issue 11, acceptance 3: svc-voting is SIGKILLed with ballots committed sealed and not yet
+/// mixed (fewer than k); after a restart every one of them is counted exactly once, and the
+/// Audit matches before and after the close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ballots_sealed_when_svc_voting_is_killed_are_counted_once_after_a_restart() {
+    let wiring = Wiring::fresh();
+    let mut options = ballots::results_mesh(&wiring, 1);
+    options.voting = Instances::none();
+    let mesh = spawn_mesh_with(options).await;
+    let (api, admin) = rest_as_admin(&mesh).await;
+    let (id, ada) = open_plurality(&api, &admin.access).await;
+    let mut voting = voting_process_with(&mesh, &wiring, false, 10);
+    mesh.wait_for_instances_while(VOTING_SERVICE, 1, || voting.still_running())
+        .await;
+    let mut client = voting_client(&mesh.edge_url);
+    for i in 0..6 {
+        let voter = api.voter(&format!("sealed{i}")).await;
+        client
+            .cast_ballot(ballot(&id, &ada, &voter.access))
+            .await
+            .expect("cast");
+    }
+    assert_eq!(
+        sealed_rows(&mesh.database_url).await,
+        6,
+        "fewer than k wait sealed"
+    );
+    let killed = voting.stop(9).await;
+    assert!(!killed.success(), "SIGKILLed: {killed}");
+
+    mesh.wait_for_instances(VOTING_SERVICE, 0).await;
+    let mut again = voting_process_with(&mesh, &wiring, false, 10);
+    mesh.wait_for_instances_while(VOTING_SERVICE, 1, || again.still_running())
+        .await;
+    assert_eq!(audit(&api, &admin.access, &id).await, (6, 0, 6, true));
+
+    transition_ok(&api, &admin.access, &id, "ELECTION_STATUS_CLOSED").await;
+    let path = format!("/v1/elections/{id}/results");
+    eventually(
+        "the six are counted at the close",
+        Duration::from_secs(30),
+        || async {
+            let (status, shown) = api.get(&path, Some(&admin.access)).await;
+            status == 200 && number(&shown, "total_ballots") == 6
+        },
+    )
+    .await;
+    assert_eq!(audit(&api, &admin.access, &id).await, (6, 6, 0, true));
+    let (ballots, votes) = event_ids(&kafka(), &wiring.ballot_topic, &wiring.vote_topic, 6).await;
+    let distinct = |ids: &[String]| ids.iter().collect::<HashSet<_>>().len();
+    assert_eq!(
+        (ballots.len(), distinct(&ballots), votes.len()),
+        (6, 6, 6),
+        "each ballot published once"
+    );
 }

@@ -3,19 +3,20 @@
 use kit::{auth::Caller, ServiceError};
 use proto_gen::voting::v1::{
     voting_service_client::VotingServiceClient, voting_service_server::SERVICE_NAME,
-    CheckParticipationRequest, RecordedCountRequest,
+    CheckParticipationRequest, RecordedCountRequest, RecordedCountResponse,
 };
 
 crate::typed_client!(VotingClient, SERVICE_NAME, VotingServiceClient);
 
 impl VotingClient {
-    /// How many ballots svc-voting recorded for the election, asked for `caller` (an admin,
-    /// verified by this service), so svc-voting applies its own admin rule to them.
+    /// How many ballots svc-voting recorded for the election, and how many of those are
+    /// still sealed, asked for `caller` (an admin, verified by this service), so svc-voting
+    /// applies its own admin rule to them.
     pub async fn recorded_count(
         &self,
         caller: &Caller,
         election_id: &str,
-    ) -> Result<u64, ServiceError> {
+    ) -> Result<RecordedCountResponse, ServiceError> {
         let mut request = tonic::Request::new(RecordedCountRequest {
             election_id: election_id.to_owned(),
         });
@@ -24,7 +25,6 @@ impl VotingClient {
             client.recorded_count(request).await
         })
         .await
-        .map(|recorded| recorded.ballots)
     }
 
     /// Which of `voter_ids` (user ids, at most 1,000 per call) have voted in the election, in

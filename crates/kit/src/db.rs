@@ -9,8 +9,9 @@ use sea_orm::{
 };
 
 /// One schema change, written once for both backends. Where their dialects differ the SQL
-/// says so with a token that [`for_backend`] fills in: `{bigint}`, `{blob}`, `{bool}` and
-/// `{false}`. A recorded `version` is never run again, so a version keeps its meaning.
+/// says so with a token that [`for_backend`] fills in: `{bigint}`, `{blob}`, `{bool}`,
+/// `{false}`, and `{keyed}` after a table's closing parenthesis for a SQLite table stored by
+/// its primary key, with no rowid counting its insertions. A recorded `version` is never run again, so a version keeps its meaning.
 pub struct Migration {
     pub version: i64,
     pub name: &'static str,
@@ -28,6 +29,7 @@ const DIALECT: &[(&str, &str, &str)] = &[
     ("{blob}", "BYTEA", "BLOB"),
     ("{bool}", "BOOLEAN", "INTEGER"),
     ("{false}", "FALSE", "0"),
+    ("{keyed}", "", "WITHOUT ROWID"),
 ];
 
 /// `sql` with its dialect tokens (see [`Migration`]) spelled for `backend`.

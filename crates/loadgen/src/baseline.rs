@@ -32,17 +32,15 @@ pub async fn run(
                     election_id: election.clone(),
                     voter_id: uuid::Uuid::new_v4().to_string(),
                     cast_at_ms: chrono::Utc::now().timestamp_millis(),
-                    ballot_id: uuid::Uuid::new_v4().to_string(),
-                    selection: "a,b,c".into(),
                     receipt_hash: uuid::Uuid::new_v4().simple().to_string(),
-                    events: (0..2)
-                        .map(|i| kit::bus::Event {
-                            id: uuid::Uuid::new_v4().to_string(),
-                            topic: format!("topic{i}"),
-                            key: election.clone(),
-                            payload: vec![0u8; 120],
-                        })
-                        .collect(),
+                    // A sealed ballot is about this size: nonce, ids, tag.
+                    sealed: vec![0u8; 80],
+                    events: vec![kit::bus::Event {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        topic: "votes".into(),
+                        key: election.clone(),
+                        payload: vec![0u8; 120],
+                    }],
                 };
                 if store.cast(cast).await.is_ok() {
                     done.fetch_add(1, Ordering::Relaxed);

@@ -90,6 +90,9 @@ pub struct Args {
     /// How often the result-lag sampler polls each election, in milliseconds.
     #[arg(long, default_value_t = 25)]
     pub lag_poll_ms: u64,
+    /// k of the spawned mesh: the mix's smallest batch and the results' smallest step.
+    #[arg(long, default_value_t = 10)]
+    pub mix_min_batch: u64,
 }
 
 fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
@@ -187,8 +190,10 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         .cloned()
         .collect();
     let casting = Casting {
+        api: &api,
         channels: &channels,
         admin: &admin,
+        elections: &ids,
         probed: &probed,
     };
     let (expected, expecting) = tokio::sync::watch::channel(None);
@@ -283,8 +288,10 @@ fn print_casts(run: &mut cast::Run) -> (u64, f64) {
 /// What the casting phase shares: connections to the edge, the admin, the elections polled
 /// for the result lag.
 struct Casting<'a> {
+    api: &'a setup::Api,
     channels: &'a [Channel],
     admin: &'a str,
+    elections: &'a [String],
     probed: &'a [String],
 }
 
@@ -320,6 +327,10 @@ impl Casting<'_> {
                 .unwrap_or_default()
         );
         let run = cast::run(self.channels.to_vec(), jobs, &plan, acks.clone()).await;
+        // Closed, the elections' last ballots (fewer than k) leave the mix and are counted.
+        for id in self.elections {
+            self.api.close_election(self.admin, id).await?;
+        }
         let acked: Vec<Vec<Instant>> = acks.lock().map(|a| a.clone()).unwrap_or_default();
         let _ = stop.send(Some(acked.iter().map(|a| a.len() as u64).collect()));
         let samples = sampler.await?;

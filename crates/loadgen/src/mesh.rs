@@ -153,6 +153,7 @@ pub async fn spawn(args: &Args, shutdown: &Shutdown) -> anyhow::Result<Spawned> 
         database: Database::Shared(fresh_database(&args.postgres, "mesh").await?),
         redis_url: Some(args.redis.clone()),
         kafka_brokers: Some(args.kafka.clone()),
+        mix_min_batch: Some(args.mix_min_batch),
     };
     let services = services(args, RunNames::fresh());
     let running = ::mesh::spawn(&plan, services, shutdown).await?;

@@ -112,6 +112,17 @@ impl Api {
         })
     }
 
+    /// Closes an election, so the mix releases its last ballots to the count.
+    pub async fn close_election(&self, admin: &str, id: &str) -> anyhow::Result<()> {
+        self.post(
+            &format!("/v1/elections/{id}/transition"),
+            Some(admin),
+            json!({"target": "ELECTION_STATUS_CLOSED"}),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// `n` new voters, signed in; their access tokens.
     pub async fn voters(&self, n: usize, concurrency: usize) -> anyhow::Result<Vec<String>> {
         let run = uuid::Uuid::new_v4().simple().to_string();

@@ -54,6 +54,8 @@ pub struct Plan {
     pub redis_url: Option<String>,
     /// Kafka for every service with `--kafka-brokers`; unset uses the in-process bus.
     pub kafka_brokers: Option<String>,
+    /// k for svc-voting's mix and svc-result's steps alike; unset keeps their default (10).
+    pub mix_min_batch: Option<u64>,
 }
 
 impl std::fmt::Debug for Plan {
@@ -65,6 +67,7 @@ impl std::fmt::Debug for Plan {
             .field("database", &self.database)
             .field("redis_url", &self.redis_url)
             .field("kafka_brokers", &self.kafka_brokers)
+            .field("mix_min_batch", &self.mix_min_batch)
             .finish()
     }
 }
@@ -83,6 +86,7 @@ impl Plan {
             ("database-url", Some(self.database.url_for::<S>())),
             ("redis-url", self.redis_url.clone()),
             ("kafka-brokers", self.kafka_brokers.clone()),
+            ("mix-min-batch", self.mix_min_batch.map(|k| k.to_string())),
         ];
         let args: Vec<String> = wiring
             .into_iter()
@@ -105,6 +109,7 @@ mod tests {
             database,
             redis_url: Some("redis://127.0.0.1:6379".into()),
             kafka_brokers: Some("127.0.0.1:9092".into()),
+            mix_min_batch: Some(3),
         }
     }
 
@@ -120,6 +125,7 @@ mod tests {
         assert_eq!(voting.receipt_secret, "receipts");
         // The rest comes from the flags' own defaults.
         assert_eq!(voting.cast_batch_max, 128);
+        assert_eq!(voting.mix_min_batch, 3);
 
         let registry: registry::Config = plan.config(None).expect("registry");
         assert_eq!(registry.common.registry_url, None);
@@ -134,6 +140,7 @@ mod tests {
         assert_eq!(user.database_url, "postgres://db/votemesh");
         assert_eq!(user.signing_key_secret, "seal");
         assert_eq!(result.database_url, "postgres://db/votemesh");
+        assert_eq!(result.mix_min_batch, 3, "the same k as the mix");
     }
 
     #[test]

@@ -58,6 +58,21 @@ pub async fn store(store: &dyn ResultStore) -> anyhow::Result<()> {
     let nothing = store.apply(&again, 3_000).await?;
     ensure!(nothing.is_empty(), "a full replay changes nothing");
     ensure!(store.stored("none").await?.total == 0);
+    published(store).await
+}
+
+/// Published results only move forward.
+async fn published(store: &dyn ResultStore) -> anyhow::Result<()> {
+    ensure!(store.published("e1").await?.is_none());
+    store.publish("e1", 10, b"ten").await?;
+    store.publish("e1", 3, b"three").await?;
+    ensure!(
+        store.published("e1").await? == Some((10, b"ten".to_vec())),
+        "never back"
+    );
+    store.publish("e1", 20, b"twenty").await?;
+    ensure!(store.published("e1").await? == Some((20, b"twenty".to_vec())));
+    ensure!(store.published("e2").await?.is_none());
     Ok(())
 }
 

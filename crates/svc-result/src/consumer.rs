@@ -1,8 +1,8 @@
 //! Counts BallotCast events through the kit consumer loop: each batch is one transaction
 //! that records the ballot ids (the unique key makes replays no-ops) and adds only the new
 //! ballots to the counts; the loop commits the offsets after that. Redelivery, rebalances
-//! and crashes change nothing. Then each changed election's snapshot is shown from the
-//! counts held in memory plus the batch's.
+//! and crashes change nothing. Then each changed election's results are shown from the
+//! counts held in memory plus the batch's, when they have moved by a step of k.
 
 use std::sync::Arc;
 
@@ -62,9 +62,16 @@ impl Handler for BallotCounter {
             .live
             .advance(self.results.store.as_ref(), applied)
             .await;
-        let shown = current
+        // The mix's last batch of an election says so; its results show at once, however few.
+        let closing: std::collections::HashSet<&str> = events
             .iter()
-            .map(|(election_id, counts)| self.results.show(election_id, counts));
+            .filter(|event| event.closing)
+            .map(|event| event.election_id.as_str())
+            .collect();
+        let shown = current.iter().map(|(election_id, counts)| {
+            let closing = closing.contains(election_id.as_str());
+            self.results.show(election_id, counts, closing)
+        });
         for outcome in futures::future::join_all(shown).await {
             if let Err(error) = outcome {
                 tracing::warn!(%error, "results snapshot not refreshed");

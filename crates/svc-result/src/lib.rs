@@ -76,6 +76,11 @@ pub struct Config {
     /// How long election details are cached, in milliseconds.
     #[arg(long, env = "VOTEMESH_ELECTION_CACHE_MS", default_value_t = 1000)]
     pub election_cache_ms: u64,
+    /// k: the fewest ballots by which results move while an election is open, as svc-voting's
+    /// mix releases them (set both to the same value).
+    #[arg(long, env = "VOTEMESH_MIX_MIN_BATCH", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub mix_min_batch: u64,
 }
 
 /// A bound svc-result, ready to run.
@@ -121,6 +126,7 @@ impl App {
                 Duration::from_millis(config.election_cache_ms),
             ),
             voting,
+            min_step: config.mix_min_batch,
         });
         let verifier = clients::token_verifier(&users, common);
         let streams_end = Shutdown::new();

@@ -1,10 +1,17 @@
-//! The results domain: snapshots after each applied batch, reads under the visibility rule,
-//! recounts and audits.
+//! The results domain: snapshots published in steps of at least k ballots, reads under the
+//! visibility rule, recounts and audits.
+//!
+//! While an election is open, results move only when at least k (`--mix-min-batch`) more
+//! ballots are counted than the published results hold, so no reader (a voter watching live
+//! results, or an admin) sees a single ballot arrive. The published results live in the
+//! database, so every replica and a restart keep to the same steps; at the close everything
+//! counted is shown.
 
 use std::sync::Arc;
 
 use clients::VotingClient;
 use kit::{auth::Caller, ServiceError};
+use prost::Message;
 use proto_gen::{
     election::v1::{ElectionStatus, ResultsVisibility},
     result::v1::{AuditResponse, GetResultsResponse, RecountResponse},
@@ -22,6 +29,15 @@ pub struct Results {
     pub cache: Arc<dyn ResultCache>,
     pub directory: ElectionDirectory,
     pub voting: VotingClient,
+    /// k: the fewest ballots by which open results move.
+    pub min_step: u64,
+}
+
+/// Whether the election has stopped taking ballots, so its results may show every one.
+fn finished(info: &ElectionInfo) -> bool {
+    let status =
+        ElectionStatus::try_from(info.election.status).unwrap_or(ElectionStatus::Unspecified);
+    matches!(status, ElectionStatus::Closed | ElectionStatus::Archived)
 }
 
 pub fn election_id(value: &str) -> Result<String, ServiceError> {
@@ -51,24 +67,57 @@ pub fn check_visible(caller: &Caller, info: &ElectionInfo) -> Result<(), Service
 }
 
 impl Results {
-    /// Recomputes an election's snapshot from the database and stores and announces it.
+    /// The results to show from the counts in the database (after a cache miss).
     pub async fn refresh(&self, election_id: &str) -> Result<GetResultsResponse, ServiceError> {
         let counts = self.store.stored(election_id).await?;
-        self.show(election_id, &counts).await
+        self.show(election_id, &counts, false).await
     }
 
-    /// The snapshot of an election's `counts`, stored and announced.
+    /// The results to show now that `counts` are counted: published anew (stored, cached and
+    /// announced) when they are a step of at least k past the published ones, or the
+    /// election is closing; otherwise the published ones, unchanged.
     pub async fn show(
         &self,
         election_id: &str,
         counts: &Stored,
+        closing: bool,
     ) -> Result<GetResultsResponse, ServiceError> {
         let info = self.directory.get(election_id).await?;
-        let snapshot = results::compute(&info.election, &info.candidates, counts);
+        let last = self.published(election_id).await?;
+        let shown = last.as_ref().map_or(0, |(ballots, _)| *ballots);
+        let due = if closing || finished(&info) {
+            last.is_none() || counts.total != shown
+        } else {
+            counts.total >= shown + self.min_step
+        };
+        let (ballots, snapshot) = match last {
+            Some(last) if !due => return Ok(last.1),
+            // Nothing published yet and no step due: results with no ballots.
+            None if !due => (0, Stored::default()),
+            _ => (counts.total, counts.clone()),
+        };
+        let snapshot = results::compute(&info.election, &info.candidates, &snapshot);
+        self.store
+            .publish(election_id, ballots, &snapshot.encode_to_vec())
+            .await?;
         if let Err(error) = self.cache.put(&snapshot).await {
             tracing::warn!(%error, "results cache not updated; reads fall back to the database");
         }
         Ok(snapshot)
+    }
+
+    /// The published results and how many ballots they hold.
+    async fn published(
+        &self,
+        election_id: &str,
+    ) -> Result<Option<(u64, GetResultsResponse)>, ServiceError> {
+        let Some((ballots, raw)) = self.store.published(election_id).await? else {
+            return Ok(None);
+        };
+        let snapshot = GetResultsResponse::decode(raw.as_slice()).map_err(|error| {
+            ServiceError::internal(anyhow::anyhow!("published results: {error}"))
+        })?;
+        Ok(Some((ballots, snapshot)))
     }
 
     /// The snapshot from the cache, or from the database when the cache has none.
@@ -91,25 +140,29 @@ impl Results {
         self.snapshot(&election_id).await
     }
 
+    /// Recounts from the ballot profile. While the election is open the recount is shown
+    /// as the published results are, so a recount reveals no ballot between steps either.
     pub async fn recount(&self, election: &str) -> Result<RecountResponse, ServiceError> {
         let election_id = election_id(election)?;
         let info = self.directory.get(&election_id).await?;
         let live = self.store.stored(&election_id).await?;
         let recounted = results::recount(&live);
         let differences = results::differences(&live, &recounted);
+        let shown = if finished(&info) {
+            results::compute(&info.election, &info.candidates, &recounted)
+        } else {
+            self.show(&election_id, &live, false).await?
+        };
         Ok(RecountResponse {
             matches: differences.is_empty(),
-            recounted: Some(results::compute(
-                &info.election,
-                &info.candidates,
-                &recounted,
-            )),
+            recounted: Some(shown),
             differences,
         })
     }
 
-    /// Compares svc-voting's recorded ballots with the ballots counted here. svc-voting is
-    /// asked for the caller, and applies its own admin rule to them.
+    /// Compares svc-voting's recorded ballots with the ballots counted here plus those still
+    /// sealed in its mix. svc-voting is asked for the caller, and applies its own admin rule
+    /// to them.
     pub async fn audit(
         &self,
         caller: &Caller,
@@ -120,9 +173,10 @@ impl Results {
         let counted = self.store.counted(&election_id).await?;
         let total = self.store.stored(&election_id).await?.total;
         Ok(AuditResponse {
-            recorded,
+            recorded: recorded.ballots,
             counted,
-            matches: recorded == counted && counted == total,
+            sealed: recorded.sealed,
+            matches: recorded.ballots == counted + recorded.sealed && counted == total,
         })
     }
 }

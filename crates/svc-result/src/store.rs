@@ -37,13 +37,26 @@ const INITIAL: &[&str] = &[
     )",
 ];
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "counted ballots, tallies, profiles, totals",
-    statements: INITIAL,
-    postgres_only: &[],
-    sqlite_only: &[],
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "counted ballots, tallies, profiles, totals",
+        statements: INITIAL,
+        postgres_only: &[],
+        sqlite_only: &[],
+    },
+    Migration {
+        version: 2,
+        name: "published results, in steps of k",
+        statements: &["CREATE TABLE published_results (
+            election_id TEXT PRIMARY KEY,
+            ballots {bigint} NOT NULL,
+            snapshot {blob} NOT NULL
+        )"],
+        postgres_only: &[],
+        sqlite_only: &[],
+    },
+];
 
 /// A ballot as the consumer hands it over.
 #[derive(Clone, Debug)]
@@ -93,6 +106,12 @@ pub trait ResultStore: Send + Sync {
     async fn stored(&self, election_id: &str) -> Result<Stored, DbErr>;
     /// Ballots counted for an election, by their ids.
     async fn counted(&self, election_id: &str) -> Result<u64, DbErr>;
+    /// The results last published for an election (an encoded `GetResultsResponse`) and how
+    /// many ballots they hold.
+    async fn published(&self, election_id: &str) -> Result<Option<(u64, Vec<u8>)>, DbErr>;
+    /// Publishes results holding `ballots` ballots, unless results holding more are
+    /// published already: a late instance never moves them back.
+    async fn publish(&self, election_id: &str, ballots: u64, snapshot: &[u8]) -> Result<(), DbErr>;
 }
 
 #[derive(Clone)]
@@ -275,5 +294,39 @@ impl ResultStore for SeaResultStore {
             [election_id.into()],
         )
         .await
+    }
+
+    async fn published(&self, election_id: &str) -> Result<Option<(u64, Vec<u8>)>, DbErr> {
+        let backend = self.db.get_database_backend();
+        let Some(row) = self
+            .db
+            .query_one(statement(
+                backend,
+                "SELECT ballots, snapshot FROM published_results WHERE election_id = $1",
+                [election_id.into()],
+            ))
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((n(&row, "ballots")?, row.try_get("", "snapshot")?)))
+    }
+
+    async fn publish(&self, election_id: &str, ballots: u64, snapshot: &[u8]) -> Result<(), DbErr> {
+        let backend = self.db.get_database_backend();
+        self.db
+            .execute(statement(
+                backend,
+                "INSERT INTO published_results (election_id, ballots, snapshot) VALUES ($1, $2, $3) \
+                 ON CONFLICT (election_id) DO UPDATE SET ballots = excluded.ballots, \
+                 snapshot = excluded.snapshot WHERE published_results.ballots <= excluded.ballots",
+                [
+                    election_id.into(),
+                    (ballots as i64).into(),
+                    snapshot.to_vec().into(),
+                ],
+            ))
+            .await?;
+        Ok(())
     }
 }

@@ -8,28 +8,92 @@ use futures::future::join_all;
 use kit::bus::Event;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-use crate::store::{Cast, CastError, VotingStore, MAX_PARTICIPATION_CHECK};
+use crate::store::{
+    Cast, CastError, ReceiptStatus, Recorded, Released, SeaVotingStore, SealedBallot, VotingStore,
+    MAX_PARTICIPATION_CHECK,
+};
+
+fn event(topic: &str, election: &str) -> Event {
+    Event {
+        id: uuid::Uuid::new_v4().to_string(),
+        topic: topic.into(),
+        key: election.into(),
+        payload: vec![1],
+    }
+}
 
 /// A cast by `voter` in `election` with fresh ids, as the suite and the crate's tests use it.
 pub(crate) fn cast_of(election: &str, voter: &str) -> Cast {
-    let ballot = uuid::Uuid::new_v4().to_string();
+    let receipt = uuid::Uuid::new_v4().to_string();
     Cast {
         election_id: election.into(),
         voter_id: voter.into(),
         cast_at_ms: 1,
-        ballot_id: ballot.clone(),
-        selection: "a,b".into(),
-        receipt_hash: format!("hash-{ballot}"),
-        events: ["ballots", "votes"]
-            .into_iter()
-            .map(|topic| Event {
-                id: uuid::Uuid::new_v4().to_string(),
-                topic: topic.into(),
-                key: election.into(),
-                payload: vec![1],
-            })
-            .collect(),
+        receipt_hash: format!("hash-{receipt}"),
+        sealed: receipt.into_bytes(),
+        events: vec![event("votes", election)],
     }
+}
+
+/// What the mix makes of a sealed ballot here: a fresh ballot id and its event.
+fn opened(election: &str, sealed: Vec<SealedBallot>) -> Result<Vec<Released>, String> {
+    Ok(sealed
+        .into_iter()
+        .map(|_| Released {
+            ballot_id: uuid::Uuid::new_v4().to_string(),
+            selection: "a,b".into(),
+            event: event("ballots", election),
+        })
+        .collect())
+}
+
+/// The mix's release: all or nothing, never below its minimum, each sealed ballot once.
+async fn release(store: &dyn VotingStore, sea: &SeaVotingStore, hash: &str) -> anyhow::Result<()> {
+    let mut pending = sea.pending().await?;
+    pending.sort();
+    ensure!(
+        pending == [("e1".to_owned(), 102), ("e2".to_owned(), 1)],
+        "{pending:?}"
+    );
+    ensure!(
+        sea.release("e1", 103, |s| opened("e1", s)).await? == 0,
+        "below the minimum"
+    );
+    ensure!(
+        store.counts("e1").await?.sealed == 102,
+        "nothing left the mix"
+    );
+    ensure!(
+        store.receipt(hash).await?
+            == Some(ReceiptStatus {
+                election_id: "e1".into(),
+                counted: false
+            })
+    );
+    ensure!(sea.release("e1", 10, |s| opened("e1", s)).await? == 102);
+    ensure!(
+        sea.release("e1", 1, |s| opened("e1", s)).await? == 0,
+        "each ballot once"
+    );
+    ensure!(store.receipt(hash).await?.is_some_and(|s| s.counted));
+    let expected = Recorded {
+        ballots: 102,
+        participations: 102,
+        sealed: 0,
+    };
+    ensure!(store.counts("e1").await? == expected);
+    let mixed = kit::db::count(
+        sea.connection(),
+        "SELECT COUNT(*) FROM ballots WHERE election_id = $1",
+        ["e1".into()],
+    )
+    .await?;
+    ensure!(mixed == 102, "{mixed} ballots mixed");
+    ensure!(
+        outbox_rows(sea.connection()).await? == 103 + 102,
+        "a BallotCast per ballot"
+    );
+    Ok(())
 }
 
 async fn outbox_rows(db: &DatabaseConnection) -> anyhow::Result<i64> {
@@ -70,8 +134,9 @@ async fn voted_among(store: &dyn VotingStore) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `db` is the connection the store writes to, for checking the outbox.
-pub async fn run(store: Arc<dyn VotingStore>, db: &DatabaseConnection) -> anyhow::Result<()> {
+/// `sea` is the store `store` writes through (itself, or under group commit), for the mix
+/// and the outbox.
+pub async fn run(store: Arc<dyn VotingStore>, sea: &SeaVotingStore) -> anyhow::Result<()> {
     let first = cast_of("e1", "ada");
     let hash = first.receipt_hash.clone();
     store.cast(first).await?;
@@ -81,7 +146,10 @@ pub async fn run(store: Arc<dyn VotingStore>, db: &DatabaseConnection) -> anyhow
     ));
     ensure!(store.participation("e1", "ada").await? == Some(1));
     ensure!(store.participation("e1", "bob").await?.is_none());
-    ensure!(store.receipt(&hash).await?.as_deref() == Some("e1"));
+    ensure!(store
+        .receipt(&hash)
+        .await?
+        .is_some_and(|s| s.election_id == "e1"));
     ensure!(store.receipt("nope").await?.is_none());
     store.cast(cast_of("e2", "ada")).await?;
 
@@ -100,15 +168,20 @@ pub async fn run(store: Arc<dyn VotingStore>, db: &DatabaseConnection) -> anyhow
     ensure!(crowd.iter().all(Result::is_ok), "distinct voters all vote");
 
     voted_among(store.as_ref()).await?;
+    let sealed = |n| Recorded {
+        ballots: n,
+        participations: n,
+        sealed: n,
+    };
     ensure!(
-        store.counts("e1").await? == (102, 102),
+        store.counts("e1").await? == sealed(102),
         "e1: {:?}",
         store.counts("e1").await?
     );
-    ensure!(store.counts("e2").await? == (1, 1));
+    ensure!(store.counts("e2").await? == sealed(1));
     ensure!(
-        outbox_rows(db).await? == 2 * 103,
-        "two events per accepted cast"
+        outbox_rows(sea.connection()).await? == 103,
+        "a VoteRecorded per accepted cast; its ballot waits sealed"
     );
-    Ok(())
+    release(store.as_ref(), sea, &hash).await
 }

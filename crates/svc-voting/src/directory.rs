@@ -34,17 +34,27 @@ impl ElectionDirectory {
         self.cache.invalidate(&election_id.to_owned());
     }
 
+    /// The election itself, as cached.
+    pub async fn election(&self, election_id: &str) -> Result<Election, ServiceError> {
+        self.general(election_id).await?.election.ok_or_else(|| {
+            ServiceError::internal(anyhow::anyhow!("svc-candidate sent no election"))
+        })
+    }
+
+    async fn general(&self, election_id: &str) -> Result<CheckEligibilityResponse, ServiceError> {
+        self.cache
+            .get_or_load(&election_id.to_owned(), || {
+                self.elections.check_eligibility(election_id, "")
+            })
+            .await
+    }
+
     pub async fn view(
         &self,
         election_id: &str,
         voter_id: &str,
     ) -> Result<BallotView, ServiceError> {
-        let general = self
-            .cache
-            .get_or_load(&election_id.to_owned(), || {
-                self.elections.check_eligibility(election_id, "")
-            })
-            .await?;
+        let general = self.general(election_id).await?;
         let election = general.election.clone().ok_or_else(|| {
             ServiceError::internal(anyhow::anyhow!("svc-candidate sent no election"))
         })?;

@@ -9,7 +9,7 @@ use kit::shutdown::Shutdown;
 use sea_orm::DbErr;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::store::{Cast, CastError, SeaVotingStore, VotingStore};
+use crate::store::{Cast, CastError, ReceiptStatus, Recorded, SeaVotingStore, VotingStore};
 
 type Reply = oneshot::Sender<Result<(), CastError>>;
 
@@ -144,11 +144,11 @@ impl VotingStore for GroupCommit {
         self.store.voted_among(election_id, voter_ids).await
     }
 
-    async fn receipt(&self, receipt_hash: &str) -> Result<Option<String>, DbErr> {
+    async fn receipt(&self, receipt_hash: &str) -> Result<Option<ReceiptStatus>, DbErr> {
         self.store.receipt(receipt_hash).await
     }
 
-    async fn counts(&self, election_id: &str) -> Result<(u64, u64), DbErr> {
+    async fn counts(&self, election_id: &str) -> Result<Recorded, DbErr> {
         self.store.counts(election_id).await
     }
 }
@@ -164,9 +164,8 @@ mod tests {
             election_id: "e1".into(),
             voter_id: voter.into(),
             cast_at_ms: 1,
-            ballot_id: format!("ballot-{voter}"),
-            selection: "a".into(),
             receipt_hash: format!("hash-{voter}"),
+            sealed: vec![1, 2, 3],
             events: vec![Event {
                 id: format!("event-{voter}"),
                 topic: "ballots".into(),
@@ -206,6 +205,6 @@ mod tests {
             group.cast(cast("dee")).await,
             Err(CastError::Unavailable(_))
         ));
-        assert_eq!(group.counts("e1").await.expect("counts").0, 3);
+        assert_eq!(group.counts("e1").await.expect("counts").ballots, 3);
     }
 }

@@ -8,6 +8,7 @@ pub mod group_commit;
 mod grpc;
 mod invalidation;
 pub mod lock;
+pub mod mix;
 mod selection;
 pub mod store;
 #[cfg(test)]
@@ -34,6 +35,7 @@ use crate::{
     group_commit::{CommitWorkers, GroupCommit},
     grpc::VotingApi,
     lock::{CastLock, MemoryLock, RedisLock},
+    mix::{seal::BallotSeal, Mix},
     store::{SeaVotingStore, VotingStore},
     voting::{Topics, Voting},
 };
@@ -85,6 +87,12 @@ pub struct Config {
     /// Cast transactions in flight at once.
     #[arg(long, env = "VOTEMESH_CAST_BATCH_WORKERS", default_value_t = 4)]
     pub cast_batch_workers: usize,
+    /// k: the fewest sealed ballots the mix releases to the count together while an election
+    /// is open (at the close, everything left goes). Below 10 a watcher of live results
+    /// learns more about each ballot; 1 turns the mix's anonymity off.
+    #[arg(long, env = "VOTEMESH_MIX_MIN_BATCH", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub mix_min_batch: u64,
     /// Test only: abort right after a commit, before publishing, to prove the outbox. Only in
     /// builds with the `fault-injection` feature, which release builds leave out.
     #[cfg(any(test, feature = "fault-injection"))]
@@ -147,6 +155,7 @@ pub struct App {
     relay: Option<OutboxRelay>,
     commit_workers: Option<CommitWorkers>,
     voting: Arc<Voting>,
+    mix: Mix,
     status_events: kit::bus::consume::Subscribe,
 }
 
@@ -167,6 +176,7 @@ impl App {
             None => Arc::new(MemoryLock::default()),
         };
         let relay = outbox_relay(&config, &store).await?;
+        let mixed = store.clone();
         let (store, commit_workers) = cast_store(&config, store);
         let voting = Voting {
             users: users.clone(),
@@ -184,6 +194,8 @@ impl App {
             lock_ttl: Duration::from_millis(config.lock_ttl_ms),
             crash_after_commit: config.crash_after_commit(),
             outbox_written: relay.waker(),
+            seal: BallotSeal::new(config.receipt_secret.as_bytes()),
+            mix_wake: tokio::sync::Notify::new(),
         };
         // A group of this instance's own, so every instance sees every change; the topic is
         // small, and reading it whole means no change slips past a join.
@@ -196,6 +208,11 @@ impl App {
             },
         );
         let voting = Arc::new(voting);
+        let mix = Mix {
+            store: mixed,
+            voting: voting.clone(),
+            min_batch: config.mix_min_batch,
+        };
         let verifier = clients::token_verifier(&users, common);
         let routes = Routes::new(VotingServiceServer::new(VotingApi(voting.clone())));
         let server = GrpcServer::bind(
@@ -213,6 +230,7 @@ impl App {
             relay,
             commit_workers,
             voting,
+            mix,
             status_events,
         })
     }
@@ -229,8 +247,11 @@ impl App {
         if let Some(workers) = self.commit_workers {
             workers.spawn(&shutdown);
         }
+        // With the crash fault on there is no relay, and no mix either: nothing may move
+        // before the abort.
         if let Some(relay) = self.relay {
             shutdown.spawn("outbox relay", relay.run(shutdown.clone()));
+            shutdown.spawn("mix", self.mix.run(shutdown.clone()));
         }
         shutdown.spawn(
             "status invalidation",

@@ -22,7 +22,7 @@ use sea_orm::ConnectionTrait;
 use crate::{
     directory::ElectionDirectory,
     lock::{CastLock, LockUnavailable},
-    store::{SeaVotingStore, VotingStore},
+    store::{Recorded, Released, SeaVotingStore, VotingStore},
     voting::{Topics, Voting, UNVERIFIED_EMAIL},
 };
 
@@ -62,6 +62,8 @@ fn voting(store: SeaVotingStore, lock: Arc<CountingLock>) -> Voting {
         lock_ttl: Duration::from_secs(5),
         crash_after_commit: false,
         outbox_written: Arc::new(tokio::sync::Notify::new()),
+        seal: crate::mix::seal::BallotSeal::new(b"key"),
+        mix_wake: tokio::sync::Notify::new(),
     }
 }
 
@@ -99,7 +101,10 @@ async fn an_unverified_email_may_not_vote_and_nothing_is_stored() {
     );
     assert!(refused.to_string().contains("VerifyContact"));
     assert_eq!(lock.0.load(Ordering::SeqCst), 0, "no lock taken");
-    assert_eq!(store.counts(&election_id).await.expect("counts"), (0, 0));
+    assert_eq!(
+        store.counts(&election_id).await.expect("counts"),
+        Recorded::default()
+    );
     let outbox = kit::db::count(store.connection(), "SELECT COUNT(*) FROM outbox", [])
         .await
         .expect("outbox");
@@ -166,14 +171,35 @@ async fn on_sqlite_no_rowid_or_stored_order_follows_the_casts() {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("v.db").display());
     let store = SeaVotingStore::open(&url, 1).await.expect("store");
     let db = store.connection().clone();
-    // Twelve casts one at a time, in an order unrelated to voter or ballot ids.
+    // Twelve casts one at a time, in an order unrelated to voter or ballot ids, then mixed.
     for i in (0..12).rev() {
         let voter = format!("{:02}-{}", (i * 7) % 12, uuid::Uuid::new_v4());
-        let mut one = crate::conformance::cast_of("e", &voter);
-        one.ballot_id = format!("{:02}-{}", (i * 5) % 12, uuid::Uuid::new_v4());
-        store.cast(one).await.expect("cast");
+        store
+            .cast(crate::conformance::cast_of("e", &voter))
+            .await
+            .expect("cast");
     }
-    for table in ["participations", "ballots"] {
+    let mut ballot_ids = (0..12).map(|i| format!("{:02}-{}", (i * 5) % 12, uuid::Uuid::new_v4()));
+    let released = store
+        .release("e", 12, |sealed| {
+            Ok(sealed
+                .iter()
+                .map(|_| Released {
+                    ballot_id: ballot_ids.next().expect("an id"),
+                    selection: "a".into(),
+                    event: kit::bus::Event {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        topic: "ballots".into(),
+                        key: "e".into(),
+                        payload: vec![1],
+                    },
+                })
+                .collect())
+        })
+        .await
+        .expect("release");
+    assert_eq!(released, 12);
+    for table in ["participations", "ballots", "receipts", "sealed_ballots"] {
         let asked = db
             .query_all(sea_orm::Statement::from_string(
                 db.get_database_backend(),
@@ -182,7 +208,11 @@ async fn on_sqlite_no_rowid_or_stored_order_follows_the_casts() {
             .await;
         assert!(asked.is_err(), "{table} has no rowid to order casts by");
     }
-    for (table, column) in [("participations", "voter_id"), ("ballots", "ballot_id")] {
+    for (table, column) in [
+        ("participations", "voter_id"),
+        ("ballots", "ballot_id"),
+        ("receipts", "receipt_hash"),
+    ] {
         let stored = stored_order(&db, table, column).await;
         let mut by_key = stored.clone();
         by_key.sort();

@@ -9,10 +9,10 @@ use kit::{auth::Caller, bus::Event, ServiceError};
 use prost::Message;
 use proto_gen::{
     election::v1::ElectionStatus,
-    events::v1::{BallotCast, VoteRecorded},
+    events::v1::VoteRecorded,
     voting::v1::{
         CastBallotRequest, CastBallotResponse, CheckParticipationResponse,
-        GetMyParticipationResponse, RecordedCountResponse, Selection, VerifyReceiptResponse,
+        GetMyParticipationResponse, RecordedCountResponse, VerifyReceiptResponse,
     },
 };
 use sha2::Sha256;
@@ -20,6 +20,7 @@ use sha2::Sha256;
 use crate::{
     directory::ElectionDirectory,
     lock::CastLock,
+    mix::seal::BallotSeal,
     selection,
     store::{Cast, CastError, VotingStore, MAX_PARTICIPATION_CHECK},
 };
@@ -43,6 +44,10 @@ pub struct Voting {
     pub crash_after_commit: bool,
     /// Told after each commit, so the relay publishes at once.
     pub outbox_written: Arc<tokio::sync::Notify>,
+    /// Seals each ballot at the cast; only the mix opens it.
+    pub seal: BallotSeal,
+    /// Told after each commit, so the mix releases a batch as soon as one is due.
+    pub mix_wake: tokio::sync::Notify,
     /// Asked afresh when a caller arrives unverified: standings are cached for seconds, and
     /// a voter who has just entered their code must not be turned away for that.
     pub users: clients::UserClient,
@@ -167,15 +172,6 @@ impl Voting {
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut code);
         let receipt_code = URL_SAFE_NO_PAD.encode(code);
         let hour = now - now.rem_euclid(3_600_000);
-        let ballot_event = BallotCast {
-            event_id: uuid::Uuid::new_v4().to_string(),
-            election_id: election_id.to_owned(),
-            ballot_id: ballot_id.clone(),
-            selection: Some(Selection {
-                candidate_ids: choices.clone(),
-            }),
-            cast_hour: Some(timestamp(hour)),
-        };
         let vote_event = VoteRecorded {
             event_id: uuid::Uuid::new_v4().to_string(),
             election_id: election_id.to_owned(),
@@ -185,25 +181,16 @@ impl Voting {
         let cast = Cast {
             election_id: election_id.to_owned(),
             voter_id: caller.user_id.clone(),
-            // The hour only: an exact time would line a participation up with its ballot.
             cast_at_ms: hour,
-            ballot_id: ballot_id.clone(),
-            selection: choices.join(","),
             receipt_hash: self.receipt_hash(&receipt_code),
-            events: vec![
-                Event {
-                    id: ballot_event.event_id.clone(),
-                    topic: self.topics.ballots.clone(),
-                    key: election_id.to_owned(),
-                    payload: ballot_event.encode_to_vec(),
-                },
-                Event {
-                    id: vote_event.event_id.clone(),
-                    topic: self.topics.votes.clone(),
-                    key: election_id.to_owned(),
-                    payload: vote_event.encode_to_vec(),
-                },
-            ],
+            // The ballot leaves sealed; its BallotCast is written when the mix releases it.
+            sealed: self.seal.seal(election_id, &ballot_id, &choices.join(",")),
+            events: vec![Event {
+                id: vote_event.event_id.clone(),
+                topic: self.topics.votes.clone(),
+                key: election_id.to_owned(),
+                payload: vote_event.encode_to_vec(),
+            }],
         };
         match self.store.cast(cast).await {
             Ok(()) => {}
@@ -220,6 +207,7 @@ impl Voting {
             std::process::abort();
         }
         self.outbox_written.notify_one();
+        self.mix_wake.notify_one();
         metrics::counter!("votemesh_ballots_cast_total").increment(1);
         Ok(CastBallotResponse {
             ballot_id,
@@ -248,10 +236,11 @@ impl Voting {
         if code.trim().is_empty() {
             return Err(ServiceError::invalid("receipt_code", "required"));
         }
-        let election_id = self.store.receipt(&self.receipt_hash(code.trim())).await?;
+        let status = self.store.receipt(&self.receipt_hash(code.trim())).await?;
         Ok(VerifyReceiptResponse {
-            recorded: election_id.is_some(),
-            election_id: election_id.unwrap_or_default(),
+            recorded: status.is_some(),
+            counted: status.as_ref().is_some_and(|s| s.counted),
+            election_id: status.map(|s| s.election_id).unwrap_or_default(),
         })
     }
 
@@ -276,10 +265,11 @@ impl Voting {
         &self,
         election: &str,
     ) -> Result<RecordedCountResponse, ServiceError> {
-        let (ballots, participations) = self.store.counts(&election_id(election)?).await?;
+        let recorded = self.store.counts(&election_id(election)?).await?;
         Ok(RecordedCountResponse {
-            ballots,
-            participations,
+            ballots: recorded.ballots,
+            participations: recorded.participations,
+            sealed: recorded.sealed,
         })
     }
 }

@@ -138,6 +138,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         database: Database::SqliteDir(args.data_dir.clone()),
         redis_url: None,
         kafka_brokers: None,
+        mix_min_batch: None,
     };
     let listen = args.listen;
     let outbox = args.data_dir.join("outbox-mail");

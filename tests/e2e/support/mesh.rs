@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use kit::{internal::registry_client, shutdown::Shutdown};
-use mesh::{Database, InstanceUrls, Plan, Service};
+pub use mesh::Database;
+use mesh::{InstanceUrls, Plan, Service};
 use proto_gen::registry::v1::ResolveRequest;
 
 use super::{fresh_database, ADMIN_EMAIL, ADMIN_PASSWORD};
@@ -40,6 +41,10 @@ impl Drop for Mesh {
     }
 }
 
+/// k of a test mesh: 1, so a ballot counts as soon as the mix wakes and tests that are not
+/// about the mix see each cast in the results; the mix's own tests set k themselves.
+pub const MIX_MIN_BATCH: u64 = 1;
+
 /// Generous limits, so only the rate-limit tests meet them.
 fn relax(config: &mut edge::Config) {
     config.credentials_per_minute = 60_000.0;
@@ -60,16 +65,22 @@ pub async fn spawn_mesh() -> Mesh {
 
 /// Starts `options` with the test admin in place and relaxed edge limits (which a test's own
 /// changes override), and waits until every instance is registered.
-pub async fn spawn_mesh_with(mut options: MeshOptions) -> Mesh {
+pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
+    spawn_mesh_on(Database::Shared(fresh_database().await), options).await
+}
+
+/// [`spawn_mesh_with`] on `database`, e.g. a directory of SQLite files as `votemesh up` uses.
+pub async fn spawn_mesh_on(database: Database, mut options: MeshOptions) -> Mesh {
     kit::telemetry::init(kit::config::LogFormat::Text);
     let shutdown = Shutdown::new();
     let plan = Plan {
         internal_token: uuid::Uuid::new_v4().simple().to_string(),
         receipt_secret: uuid::Uuid::new_v4().simple().to_string(),
         signing_key_secret: uuid::Uuid::new_v4().simple().to_string(),
-        database: Database::Shared(fresh_database().await),
+        database,
         redis_url: None,
         kafka_brokers: None,
+        mix_min_batch: Some(MIX_MIN_BATCH),
     };
     let user = options.user.configure;
     options.user.configure = Box::new(move |config| {
@@ -105,6 +116,11 @@ pub async fn spawn_mesh_with(mut options: MeshOptions) -> Mesh {
 }
 
 impl Mesh {
+    /// The database URL service `S` uses in this mesh.
+    pub fn database_url_of<S: Service>(&self) -> String {
+        self.plan.database.url_for::<S>()
+    }
+
     /// Service `S`'s config wired into this mesh, for a test that starts an instance itself.
     pub fn config<S: Service>(&self) -> S {
         self.plan

@@ -29,7 +29,8 @@ pub fn service_command(mesh: &Mesh, service: &str) -> Command {
             format!("VOTEMESH_{}_DATABASE_URL", service.to_uppercase()),
             &mesh.database_url,
         )
-        .env("VOTEMESH_LEASE_TTL_SECONDS", "1");
+        .env("VOTEMESH_LEASE_TTL_SECONDS", "1")
+        .env("VOTEMESH_MIX_MIN_BATCH", super::MIX_MIN_BATCH.to_string());
     command
 }
 

@@ -1,8 +1,11 @@
 //! Issue 4: casting ballots. One voter, one vote under any concurrency, with Redis working,
 //! flushed or gone; precise refusals that store nothing; receipts; ballot secrecy checked
 //! against the real schema and the real events; and an early close that stops ballots.
+//! Issue 11: the mix, tried by an attacker who reads every table and the broker.
 
+mod attacker;
 mod early_close;
+mod mixing;
 mod races;
 mod refusals;
 mod secrecy;

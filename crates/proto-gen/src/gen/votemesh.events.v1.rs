@@ -15,10 +15,17 @@ pub struct BallotCast {
     /// The choices.
     #[prost(message, optional, tag = "4")]
     pub selection: ::core::option::Option<super::super::voting::v1::Selection>,
-    /// When the ballot was counted as cast, coarsened to the hour so it cannot be matched
-    /// with a participation time.
+    /// Deprecated and left unset: a cast time, even coarsened, would split a mixed batch.
     #[prost(message, optional, tag = "5")]
     pub cast_hour: ::core::option::Option<::prost_types::Timestamp>,
+    /// When the ballot's mixed batch was released: the same for every ballot of the batch,
+    /// and never the time of any one cast.
+    #[prost(message, optional, tag = "6")]
+    pub released_at: ::core::option::Option<::prost_types::Timestamp>,
+    /// True for the batch released at the close, which may hold fewer than k ballots; the
+    /// results show it at once.
+    #[prost(bool, tag = "7")]
+    pub closing: bool,
 }
 /// Published when a voter's participation is recorded. Carries the voter and their receipt
 /// code for the notification, and NO choice.

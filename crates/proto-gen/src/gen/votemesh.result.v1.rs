@@ -110,9 +110,12 @@ pub struct AuditResponse {
     /// Ballots counted here.
     #[prost(uint64, tag = "2")]
     pub counted: u64,
-    /// True when both agree.
+    /// True when recorded equals counted plus sealed, and the counts hold every counted ballot.
     #[prost(bool, tag = "3")]
     pub matches: bool,
+    /// Ballots svc-voting holds sealed, not yet released to the count.
+    #[prost(uint64, tag = "4")]
+    pub sealed: u64,
 }
 /// Generated client implementations.
 pub mod result_service_client {

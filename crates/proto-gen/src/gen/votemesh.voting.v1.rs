@@ -64,6 +64,9 @@ pub struct VerifyReceiptResponse {
     /// The election it was cast in, when recorded.
     #[prost(string, tag = "2")]
     pub election_id: ::prost::alloc::string::String,
+    /// True once the ballot has left the mix for the count; never says what it chose.
+    #[prost(bool, tag = "3")]
+    pub counted: bool,
 }
 /// Asks for the recorded count.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -75,12 +78,15 @@ pub struct RecordedCountRequest {
 /// The recorded count.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RecordedCountResponse {
-    /// Ballots recorded.
+    /// Ballots recorded, sealed or mixed.
     #[prost(uint64, tag = "1")]
     pub ballots: u64,
     /// Participation rows recorded; equals ballots.
     #[prost(uint64, tag = "2")]
     pub participations: u64,
+    /// Of the recorded ballots, those still sealed, waiting for a mixed batch.
+    #[prost(uint64, tag = "3")]
+    pub sealed: u64,
 }
 /// Asks which voters have voted.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

@@ -56,6 +56,14 @@ impl ResultStore for MemoryStore {
     async fn counted(&self, _: &str) -> Result<u64, DbErr> {
         unreachable!("not used here")
     }
+
+    async fn published(&self, _: &str) -> Result<Option<(u64, Vec<u8>)>, DbErr> {
+        unreachable!("not used here")
+    }
+
+    async fn publish(&self, _: &str, _: u64, _: &[u8]) -> Result<(), DbErr> {
+        unreachable!("not used here")
+    }
 }
 
 impl MemoryStore {

@@ -1,88 +1,37 @@
-//! Where votes live. "Who voted" (participations) and "what was voted" (ballots) are separate
-//! tables with nothing in common but the election: random ballot ids, no timestamps on
-//! ballots, no sequence. The outbox rows of one cast carry no shared time either, and the
-//! relay deletes them once published.
+//! Where votes live. "Who voted" (participations, receipts) and "what was voted" (ballots)
+//! never share a transaction: a cast writes its participation, its receipt and its ballot
+//! sealed (opaque without the receipt secret); the mix (release.rs) later opens sealed
+//! ballots in shuffled batches of at least k and writes them into `ballots` with random ids
+//! and no time. The outbox rows of one cast carry no shared time either, and the relay
+//! deletes them once published.
+
+mod migrations;
+mod release;
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
 use kit::{
     bus::Event,
-    db::{insert_rows, placeholders, statement, Migration},
+    db::{insert_rows, placeholders, statement},
 };
 use rand::seq::SliceRandom;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
 
-const INITIAL: &[&str] = &[
-    "CREATE TABLE participations (
-        election_id TEXT NOT NULL,
-        voter_id TEXT NOT NULL,
-        cast_at_ms {bigint} NOT NULL,
-        PRIMARY KEY (election_id, voter_id)
-    )",
-    "CREATE TABLE ballots (
-        ballot_id TEXT PRIMARY KEY,
-        election_id TEXT NOT NULL,
-        selection TEXT NOT NULL,
-        receipt_hash TEXT NOT NULL UNIQUE
-    )",
-    "CREATE INDEX ballots_by_election ON ballots (election_id)",
-    kit::outbox::TABLE,
-];
-
-pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "participations, ballots, outbox",
-        statements: INITIAL,
-        postgres_only: &[],
-        sqlite_only: &[],
-    },
-    kit::outbox::queue_tuning(2),
-    Migration {
-        version: 3,
-        name: "voter and ballot tables keyed, without rowid",
-        statements: &[],
-        postgres_only: &[],
-        sqlite_only: KEYED_ON_SQLITE,
-    },
-];
-
-/// On SQLite a table's rowid counts insertions, so ordering participations and ballots by it
-/// would pair them at low traffic. Keyed `WITHOUT ROWID`, each table is stored in the order
-/// of its primary key: voters by id, ballots by their random id.
-const KEYED_ON_SQLITE: &[&str] = &[
-    "CREATE TABLE participations_keyed (
-        election_id TEXT NOT NULL,
-        voter_id TEXT NOT NULL,
-        cast_at_ms INTEGER NOT NULL,
-        PRIMARY KEY (election_id, voter_id)
-    ) WITHOUT ROWID",
-    "INSERT INTO participations_keyed SELECT election_id, voter_id, cast_at_ms FROM participations",
-    "DROP TABLE participations",
-    "ALTER TABLE participations_keyed RENAME TO participations",
-    "CREATE TABLE ballots_keyed (
-        ballot_id TEXT PRIMARY KEY,
-        election_id TEXT NOT NULL,
-        selection TEXT NOT NULL,
-        receipt_hash TEXT NOT NULL UNIQUE
-    ) WITHOUT ROWID",
-    "INSERT INTO ballots_keyed SELECT ballot_id, election_id, selection, receipt_hash FROM ballots",
-    "DROP TABLE ballots",
-    "ALTER TABLE ballots_keyed RENAME TO ballots",
-    "CREATE INDEX ballots_by_election ON ballots (election_id)",
-];
+pub use migrations::MIGRATIONS;
+pub use release::{Released, SealedBallot, MAX_RELEASE};
 
 /// One accepted vote, written in one transaction.
 pub struct Cast {
     pub election_id: String,
     pub voter_id: String,
+    /// The hour only: an exact time would line a participation up with its ballot.
     pub cast_at_ms: i64,
-    pub ballot_id: String,
-    /// Candidate ids in the voter's order, comma-separated.
-    pub selection: String,
+    /// The keyed hash of the voter's receipt code.
     pub receipt_hash: String,
-    /// The cast's events (BallotCast, VoteRecorded), for the outbox.
+    /// The ballot, sealed (see `mix::seal`): opened only by the mix.
+    pub sealed: Vec<u8>,
+    /// The cast's VoteRecorded event, for the outbox; its BallotCast leaves with the mix.
     pub events: Vec<Event>,
 }
 
@@ -96,16 +45,40 @@ impl Cast {
         ]
     }
 
-    /// (ballot_id, election_id, selection, receipt_hash): the choice, and nothing about
-    /// who made it.
-    fn ballot_row(&self) -> [Value; 4] {
+    /// (receipt_hash, election_id): what VerifyReceipt finds.
+    fn receipt_row(&self) -> [Value; 2] {
         [
-            self.ballot_id.clone().into(),
-            self.election_id.clone().into(),
-            self.selection.clone().into(),
             self.receipt_hash.clone().into(),
+            self.election_id.clone().into(),
         ]
     }
+
+    /// (receipt_hash, election_id, sealed): the choice, unreadable until the mix opens it.
+    fn sealed_row(&self) -> [Value; 3] {
+        [
+            self.receipt_hash.clone().into(),
+            self.election_id.clone().into(),
+            self.sealed.clone().into(),
+        ]
+    }
+}
+
+/// What VerifyReceipt may say about a receipt: never the choice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiptStatus {
+    pub election_id: String,
+    /// The ballot has left the mix for the count.
+    pub counted: bool,
+}
+
+/// What an election has recorded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Ballots accepted, sealed or mixed (one receipt each).
+    pub ballots: u64,
+    pub participations: u64,
+    /// Of those, still sealed.
+    pub sealed: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +98,7 @@ pub const MAX_PARTICIPATION_CHECK: usize = 1000;
 
 #[async_trait]
 pub trait VotingStore: Send + Sync {
-    /// Participation, ballot and outbox rows, all or nothing; the participation's
+    /// Participation, receipt, sealed ballot and outbox rows, all or nothing; the participation's
     /// uniqueness decides a duplicate.
     async fn cast(&self, cast: Cast) -> Result<(), CastError>;
     /// When the voter's participation was recorded, from the primary.
@@ -137,10 +110,10 @@ pub trait VotingStore: Send + Sync {
         election_id: &str,
         voter_ids: &[String],
     ) -> Result<Vec<String>, DbErr>;
-    /// The election of the ballot with this receipt hash.
-    async fn receipt(&self, receipt_hash: &str) -> Result<Option<String>, DbErr>;
-    /// (ballots, participations) recorded for an election.
-    async fn counts(&self, election_id: &str) -> Result<(u64, u64), DbErr>;
+    /// The election of the ballot with this receipt hash, and whether it has been counted.
+    async fn receipt(&self, receipt_hash: &str) -> Result<Option<ReceiptStatus>, DbErr>;
+    /// What an election has recorded.
+    async fn counts(&self, election_id: &str) -> Result<Recorded, DbErr>;
 }
 
 #[derive(Clone)]
@@ -161,8 +134,8 @@ impl SeaVotingStore {
 
     /// Writes `casts` in one transaction and returns the indices of those recorded; the
     /// others are duplicates. Each cast's duplicate check is its own: the participation
-    /// insert reports which rows were new, and only those casts write a ballot and events.
-    /// Ballots and outbox rows go in shuffled, so their physical order says nothing about
+    /// insert reports which rows were new, and only those casts write a receipt, a sealed
+    /// ballot and events. Those go in shuffled, so their physical order says nothing about
     /// the order of participations.
     pub async fn write(&self, casts: &[Cast]) -> Result<HashSet<usize>, DbErr> {
         // Two casts by one voter in one batch: the first goes to the database, the second is
@@ -198,12 +171,20 @@ impl SeaVotingStore {
             })
             .collect();
         accepted.shuffle(&mut rand::thread_rng());
-        let ballots: Vec<[Value; 4]> = accepted.iter().map(|&i| casts[i].ballot_row()).collect();
+        let receipts: Vec<[Value; 2]> = accepted.iter().map(|&i| casts[i].receipt_row()).collect();
         insert_rows(
             &txn,
-            "INSERT INTO ballots (ballot_id, election_id, selection, receipt_hash)",
+            "INSERT INTO receipts (receipt_hash, election_id)",
             "",
-            &ballots,
+            &receipts,
+        )
+        .await?;
+        let sealed: Vec<[Value; 3]> = accepted.iter().map(|&i| casts[i].sealed_row()).collect();
+        insert_rows(
+            &txn,
+            "INSERT INTO sealed_ballots (receipt_hash, election_id, sealed)",
+            "",
+            &sealed,
         )
         .await?;
         let events: Vec<Event> = accepted
@@ -265,20 +246,37 @@ impl VotingStore for SeaVotingStore {
             .collect()
     }
 
-    async fn receipt(&self, receipt_hash: &str) -> Result<Option<String>, DbErr> {
-        kit::db::scalar(
+    async fn receipt(&self, receipt_hash: &str) -> Result<Option<ReceiptStatus>, DbErr> {
+        let Some(election_id) = kit::db::scalar::<String>(
             &self.db,
-            "SELECT election_id FROM ballots WHERE receipt_hash = $1",
+            "SELECT election_id FROM receipts WHERE receipt_hash = $1",
             [receipt_hash.into()],
         )
-        .await
+        .await?
+        else {
+            return Ok(None);
+        };
+        let sealed = kit::db::count(
+            &self.db,
+            "SELECT COUNT(*) FROM sealed_ballots WHERE receipt_hash = $1",
+            [receipt_hash.into()],
+        )
+        .await?;
+        Ok(Some(ReceiptStatus {
+            election_id,
+            counted: sealed == 0,
+        }))
     }
 
-    async fn counts(&self, election_id: &str) -> Result<(u64, u64), DbErr> {
+    async fn counts(&self, election_id: &str) -> Result<Recorded, DbErr> {
         let count = |table: &str| {
             let sql = format!("SELECT COUNT(*) FROM {table} WHERE election_id = $1");
             async move { kit::db::count(&self.db, &sql, [election_id.into()]).await }
         };
-        Ok((count("ballots").await?, count("participations").await?))
+        Ok(Recorded {
+            ballots: count("receipts").await?,
+            participations: count("participations").await?,
+            sealed: count("sealed_ballots").await?,
+        })
     }
 }

@@ -1,0 +1,150 @@
+//! The mix: sealed ballots leave for the count only in shuffled batches of at least k
+//! (`--mix-min-batch`), or all at once when the election has closed. A batch is written in a
+//! transaction of its own, its BallotCast events carry the batch's release time, and the
+//! results (svc-result) move only by whole batches: neither the database, the broker nor a
+//! watcher of live results can tell which ballot came with which participation.
+
+pub mod seal;
+
+use std::{sync::Arc, time::Duration};
+
+use kit::{bus::Event, shutdown::Shutdown, time::now_ms};
+use prost::Message;
+use proto_gen::{election::v1::ElectionStatus, events::v1::BallotCast, voting::v1::Selection};
+
+use crate::{
+    store::{Released, SeaVotingStore, SealedBallot, MAX_RELEASE},
+    voting::Voting,
+};
+use kit::time::timestamp;
+
+/// How often the mix looks for batches when no cast wakes it: how soon an election that
+/// closed on its schedule has its last ballots counted.
+const INTERVAL: Duration = Duration::from_millis(500);
+
+pub struct Mix {
+    pub store: SeaVotingStore,
+    pub voting: Arc<Voting>,
+    /// k: the fewest ballots a batch may hold while the election is open.
+    pub min_batch: u64,
+}
+
+impl Mix {
+    /// Mixes until the drain starts. Sealed ballots not yet released stay sealed in the
+    /// database and leave with the next instance's first round.
+    pub async fn run(self, shutdown: Shutdown) {
+        loop {
+            if let Err(error) = self.round().await {
+                tracing::warn!(%error, "mix round failed; sealed ballots wait for the next");
+            }
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                _ = self.voting.mix_wake.notified() => {}
+                _ = tokio::time::sleep(INTERVAL) => {}
+            }
+        }
+    }
+
+    /// Releases every batch that is due.
+    async fn round(&self) -> anyhow::Result<()> {
+        for (election_id, waiting) in self.store.pending().await? {
+            let closing = self.closed(&election_id).await;
+            let min = if closing { 1 } else { self.min_batch };
+            if waiting < min {
+                continue;
+            }
+            // One election's failure (a sealed ballot that does not open, say) must not hold
+            // back the others' batches.
+            if let Err(error) = self.release(&election_id, min, closing).await {
+                tracing::warn!(%error, %election_id, "batch not released; its ballots stay sealed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases an election's waiting ballots, [`MAX_RELEASE`] at a time.
+    async fn release(&self, election_id: &str, min: u64, closing: bool) -> anyhow::Result<()> {
+        loop {
+            let released = self
+                .store
+                .release(election_id, min as usize, |sealed| {
+                    self.open(election_id, sealed, closing)
+                })
+                .await?;
+            if released > 0 {
+                metrics::counter!("votemesh_ballots_mixed_total").increment(released as u64);
+                self.voting.outbox_written.notify_one();
+            }
+            if released < MAX_RELEASE {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Whether the election takes no more ballots; when svc-candidate cannot say, it is
+    /// taken as open, so no batch smaller than k leaves by mistake.
+    async fn closed(&self, election_id: &str) -> bool {
+        match self.voting.directory.election(election_id).await {
+            Ok(election) => {
+                let open = election.status == ElectionStatus::Open as i32;
+                let closes = election
+                    .closes_at
+                    .map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+                    .unwrap_or(i64::MAX);
+                !open || now_ms() >= closes
+            }
+            Err(error) => {
+                tracing::warn!(%error, "election status unknown; mixing as if open");
+                false
+            }
+        }
+    }
+
+    /// Opens a batch and makes each ballot's BallotCast, all stamped with one release time.
+    fn open(
+        &self,
+        election_id: &str,
+        sealed: Vec<SealedBallot>,
+        closing: bool,
+    ) -> Result<Vec<Released>, String> {
+        let released_at = timestamp(now_ms());
+        sealed
+            .into_iter()
+            .map(|ballot| {
+                let opened =
+                    self.voting.seal.open(election_id, &ballot.sealed).ok_or(
+                        "a sealed ballot does not open: was VOTEMESH_RECEIPT_SECRET changed?",
+                    )?;
+                let event = BallotCast {
+                    event_id: uuid::Uuid::new_v4().to_string(),
+                    election_id: election_id.to_owned(),
+                    ballot_id: opened.ballot_id.clone(),
+                    selection: Some(Selection {
+                        candidate_ids: split(&opened.selection),
+                    }),
+                    cast_hour: None,
+                    released_at: Some(released_at),
+                    closing,
+                };
+                Ok(Released {
+                    event: Event {
+                        id: event.event_id.clone(),
+                        topic: self.voting.topics.ballots.clone(),
+                        key: election_id.to_owned(),
+                        payload: event.encode_to_vec(),
+                    },
+                    ballot_id: opened.ballot_id,
+                    selection: opened.selection,
+                })
+            })
+            .collect()
+    }
+}
+
+fn split(selection: &str) -> Vec<String> {
+    if selection.is_empty() {
+        Vec::new()
+    } else {
+        selection.split(',').map(str::to_owned).collect()
+    }
+}
