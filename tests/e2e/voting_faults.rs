@@ -287,9 +287,12 @@ async fn ballots_sealed_when_svc_voting_is_killed_are_counted_once_after_a_resta
     assert_eq!(audit(&api, &admin.access, &id).await, (6, 6, 0, true));
     let (ballots, votes) = event_ids(&kafka(), &wiring.ballot_topic, &wiring.vote_topic, 6).await;
     let distinct = |ids: &[String]| ids.iter().collect::<HashSet<_>>().len();
+    // Released after the restart, each ballot is published once. A VoteRecorded the killed
+    // process sent but had not yet deleted goes again (at least once; consumers deduplicate
+    // by event id).
     assert_eq!(
-        (ballots.len(), distinct(&ballots), votes.len()),
+        (ballots.len(), distinct(&ballots), distinct(&votes)),
         (6, 6, 6),
-        "each ballot published once"
+        "each ballot published once: {ballots:?} {votes:?}"
     );
 }
