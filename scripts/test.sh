@@ -133,6 +133,14 @@ if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
 fi
 python3 -c 'import aiosmtpd'
 
+# pref-voting, from PyPI: the independent reference the counting methods are compared with
+# (crates/counting/reference/pref_voting_reference.py).
+if ! python3 -c 'import pref_voting' >/dev/null 2>&1; then
+  say "installing pref-voting"
+  python3 -m pip install -q pref-voting==1.18.2
+fi
+python3 -c 'import pref_voting'
+
 # buf, the real binary, from npm into a cache outside the clone.
 npm_prefix="$HOME/.cache/votemesh-npm"
 buf="$npm_prefix/node_modules/.bin/buf"

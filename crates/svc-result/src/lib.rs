@@ -7,7 +7,6 @@ pub mod conformance;
 mod consumer;
 mod elections;
 mod grpc;
-pub mod irv;
 mod live_counts;
 mod results;
 mod service;

@@ -7,10 +7,9 @@ use proto_gen::{
     result::v1::{CandidateTally, GetResultsResponse, RunoffRound},
 };
 
-use crate::{
-    irv,
-    store::{CountedBallot, Counts, Stored},
-};
+use counting::{irv, Ranked, ONE};
+
+use crate::store::{CountedBallot, Counts, Stored};
 use kit::time::timestamp;
 
 fn share(votes: u64, total: u64) -> f64 {
@@ -62,28 +61,37 @@ pub fn compute(
         return response;
     }
     if method == BallotMethod::Ranked {
-        let profile: Vec<(Vec<String>, u64)> = stored
+        // Every ballot weighs one vote here; the count works in millionths of a vote.
+        let profile: Vec<Ranked> = stored
             .profile
             .iter()
-            .map(|(selection, n)| (selection.split(',').map(str::to_owned).collect(), *n))
+            .map(|(selection, n)| Ranked {
+                ranking: selection.split(',').map(str::to_owned).collect(),
+                weight: n * ONE,
+            })
             .collect();
         let outcome = irv::count(&ids, &profile);
+        let votes = |weight: u64| weight / ONE;
         response.rounds = outcome
             .rounds
             .iter()
             .enumerate()
             .map(|(i, round)| {
-                let counting: u64 = round.tallies.iter().map(|(_, v)| v).sum();
+                let counting: u64 = round.tallies.iter().map(|(_, v)| votes(*v)).sum();
                 RunoffRound {
                     round: i as u32 + 1,
                     tallies: round
                         .tallies
                         .iter()
-                        .map(|(id, v)| tally(id, *v, counting))
+                        .map(|(id, v)| tally(id, votes(*v), counting))
                         .collect(),
                     eliminated: round.eliminated.clone().unwrap_or_default(),
-                    transfers: round.transfers.clone().into_iter().collect(),
-                    exhausted: round.exhausted,
+                    transfers: round
+                        .transfers
+                        .iter()
+                        .map(|(id, v)| (id.clone(), votes(*v)))
+                        .collect(),
+                    exhausted: votes(round.exhausted),
                 }
             })
             .collect();

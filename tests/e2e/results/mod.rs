@@ -106,8 +106,14 @@ impl Counts {
             for selection in accepted {
                 *profile.entry(selection.clone()).or_default() += 1;
             }
-            let profile: Vec<_> = profile.into_iter().collect();
-            let outcome = svc_result::irv::count(&election.candidates, &profile);
+            let profile: Vec<counting::Ranked> = profile
+                .into_iter()
+                .map(|(ranking, n)| counting::Ranked {
+                    ranking,
+                    weight: n * counting::ONE,
+                })
+                .collect();
+            let outcome = counting::irv::count(&election.candidates, &profile);
             assert_eq!(
                 shown.winner_candidate_id,
                 outcome.winner.unwrap_or_default()

@@ -3,20 +3,39 @@ use std::collections::BTreeMap;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use super::*;
+use crate::schulze::tests::pref_voting;
+use crate::ONE;
 
 fn names(list: &str) -> Vec<String> {
     list.split_whitespace().map(str::to_owned).collect()
 }
 
-fn profile(rows: &[(&str, u64)]) -> Vec<(Vec<String>, u64)> {
-    rows.iter().map(|(r, n)| (names(r), *n)).collect()
+/// Rows of (ranking, voters), each voter of weight 1.
+fn profile(rows: &[(&str, u64)]) -> Vec<Ranked> {
+    rows.iter()
+        .map(|(r, n)| Ranked {
+            ranking: names(r),
+            weight: n * ONE,
+        })
+        .collect()
 }
 
+/// A round's tallies in whole votes, to compare with the published tables.
 fn tallies(round: &Round) -> Vec<(&str, u64)> {
     round
         .tallies
         .iter()
-        .map(|(c, v)| (c.as_str(), *v))
+        .map(|(c, v)| {
+            assert_eq!(v % ONE, 0, "not a whole number of votes");
+            (c.as_str(), v / ONE)
+        })
+        .collect()
+}
+
+/// Transfers in millionths, from whole votes.
+fn moved(rows: &[(&str, u64)]) -> BTreeMap<String, Weight> {
+    rows.iter()
+        .map(|(c, v)| ((*c).to_owned(), v * ONE))
         .collect()
 }
 
@@ -47,19 +66,13 @@ fn tennessee_capital() {
         ]
     );
     assert_eq!(rounds[0].eliminated.as_deref(), Some("Chattanooga"));
-    assert_eq!(
-        rounds[0].transfers,
-        BTreeMap::from([("Knoxville".into(), 15)])
-    );
+    assert_eq!(rounds[0].transfers, moved(&[("Knoxville", 15)]));
     assert_eq!(
         tallies(&rounds[1]),
         [("Memphis", 42), ("Nashville", 26), ("Knoxville", 32)]
     );
     assert_eq!(rounds[1].eliminated.as_deref(), Some("Nashville"));
-    assert_eq!(
-        rounds[1].transfers,
-        BTreeMap::from([("Knoxville".into(), 26)])
-    );
+    assert_eq!(rounds[1].transfers, moved(&[("Knoxville", 26)]));
     assert_eq!(tallies(&rounds[2]), [("Memphis", 42), ("Knoxville", 58)]);
     assert_eq!(outcome.winner.as_deref(), Some("Knoxville"));
 }
@@ -125,10 +138,7 @@ fn pierzgalski_instant_runoff_example() {
     assert_eq!(rounds[0].eliminated.as_deref(), Some("D"));
     assert_eq!(tallies(&rounds[1]), [("A", 4), ("B", 3), ("C", 7)]);
     assert_eq!(rounds[1].eliminated.as_deref(), Some("B"));
-    assert_eq!(
-        rounds[1].transfers,
-        BTreeMap::from([("A".into(), 2), ("C".into(), 1)])
-    );
+    assert_eq!(rounds[1].transfers, moved(&[("A", 2), ("C", 1)]));
     assert_eq!(tallies(&rounds[2]), [("A", 6), ("C", 8)]);
     assert_eq!(outcome.winner.as_deref(), Some("C"));
 }
@@ -147,14 +157,43 @@ fn exhausted_ballots_stop_counting_and_no_ballots_has_no_winner() {
         &profile(&[("A", 4), ("B", 3), ("C", 2), ("C B", 1)]),
     );
     // C goes; one ballot moves to B, two exhaust. 4 of 8 is no majority, so B goes next.
-    assert_eq!(outcome.rounds[1].exhausted, 2);
+    assert_eq!(outcome.rounds[1].exhausted, 2 * ONE);
     assert_eq!(tallies(&outcome.rounds[1]), [("A", 4), ("B", 4)]);
     assert_eq!(outcome.winner.as_deref(), Some("A"));
     assert_eq!(count(&names("A B"), &[]).winner, None);
 }
 
-/// Ballot by ballot, recounting from scratch every round, with the tie-break applied by
-/// recounting each earlier round: a second, plainer reading of the same rules.
+/// Weights are exact millionths: 1.5 votes for A, 1.25 for B, 0.5 for C then B. No majority
+/// of 3.25 in round one (A has 1.5); C goes and B wins with 1.75.
+#[test]
+fn fractional_weights_count_exactly() {
+    let ballot = |ranking: &str, weight: Weight| Ranked {
+        ranking: names(ranking),
+        weight,
+    };
+    let outcome = count(
+        &names("A B C"),
+        &[
+            ballot("A", 1_500_000),
+            ballot("B", 1_250_000),
+            ballot("C B", 500_000),
+        ],
+    );
+    let round = |i: usize| outcome.rounds[i].tallies.clone();
+    let expected = |rows: &[(&str, Weight)]| -> Vec<(String, Weight)> {
+        rows.iter().map(|(c, v)| ((*c).to_owned(), *v)).collect()
+    };
+    assert_eq!(
+        round(0),
+        expected(&[("A", 1_500_000), ("B", 1_250_000), ("C", 500_000)])
+    );
+    assert_eq!(round(1), expected(&[("A", 1_500_000), ("B", 1_750_000)]));
+    assert_eq!(outcome.winner.as_deref(), Some("B"));
+}
+
+/// Ballot by ballot (each ballot a voter of weight [`ONE`]), recounting from scratch every
+/// round, with the tie-break applied by recounting each earlier round: a second, plainer
+/// reading of the same rules.
 fn reference(candidates: &[String], ballots: &[Vec<String>]) -> Outcome {
     let tally = |out: &[String]| -> (BTreeMap<String, u64>, u64) {
         let mut votes: BTreeMap<String, u64> = candidates
@@ -165,8 +204,8 @@ fn reference(candidates: &[String], ballots: &[Vec<String>]) -> Outcome {
         let mut exhausted = 0;
         for ballot in ballots {
             match ballot.iter().find(|c| votes.contains_key(*c)) {
-                Some(c) => *votes.get_mut(c).expect("continuing") += 1,
-                None => exhausted += 1,
+                Some(c) => *votes.get_mut(c).expect("continuing") += ONE,
+                None => exhausted += ONE,
             }
         }
         (votes, exhausted)
@@ -242,11 +281,56 @@ fn agrees_with_a_ballot_by_ballot_reference_on_random_profiles() {
         for ballot in &ballots {
             *grouped.entry(ballot.clone()).or_default() += 1;
         }
-        let profile: Vec<(Vec<String>, u64)> = grouped.into_iter().collect();
+        let profile: Vec<Ranked> = grouped
+            .into_iter()
+            .map(|(ranking, n)| Ranked {
+                ranking,
+                weight: n * ONE,
+            })
+            .collect();
         assert_eq!(
             count(&candidates, &profile),
             reference(&candidates, &ballots),
             "profile {profile:?}"
         );
     }
+}
+
+/// IRV against pref-voting on the shared random profiles, complete rankings (pref-voting's
+/// `Profile` takes linear orders). Its `instant_runoff` removes everyone tied for fewest votes
+/// at once, a different tie rule from ours, so the comparison is in two parts:
+/// - always, our winner is one of `instant_runoff_put`'s winners (the winners under every way
+///   of eliminating one of the tied candidates, which includes our backwards rule);
+/// - when no round had a tie for fewest votes, the rules coincide: our elimination order is
+///   `instant_runoff_with_explanation`'s and our winner is `instant_runoff_put`'s only one.
+#[test]
+fn agrees_with_pref_voting_on_random_profiles() {
+    let mut exact = 0;
+    for (i, (random, reference)) in pref_voting::results().iter().enumerate() {
+        let outcome = count(&random.candidates(), &random.complete());
+        let put = pref_voting::names(&reference["irv_put"]);
+        let winner = outcome
+            .winner
+            .clone()
+            .expect("complete ballots elect someone");
+        let on = random.describe(i);
+        assert!(put.contains(&winner), "{winner} not in {put:?} on {on}");
+        let rounds = reference["irv_eliminated"].as_array().expect("rounds");
+        let rounds: Vec<Vec<String>> = rounds.iter().map(pref_voting::names).collect();
+        if rounds.iter().all(|round| round.len() == 1) {
+            exact += 1;
+            let ours: Vec<String> = outcome
+                .rounds
+                .iter()
+                .filter_map(|round| round.eliminated.clone())
+                .collect();
+            assert_eq!(ours, rounds.concat(), "eliminations differ on {on}");
+            assert_eq!(put, [winner], "winners differ on {on}");
+        }
+    }
+    // About two thirds of these profiles have no tie; make sure the exact part is not vacuous.
+    assert!(
+        exact >= 1000,
+        "only {exact} profiles compared round by round"
+    );
 }

@@ -1,8 +1,13 @@
-//! Instant-runoff counting from a ballot profile (each distinct ranking with its count).
+//! Instant-runoff counting from a ballot profile (each distinct ranking with its weight).
+//!
+//! Votes are weights in millionths ([`Weight`]): a tally of 3 voters of weight 1 is
+//! `3 * ONE` (see [`crate::ONE`]), so weighted counts stay exact integers.
 //!
 //! Each round counts every ballot for its highest-ranked continuing candidate. A candidate
-//! with more than half of the ballots still counting wins. Otherwise the candidate with the
-//! fewest votes is eliminated and its ballots move to their next continuing preference.
+//! with more than half of the vote weight still counting wins (a ballot with no continuing
+//! preference is exhausted and stops counting). Otherwise the candidate with the fewest votes
+//! is eliminated, one per round, and its ballots move to their next continuing preference.
+//! The last continuing candidate wins; with no ballot weight at all there is no winner.
 //!
 //! Tie-break for elimination, deterministic: among the candidates tied for fewest votes,
 //! eliminate the one with fewer votes in the latest earlier round where they differ (the
@@ -11,17 +16,19 @@
 
 use std::collections::BTreeMap;
 
+use crate::{Ranked, Weight};
+
 /// One round of a count.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Round {
     /// Votes per continuing candidate, in ballot order.
-    pub tallies: Vec<(String, u64)>,
+    pub tallies: Vec<(String, Weight)>,
     /// Eliminated after this round; `None` in the final round.
     pub eliminated: Option<String>,
     /// Votes that moved from the eliminated candidate, by receiving candidate.
-    pub transfers: BTreeMap<String, u64>,
+    pub transfers: BTreeMap<String, Weight>,
     /// Ballots with no continuing preference in this round.
-    pub exhausted: u64,
+    pub exhausted: Weight,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,21 +39,22 @@ pub struct Outcome {
 
 /// Counts `profile` over `candidates` (in ballot order). Rankings may name candidates that
 /// are not listed; those preferences are skipped.
-pub fn count(candidates: &[String], profile: &[(Vec<String>, u64)]) -> Outcome {
+pub fn count(candidates: &[String], profile: &[Ranked]) -> Outcome {
     let mut continuing: Vec<String> = candidates.to_vec();
     let mut rounds: Vec<Round> = Vec::new();
-    let mut history: Vec<BTreeMap<String, u64>> = Vec::new();
+    let mut history: Vec<BTreeMap<String, Weight>> = Vec::new();
     loop {
-        let mut votes: BTreeMap<String, u64> = continuing.iter().map(|c| (c.clone(), 0)).collect();
+        let mut votes: BTreeMap<String, Weight> =
+            continuing.iter().map(|c| (c.clone(), 0)).collect();
         let mut exhausted = 0;
-        for (ranking, ballots) in profile {
-            match top_choice(ranking, &continuing) {
-                Some(choice) => *votes.entry(choice.to_owned()).or_default() += ballots,
-                None => exhausted += ballots,
+        for ballot in profile {
+            match top_choice(&ballot.ranking, &continuing) {
+                Some(choice) => *votes.entry(choice.to_owned()).or_default() += ballot.weight,
+                None => exhausted += ballot.weight,
             }
         }
-        let counting: u64 = votes.values().sum();
-        let tallies: Vec<(String, u64)> =
+        let counting: Weight = votes.values().sum();
+        let tallies: Vec<(String, Weight)> =
             continuing.iter().map(|c| (c.clone(), votes[c])).collect();
         let leader = tallies.iter().max_by_key(|(_, v)| *v).cloned();
         let majority = leader
@@ -86,8 +94,8 @@ fn top_choice<'a>(ranking: &'a [String], continuing: &[String]) -> Option<&'a st
 /// The candidate to eliminate, by the documented tie-break.
 fn lowest(
     continuing: &[String],
-    votes: &BTreeMap<String, u64>,
-    history: &[BTreeMap<String, u64>],
+    votes: &BTreeMap<String, Weight>,
+    history: &[BTreeMap<String, Weight>],
 ) -> String {
     let fewest = continuing.iter().map(|c| votes[c]).min().unwrap_or(0);
     let mut tied: Vec<&String> = continuing.iter().filter(|c| votes[*c] == fewest).collect();
@@ -105,14 +113,14 @@ fn lowest(
 fn transfers_from(
     loser: &str,
     continuing: &[String],
-    profile: &[(Vec<String>, u64)],
-) -> BTreeMap<String, u64> {
+    profile: &[Ranked],
+) -> BTreeMap<String, Weight> {
     let remaining: Vec<String> = continuing.iter().filter(|c| *c != loser).cloned().collect();
     let mut moved = BTreeMap::new();
-    for (ranking, ballots) in profile {
-        if top_choice(ranking, continuing) == Some(loser) {
-            if let Some(next) = top_choice(ranking, &remaining) {
-                *moved.entry(next.to_owned()).or_default() += ballots;
+    for ballot in profile {
+        if top_choice(&ballot.ranking, continuing) == Some(loser) {
+            if let Some(next) = top_choice(&ballot.ranking, &remaining) {
+                *moved.entry(next.to_owned()).or_default() += ballot.weight;
             }
         }
     }
