@@ -56,6 +56,36 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres_only: &[],
         sqlite_only: &[],
     },
+    Migration {
+        version: 3,
+        name: "ballot tables keyed, without rowid",
+        statements: &[],
+        postgres_only: &[],
+        sqlite_only: KEYED_ON_SQLITE,
+    },
+];
+
+/// On SQLite a rowid counts insertions: counted ballots and profile rows would keep the order
+/// ballots arrived in. Keyed `WITHOUT ROWID`, they are stored by random ballot id and by
+/// selection instead.
+const KEYED_ON_SQLITE: &[&str] = &[
+    "CREATE TABLE counted_ballots_keyed (
+        ballot_id TEXT PRIMARY KEY,
+        election_id TEXT NOT NULL
+    ) WITHOUT ROWID",
+    "INSERT INTO counted_ballots_keyed SELECT ballot_id, election_id FROM counted_ballots",
+    "DROP TABLE counted_ballots",
+    "ALTER TABLE counted_ballots_keyed RENAME TO counted_ballots",
+    "CREATE INDEX counted_ballots_by_election ON counted_ballots (election_id)",
+    "CREATE TABLE profiles_keyed (
+        election_id TEXT NOT NULL,
+        selection TEXT NOT NULL,
+        ballots INTEGER NOT NULL,
+        PRIMARY KEY (election_id, selection)
+    ) WITHOUT ROWID",
+    "INSERT INTO profiles_keyed SELECT election_id, selection, ballots FROM profiles",
+    "DROP TABLE profiles",
+    "ALTER TABLE profiles_keyed RENAME TO profiles",
 ];
 
 /// A ballot as the consumer hands it over.

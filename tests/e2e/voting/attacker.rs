@@ -40,13 +40,17 @@ impl Reader {
         if self.postgres {
             return vec![Some("ctid"), Some("xmin::text::bigint"), None];
         }
-        let asked = format!("SELECT rowid FROM {table} LIMIT 1");
-        let has_rowid = self.db.query_all(self.statement(&asked)).await.is_ok();
-        if has_rowid {
+        if self.has_rowid(table).await {
             vec![Some("rowid"), None]
         } else {
             vec![None]
         }
+    }
+
+    /// Whether a SQLite table answers for its rowid (one stored `WITHOUT ROWID` refuses).
+    async fn has_rowid(&self, table: &str) -> bool {
+        let asked = format!("SELECT rowid FROM {table} LIMIT 1");
+        self.db.query_all(self.statement(&asked)).await.is_ok()
     }
 
     fn statement(&self, sql: &str) -> Statement {
@@ -95,6 +99,21 @@ pub async fn database_orders(
 ) -> (Orders, Orders) {
     let voting = Reader::open(voting_url, "svc_voting.").await;
     let result = Reader::open(result_url, "svc_result.").await;
+    if !voting.postgres {
+        // Issue 11: SQLite tables that hold ballots, or voters beside them, keep no rowid.
+        for table in ["participations", "receipts", "sealed_ballots", "ballots"] {
+            assert!(
+                !voting.has_rowid(table).await,
+                "voting.db {table} has a rowid"
+            );
+        }
+        for table in ["counted_ballots", "profiles"] {
+            assert!(
+                !result.has_rowid(table).await,
+                "result.db {table} has a rowid"
+            );
+        }
+    }
     let voters = voting
         .sequences(
             "participations",
