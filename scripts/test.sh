@@ -141,6 +141,13 @@ if ! python3 -c 'import pref_voting' >/dev/null 2>&1; then
 fi
 python3 -c 'import pref_voting'
 
+# abiftool, from PyPI: recounts the ABIF ballot export (tests/e2e/results/exports.rs).
+if ! python3 -c 'import abiftool' >/dev/null 2>&1; then
+  say "installing abiftool"
+  python3 -m pip install -q abiftool==0.34.0
+fi
+python3 -c 'import abiftool'
+
 # buf, the real binary, from npm into a cache outside the clone.
 npm_prefix="$HOME/.cache/votemesh-npm"
 buf="$npm_prefix/node_modules/.bin/buf"

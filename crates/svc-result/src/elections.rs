@@ -39,6 +39,11 @@ impl ElectionDirectory {
         })
     }
 
+    /// Asked now, past the cache: for decisions that must follow a status change at once.
+    pub async fn fresh(&self, election_id: &str) -> Result<ElectionInfo, ServiceError> {
+        self.ask(election_id).await
+    }
+
     pub async fn get(&self, election_id: &str) -> Result<ElectionInfo, ServiceError> {
         self.cache
             .get_or_load(&election_id.to_owned(), || self.ask(election_id))

@@ -5,7 +5,8 @@ use std::{pin::Pin, sync::Arc, time::Duration};
 use futures::{Stream, StreamExt};
 use kit::{auth::caller, shutdown::Shutdown};
 use proto_gen::result::v1::{
-    result_service_server::ResultService, AuditRequest, AuditResponse, GetResultsRequest,
+    result_service_server::ResultService, AuditRequest, AuditResponse, ExportBallotsRequest,
+    ExportBallotsResponse, ExportResultsRequest, ExportResultsResponse, GetResultsRequest,
     GetResultsResponse, RecountRequest, RecountResponse, WatchResultsRequest, WatchResultsResponse,
 };
 use tonic::{Request, Response, Status};
@@ -71,6 +72,31 @@ impl ResultService for ResultApi {
         Ok(Response::new(
             self.results
                 .audit(&caller, &request.into_inner().election_id)
+                .await?,
+        ))
+    }
+
+    async fn export_results(
+        &self,
+        request: Request<ExportResultsRequest>,
+    ) -> Reply<ExportResultsResponse> {
+        let caller = caller(&request)?;
+        let asked = request.into_inner();
+        Ok(Response::new(
+            self.results
+                .export_results(&caller, &asked.election_id, asked.format)
+                .await?,
+        ))
+    }
+
+    async fn export_ballots(
+        &self,
+        request: Request<ExportBallotsRequest>,
+    ) -> Reply<ExportBallotsResponse> {
+        let asked = request.into_inner();
+        Ok(Response::new(
+            self.results
+                .export_ballots(&asked.election_id, asked.format)
                 .await?,
         ))
     }

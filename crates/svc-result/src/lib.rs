@@ -6,6 +6,7 @@ pub mod cache;
 pub mod conformance;
 mod consumer;
 mod elections;
+mod exports;
 mod grpc;
 mod live_counts;
 mod results;

@@ -14,13 +14,16 @@ use kit::{auth::Caller, ServiceError};
 use prost::Message;
 use proto_gen::{
     election::v1::{ElectionStatus, ResultsVisibility},
-    result::v1::{AuditResponse, GetResultsResponse, RecountResponse},
+    result::v1::{
+        AuditResponse, BallotExportFormat, ExportBallotsResponse, ExportResultsResponse,
+        GetResultsResponse, RecountResponse, ResultsExportFormat,
+    },
 };
 
 use crate::{
     cache::ResultCache,
     elections::{ElectionDirectory, ElectionInfo},
-    results,
+    exports, results,
     store::{ResultStore, Stored},
 };
 
@@ -177,6 +180,70 @@ impl Results {
             counted,
             sealed: recorded.sealed,
             matches: recorded.ballots == counted + recorded.sealed && counted == total,
+        })
+    }
+
+    /// The results as a file, under the same visibility rule as [`Results::get`].
+    pub async fn export_results(
+        &self,
+        caller: &Caller,
+        election: &str,
+        format: i32,
+    ) -> Result<ExportResultsResponse, ServiceError> {
+        let format = ResultsExportFormat::try_from(format).unwrap_or_default();
+        if format == ResultsExportFormat::Unspecified {
+            return Err(ServiceError::invalid(
+                "format",
+                "RESULTS_EXPORT_FORMAT_JSON or _CSV",
+            ));
+        }
+        let shown = self.get(caller, election).await?;
+        let info = self.directory.get(&shown.election_id).await?;
+        let (media_type, extension, content) = match format {
+            ResultsExportFormat::Csv => ("text/csv", "csv", exports::results_csv(&info, &shown)),
+            _ => (
+                "application/json",
+                "json",
+                exports::results_json(&info, &shown),
+            ),
+        };
+        Ok(ExportResultsResponse {
+            media_type: media_type.into(),
+            file_name: format!("results-{}.{extension}", shown.election_id),
+            content,
+        })
+    }
+
+    /// The counted ballots as a file, once the election has closed: before, they would show
+    /// ballots the published results do not.
+    pub async fn export_ballots(
+        &self,
+        election: &str,
+        format: i32,
+    ) -> Result<ExportBallotsResponse, ServiceError> {
+        let election_id = election_id(election)?;
+        let format = BallotExportFormat::try_from(format).unwrap_or_default();
+        if format == BallotExportFormat::Unspecified {
+            return Err(ServiceError::invalid(
+                "format",
+                "BALLOT_EXPORT_FORMAT_ABIF or _BLT",
+            ));
+        }
+        let info = self.directory.fresh(&election_id).await?;
+        if !finished(&info) {
+            return Err(ServiceError::FailedPrecondition(
+                "ballots are exported once the election has closed".into(),
+            ));
+        }
+        let profile = self.store.stored(&election_id).await?.profile;
+        let (extension, content) = match format {
+            BallotExportFormat::Blt => ("blt", exports::blt(&info, &profile)),
+            _ => ("abif", exports::abif(&info, &profile)),
+        };
+        Ok(ExportBallotsResponse {
+            media_type: "text/plain".into(),
+            file_name: format!("ballots-{election_id}.{extension}"),
+            content,
         })
     }
 }

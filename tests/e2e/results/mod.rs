@@ -2,6 +2,7 @@
 //! from offset zero, a SIGKILLed svc-result, two instances splitting the partitions with
 //! watchers on each, and the visibility rules.
 
+mod exports;
 mod replay;
 mod sigkill;
 mod split;
