@@ -169,6 +169,11 @@ async fn votes_are_accepted_while_the_broker_is_down_and_every_event_arrives_aft
             .await
             .expect("cast while the broker is up");
     }
+    // Both ballots mixed and every event published before the broker goes.
+    eventually("the mix releases both", Duration::from_secs(30), || async {
+        sealed_rows(&mesh.database_url).await == 0
+    })
+    .await;
     wait_for_empty_outbox(&mesh.database_url).await;
 
     broker.kill().await;

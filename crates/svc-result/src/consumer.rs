@@ -70,7 +70,7 @@ impl Handler for BallotCounter {
             .collect();
         let shown = current.iter().map(|(election_id, counts)| {
             let closing = closing.contains(election_id.as_str());
-            self.results.show(election_id, counts, closing)
+            self.results.advance(election_id, counts, closing)
         });
         for outcome in futures::future::join_all(shown).await {
             if let Err(error) = outcome {

@@ -34,6 +34,9 @@ pub struct Results {
     pub voting: VotingClient,
     /// k: the fewest ballots by which open results move.
     pub min_step: u64,
+    /// Per election, a number of ballots its published results hold at least (they only
+    /// grow), so a batch that cannot make a step skips reading the database.
+    pub published_at_least: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 /// Whether the election has stopped taking ballots, so its results may show every one.
@@ -86,9 +89,10 @@ impl Results {
         closing: bool,
     ) -> Result<GetResultsResponse, ServiceError> {
         let info = self.directory.get(election_id).await?;
+        let finishing = closing || finished(&info);
         let last = self.published(election_id).await?;
         let shown = last.as_ref().map_or(0, |(ballots, _)| *ballots);
-        let due = if closing || finished(&info) {
+        let due = if finishing {
             last.is_none() || counts.total != shown
         } else {
             counts.total >= shown + self.min_step
@@ -103,10 +107,41 @@ impl Results {
         self.store
             .publish(election_id, ballots, &snapshot.encode_to_vec())
             .await?;
+        self.remember_published(election_id, ballots);
         if let Err(error) = self.cache.put(&snapshot).await {
             tracing::warn!(%error, "results cache not updated; reads fall back to the database");
         }
         Ok(snapshot)
+    }
+
+    /// [`Results::show`] for the counter, which needs no answer: a batch that cannot make a
+    /// step while the election is open (as far as this instance knows) reads nothing.
+    pub async fn advance(
+        &self,
+        election_id: &str,
+        counts: &Stored,
+        closing: bool,
+    ) -> Result<(), ServiceError> {
+        let known = self.known_published(election_id);
+        if !closing && known.is_some_and(|known| counts.total < known + self.min_step) {
+            let info = self.directory.get(election_id).await?;
+            if !finished(&info) {
+                return Ok(());
+            }
+        }
+        self.show(election_id, counts, closing).await.map(drop)
+    }
+
+    fn known_published(&self, election_id: &str) -> Option<u64> {
+        let known = self.published_at_least.lock().ok()?;
+        known.get(election_id).copied()
+    }
+
+    fn remember_published(&self, election_id: &str, ballots: u64) {
+        if let Ok(mut known) = self.published_at_least.lock() {
+            let at_least = known.entry(election_id.to_owned()).or_default();
+            *at_least = (*at_least).max(ballots);
+        }
     }
 
     /// The published results and how many ballots they hold.
@@ -117,6 +152,7 @@ impl Results {
         let Some((ballots, raw)) = self.store.published(election_id).await? else {
             return Ok(None);
         };
+        self.remember_published(election_id, ballots);
         let snapshot = GetResultsResponse::decode(raw.as_slice()).map_err(|error| {
             ServiceError::internal(anyhow::anyhow!("published results: {error}"))
         })?;

@@ -22,6 +22,11 @@ use kit::time::timestamp;
 /// closed on its schedule has its last ballots counted.
 const INTERVAL: Duration = Duration::from_millis(500);
 
+/// The least time between two rounds. Under load a commit wakes the mix every few
+/// milliseconds; without this it would run a round (and a release transaction) per commit,
+/// competing with the casts for the database. Batches grow instead.
+const GAP: Duration = Duration::from_millis(100);
+
 pub struct Mix {
     pub store: SeaVotingStore,
     pub voting: Arc<Voting>,
@@ -37,10 +42,15 @@ impl Mix {
             if let Err(error) = self.round().await {
                 tracing::warn!(%error, "mix round failed; sealed ballots wait for the next");
             }
+            let next = tokio::time::Instant::now() + GAP;
             tokio::select! {
                 _ = shutdown.wait() => return,
                 _ = self.voting.mix_wake.notified() => {}
                 _ = tokio::time::sleep(INTERVAL) => {}
+            }
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                _ = tokio::time::sleep_until(next) => {}
             }
         }
     }
