@@ -30,6 +30,7 @@ fn election(id: &str) -> ElectionRecord {
         version: 1,
         created_at_ms: 10,
         remind_before_close_ms: None,
+        ballot_export: "admins".into(),
     }
 }
 
@@ -65,6 +66,7 @@ fn fields(title: &str) -> DraftFields {
         results_visibility: "after_close".into(),
         eligibility: "roll".into(),
         remind_before_close_ms: None,
+        ballot_export: "admins".into(),
     }
 }
 
@@ -267,17 +269,20 @@ async fn notifications(store: &SeaElectionStore) -> anyhow::Result<()> {
     record.remind_before_close_ms = Some(500);
     let created = store.create_election(record).await?;
     assert_eq!(created.remind_before_close_ms, Some(500));
+    assert_eq!(created.ballot_export, "admins");
     let edited = store
         .update_draft(
             "n1",
             Guard::Any,
             DraftFields {
                 remind_before_close_ms: Some(400),
+                ballot_export: "public".into(),
                 ..fields("N")
             },
         )
         .await?;
     assert_eq!(edited.remind_before_close_ms, Some(400));
+    assert_eq!(edited.ballot_export, "public", "who may export is kept");
     assert_eq!(
         store
             .election("n1")

@@ -1,7 +1,7 @@
 //! Between stored records and the wire types.
 
 use proto_gen::election::v1::{
-    BallotMethod, Candidate, Election, ElectionStatus, Eligibility, ResultsVisibility,
+    BallotExport, BallotMethod, Candidate, Election, ElectionStatus, Eligibility, ResultsVisibility,
 };
 
 use crate::store::{CandidateRecord, ElectionRecord, Status};
@@ -73,6 +73,11 @@ pub fn election(record: &ElectionRecord) -> Election {
         version: record.version as u64,
         created_at: Some(timestamp(record.created_at_ms)),
         remind_before_close: record.remind_before_close_ms.map(duration),
+        ballot_export: if record.ballot_export == "public" {
+            BallotExport::Public as i32
+        } else {
+            BallotExport::Admins as i32
+        },
     }
 }
 

@@ -1,7 +1,7 @@
 //! Input rules for elections and candidates; each error names its field.
 
 use kit::ServiceError;
-use proto_gen::election::v1::{BallotMethod, Eligibility, ResultsVisibility};
+use proto_gen::election::v1::{BallotExport, BallotMethod, Eligibility, ResultsVisibility};
 
 use crate::{
     convert::{eligibility_name, method_name, millis, visibility_name},
@@ -59,6 +59,7 @@ pub struct ElectionInput<'a> {
     pub eligibility: i32,
     /// A zero duration, like none, means no automatic reminder.
     pub remind_before_close: Option<&'a prost_types::Duration>,
+    pub ballot_export: i32,
 }
 
 /// The shortest and longest reminder lead times: a minute before closing is the last useful
@@ -144,6 +145,11 @@ pub fn election(input: ElectionInput<'_>, now_ms: i64) -> Result<DraftFields, Se
     let eligibility = Eligibility::try_from(input.eligibility)
         .map_err(|_| ServiceError::invalid("eligibility", "unknown value"))?;
     let remind_before_close_ms = remind_before_close(input.remind_before_close)?;
+    let ballot_export = match BallotExport::try_from(input.ballot_export) {
+        Ok(BallotExport::Public) => "public",
+        Ok(_) => "admins",
+        Err(_) => return Err(ServiceError::invalid("ballot_export", "unknown value")),
+    };
     Ok(DraftFields {
         title,
         description,
@@ -154,6 +160,7 @@ pub fn election(input: ElectionInput<'_>, now_ms: i64) -> Result<DraftFields, Se
         results_visibility: visibility_name(visibility).into(),
         eligibility: eligibility_name(eligibility).into(),
         remind_before_close_ms,
+        ballot_export: ballot_export.into(),
     })
 }
 

@@ -93,10 +93,11 @@ impl ResultService for ResultApi {
         &self,
         request: Request<ExportBallotsRequest>,
     ) -> Reply<ExportBallotsResponse> {
+        let caller = caller(&request)?;
         let asked = request.into_inner();
         Ok(Response::new(
             self.results
-                .export_ballots(&asked.election_id, asked.format)
+                .export_ballots(&caller, &asked.election_id, asked.format)
                 .await?,
         ))
     }

@@ -13,7 +13,7 @@ use clients::VotingClient;
 use kit::{auth::Caller, ServiceError};
 use prost::Message;
 use proto_gen::{
-    election::v1::{ElectionStatus, ResultsVisibility},
+    election::v1::{BallotExport, ElectionStatus, ResultsVisibility},
     result::v1::{
         AuditResponse, BallotExportFormat, ExportBallotsResponse, ExportResultsResponse,
         GetResultsResponse, RecountResponse, ResultsExportFormat,
@@ -254,6 +254,7 @@ impl Results {
     /// ballots the published results do not.
     pub async fn export_ballots(
         &self,
+        caller: &Caller,
         election: &str,
         format: i32,
     ) -> Result<ExportBallotsResponse, ServiceError> {
@@ -266,6 +267,12 @@ impl Results {
             ));
         }
         let info = self.directory.fresh(&election_id).await?;
+        let public = info.election.ballot_export == BallotExport::Public as i32;
+        if !caller.is_admin() && !public {
+            return Err(ServiceError::PermissionDenied(
+                "this election's ballots are exported to admins only".into(),
+            ));
+        }
         if !finished(&info) {
             return Err(ServiceError::FailedPrecondition(
                 "ballots are exported once the election has closed".into(),

@@ -41,6 +41,9 @@ pub struct Election {
     /// When set, reminders go to roll entries who have not voted this long before closing.
     #[prost(message, optional, tag = "13")]
     pub remind_before_close: ::core::option::Option<::prost_types::Duration>,
+    /// Who may export the ballots after the close.
+    #[prost(enumeration = "BallotExport", tag = "14")]
+    pub ballot_export: i32,
 }
 /// A candidate on a ballot.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -154,6 +157,9 @@ pub struct UpdateElectionRequest {
     /// New reminder lead time; a zero duration turns automatic reminders off.
     #[prost(message, optional, tag = "11")]
     pub remind_before_close: ::core::option::Option<::prost_types::Duration>,
+    /// Who may export the ballots after the close.
+    #[prost(enumeration = "BallotExport", optional, tag = "12")]
+    pub ballot_export: ::core::option::Option<i32>,
 }
 /// The edited election.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -562,6 +568,39 @@ impl ElectionStatus {
     }
 }
 /// When voters may see results.
+/// Who may export an election's ballots once it has closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum BallotExport {
+    /// Not chosen; treated as ADMINS.
+    Unspecified = 0,
+    /// Admins only.
+    Admins = 1,
+    /// Every signed-in user, so anyone can recount.
+    Public = 2,
+}
+impl BallotExport {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "BALLOT_EXPORT_UNSPECIFIED",
+            Self::Admins => "BALLOT_EXPORT_ADMINS",
+            Self::Public => "BALLOT_EXPORT_PUBLIC",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "BALLOT_EXPORT_UNSPECIFIED" => Some(Self::Unspecified),
+            "BALLOT_EXPORT_ADMINS" => Some(Self::Admins),
+            "BALLOT_EXPORT_PUBLIC" => Some(Self::Public),
+            _ => None,
+        }
+    }
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum ResultsVisibility {

@@ -452,7 +452,8 @@ pub mod result_service_client {
         }
         /// After the close, the counted ballots, anonymised and aggregated (each distinct ballot
         /// with how many cast it, in no order of casting), as ABIF or BLT, for other tools to
-        /// recount.
+        /// recount: to admins, and to every signed-in user where the election's ballot_export is
+        /// PUBLIC.
         pub async fn export_ballots(
             &mut self,
             request: impl tonic::IntoRequest<super::ExportBallotsRequest>,
@@ -537,7 +538,8 @@ pub mod result_service_server {
         >;
         /// After the close, the counted ballots, anonymised and aggregated (each distinct ballot
         /// with how many cast it, in no order of casting), as ABIF or BLT, for other tools to
-        /// recount.
+        /// recount: to admins, and to every signed-in user where the election's ballot_export is
+        /// PUBLIC.
         async fn export_ballots(
             &self,
             request: tonic::Request<super::ExportBallotsRequest>,

@@ -163,6 +163,7 @@ impl Elections {
                 results_visibility: input.results_visibility,
                 eligibility: input.eligibility,
                 remind_before_close: input.remind_before_close.as_ref(),
+                ballot_export: input.ballot_export,
             },
             now_ms(),
         )?;
@@ -180,6 +181,7 @@ impl Elections {
             version: 1,
             created_at_ms: now_ms(),
             remind_before_close_ms: fields.remind_before_close_ms,
+            ballot_export: fields.ballot_export,
         };
         let created = self
             .store
@@ -264,6 +266,7 @@ impl Elections {
             eligibility: request.eligibility.unwrap_or(stored.eligibility),
             // A zero duration here clears the stored one (see validate::remind_before_close).
             remind_before_close: request.remind_before_close.or(stored.remind_before_close),
+            ballot_export: request.ballot_export.unwrap_or(stored.ballot_export),
             ..Default::default()
         };
         let fields: DraftFields = validate::election(
@@ -277,6 +280,7 @@ impl Elections {
                 results_visibility: merged.results_visibility,
                 eligibility: merged.eligibility,
                 remind_before_close: merged.remind_before_close.as_ref(),
+                ballot_export: merged.ballot_export,
             },
             now_ms(),
         )?;

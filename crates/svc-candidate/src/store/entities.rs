@@ -21,6 +21,7 @@ pub mod election {
         pub created_at_ms: i64,
         pub updated_at_ms: i64,
         pub remind_before_close_ms: Option<i64>,
+        pub ballot_export: String,
         pub auto_reminder_requested_at_ms: Option<i64>,
     }
 

@@ -68,4 +68,13 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres_only: &[],
         sqlite_only: &[],
     },
+    Migration {
+        version: 5,
+        name: "who may export the ballots",
+        statements: &[
+            "ALTER TABLE elections ADD COLUMN ballot_export TEXT NOT NULL DEFAULT 'admins'",
+        ],
+        postgres_only: &[],
+        sqlite_only: &[],
+    },
 ];

@@ -67,6 +67,8 @@ pub struct ElectionRecord {
     pub created_at_ms: i64,
     /// How long before closing the automatic reminder round goes out; `None` for never.
     pub remind_before_close_ms: Option<i64>,
+    /// `admins` or `public`.
+    pub ballot_export: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,6 +121,8 @@ pub struct DraftFields {
     pub results_visibility: String,
     pub eligibility: String,
     pub remind_before_close_ms: Option<i64>,
+    /// `admins` or `public`.
+    pub ballot_export: String,
 }
 
 /// One change to a DRAFT election's candidates; positions are renumbered 1..n afterwards.

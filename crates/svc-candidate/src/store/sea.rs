@@ -38,6 +38,7 @@ fn to_election(model: election::Model) -> ElectionRecord {
         version: model.version,
         created_at_ms: model.created_at_ms,
         remind_before_close_ms: model.remind_before_close_ms,
+        ballot_export: model.ballot_export,
     }
 }
 
@@ -128,6 +129,7 @@ impl ElectionStore for SeaElectionStore {
             created_at_ms: Set(record.created_at_ms),
             updated_at_ms: Set(record.created_at_ms),
             remind_before_close_ms: Set(record.remind_before_close_ms),
+            ballot_export: Set(record.ballot_export),
             auto_reminder_requested_at_ms: Set(None),
         };
         Ok(to_election(model.insert(&self.primary).await?))
@@ -188,6 +190,7 @@ impl ElectionStore for SeaElectionStore {
         active.results_visibility = Set(fields.results_visibility);
         active.eligibility = Set(fields.eligibility);
         active.remind_before_close_ms = Set(fields.remind_before_close_ms);
+        active.ballot_export = Set(fields.ballot_export);
         let updated = active.update(&txn).await?;
         txn.commit().await?;
         Ok(to_election(updated))
