@@ -64,14 +64,22 @@ pub async fn store(store: &dyn ResultStore) -> anyhow::Result<()> {
 /// Published results only move forward.
 async fn published(store: &dyn ResultStore) -> anyhow::Result<()> {
     ensure!(store.published("e1").await?.is_none());
-    store.publish("e1", 10, b"ten").await?;
-    store.publish("e1", 3, b"three").await?;
+    ensure!(store.publish("e1", 10, b"ten", 5).await?, "the first");
+    ensure!(!store.publish("e1", 3, b"three", 0).await?);
     ensure!(
         store.published("e1").await? == Some((10, b"ten".to_vec())),
         "never back"
     );
-    store.publish("e1", 20, b"twenty").await?;
-    ensure!(store.published("e1").await? == Some((20, b"twenty".to_vec())));
+    ensure!(
+        !store.publish("e1", 14, b"fourteen", 5).await?,
+        "not a step of 5"
+    );
+    ensure!(store.publish("e1", 15, b"fifteen", 5).await?);
+    ensure!(
+        store.publish("e1", 15, b"again", 0).await?,
+        "the same, at the close"
+    );
+    ensure!(store.published("e1").await? == Some((15, b"again".to_vec())));
     ensure!(store.published("e2").await?.is_none());
     Ok(())
 }

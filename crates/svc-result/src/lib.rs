@@ -128,6 +128,7 @@ impl App {
             voting,
             min_step: config.mix_min_batch,
             published_at_least: Default::default(),
+            final_checks: Default::default(),
         });
         let verifier = clients::token_verifier(&users, common);
         let streams_end = Shutdown::new();

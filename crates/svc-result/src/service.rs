@@ -37,7 +37,13 @@ pub struct Results {
     /// Per election, a number of ballots its published results hold at least (they only
     /// grow), so a batch that cannot make a step skips reading the database.
     pub published_at_least: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// Per closed election, when this instance last made sure its published results hold
+    /// every counted ballot.
+    pub final_checks: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
+
+/// How often a read of a closed election's results checks them against the counts.
+const FINAL_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Whether the election has stopped taking ballots, so its results may show every one.
 fn finished(info: &ElectionInfo) -> bool {
@@ -97,6 +103,12 @@ impl Results {
         } else {
             counts.total >= shown + self.min_step
         };
+        // The first publication and the close may move by less than k; nothing else may.
+        let min_step = if finishing || last.is_none() {
+            0
+        } else {
+            self.min_step
+        };
         let (ballots, snapshot) = match last {
             Some(last) if !due => return Ok(last.1),
             // Nothing published yet and no step due: results with no ballots.
@@ -104,9 +116,18 @@ impl Results {
             _ => (counts.total, counts.clone()),
         };
         let snapshot = results::compute(&info.election, &info.candidates, &snapshot);
-        self.store
-            .publish(election_id, ballots, &snapshot.encode_to_vec())
-            .await?;
+        let encoded = snapshot.encode_to_vec();
+        if !self
+            .store
+            .publish(election_id, ballots, &encoded, min_step)
+            .await?
+        {
+            // Another publication got there first: show the one that won.
+            return match self.published(election_id).await? {
+                Some((_, published)) => Ok(published),
+                None => Ok(snapshot),
+            };
+        }
         self.remember_published(election_id, ballots);
         if let Err(error) = self.cache.put(&snapshot).await {
             tracing::warn!(%error, "results cache not updated; reads fall back to the database");
@@ -130,6 +151,29 @@ impl Results {
             }
         }
         self.show(election_id, counts, closing).await.map(drop)
+    }
+
+    /// Whether a closed election's results are due for a check against the counts. The
+    /// last ballots may have been counted before the election closed without making a step
+    /// of k, and then no ballot arrives to publish them: a read does, at most once a second.
+    async fn final_check_due(&self, election_id: &str) -> bool {
+        let Ok(info) = self.directory.get(election_id).await else {
+            return false;
+        };
+        if !finished(&info) {
+            return false;
+        }
+        let Ok(mut checks) = self.final_checks.lock() else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        match checks.get(election_id) {
+            Some(last) if now.duration_since(*last) < FINAL_CHECK => false,
+            _ => {
+                checks.insert(election_id.to_owned(), now);
+                true
+            }
+        }
     }
 
     fn known_published(&self, election_id: &str) -> Option<u64> {
@@ -162,7 +206,8 @@ impl Results {
     /// The snapshot from the cache, or from the database when the cache has none.
     pub async fn snapshot(&self, election_id: &str) -> Result<GetResultsResponse, ServiceError> {
         match self.cache.get(election_id).await {
-            Ok(Some(snapshot)) => return Ok(snapshot),
+            Ok(Some(snapshot)) if !self.final_check_due(election_id).await => return Ok(snapshot),
+            Ok(Some(_)) => {}
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "results cache unavailable; reading the database"),
         }

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseConnection, DbErr, IsolationLevel, TransactionTrait, Value,
+};
 
 use kit::db::{insert_rows, statement, Migration};
 
@@ -139,9 +141,16 @@ pub trait ResultStore: Send + Sync {
     /// The results last published for an election (an encoded `GetResultsResponse`) and how
     /// many ballots they hold.
     async fn published(&self, election_id: &str) -> Result<Option<(u64, Vec<u8>)>, DbErr>;
-    /// Publishes results holding `ballots` ballots, unless results holding more are
-    /// published already: a late instance never moves them back.
-    async fn publish(&self, election_id: &str, ballots: u64, snapshot: &[u8]) -> Result<(), DbErr>;
+    /// Publishes results holding `ballots` ballots, unless the published ones hold more than
+    /// `ballots - min_step`: results never move back, nor (while open, `min_step` = k) by
+    /// fewer than k, whoever publishes at the same moment. Whether these were published.
+    async fn publish(
+        &self,
+        election_id: &str,
+        ballots: u64,
+        snapshot: &[u8],
+        min_step: u64,
+    ) -> Result<bool, DbErr>;
 }
 
 #[derive(Clone)]
@@ -277,9 +286,20 @@ impl ResultStore for SeaResultStore {
     async fn stored(&self, election_id: &str) -> Result<Stored, DbErr> {
         let backend = self.db.get_database_backend();
         let by_election = |sql: &str| statement(backend, sql, [election_id.into()]);
+        // One snapshot for the three reads, so a batch counted meanwhile is either wholly in
+        // them or not at all (SQLite's read transaction is one snapshot already).
+        let txn = if backend == sea_orm::DatabaseBackend::Postgres {
+            self.db
+                .begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
+                .await?
+        } else {
+            self.db.begin().await?
+        };
         let mut stored = Stored::default();
-        for row in self
-            .db
+        for row in txn
             .query_all(by_election(
                 "SELECT candidate_id, first_preferences, mentions FROM tallies WHERE election_id = $1",
             ))
@@ -293,8 +313,7 @@ impl ResultStore for SeaResultStore {
                 },
             );
         }
-        for row in self
-            .db
+        for row in txn
             .query_all(by_election(
                 "SELECT selection, ballots FROM profiles WHERE election_id = $1",
             ))
@@ -304,8 +323,7 @@ impl ResultStore for SeaResultStore {
                 .profile
                 .insert(row.try_get("", "selection")?, n(&row, "ballots")?);
         }
-        if let Some(row) = self
-            .db
+        if let Some(row) = txn
             .query_one(by_election(
                 "SELECT ballots, applied_at_ms FROM totals WHERE election_id = $1",
             ))
@@ -314,6 +332,7 @@ impl ResultStore for SeaResultStore {
             stored.total = n(&row, "ballots")?;
             stored.applied_at_ms = row.try_get("", "applied_at_ms")?;
         }
+        txn.commit().await?;
         Ok(stored)
     }
 
@@ -342,21 +361,30 @@ impl ResultStore for SeaResultStore {
         Ok(Some((n(&row, "ballots")?, row.try_get("", "snapshot")?)))
     }
 
-    async fn publish(&self, election_id: &str, ballots: u64, snapshot: &[u8]) -> Result<(), DbErr> {
+    async fn publish(
+        &self,
+        election_id: &str,
+        ballots: u64,
+        snapshot: &[u8],
+        min_step: u64,
+    ) -> Result<bool, DbErr> {
         let backend = self.db.get_database_backend();
-        self.db
+        let written = self
+            .db
             .execute(statement(
                 backend,
                 "INSERT INTO published_results (election_id, ballots, snapshot) VALUES ($1, $2, $3) \
                  ON CONFLICT (election_id) DO UPDATE SET ballots = excluded.ballots, \
-                 snapshot = excluded.snapshot WHERE published_results.ballots <= excluded.ballots",
+                 snapshot = excluded.snapshot \
+                 WHERE published_results.ballots + $4 <= excluded.ballots",
                 [
                     election_id.into(),
                     (ballots as i64).into(),
                     snapshot.to_vec().into(),
+                    (min_step as i64).into(),
                 ],
             ))
             .await?;
-        Ok(())
+        Ok(written.rows_affected() > 0)
     }
 }

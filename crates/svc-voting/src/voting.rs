@@ -20,7 +20,7 @@ use sha2::Sha256;
 use crate::{
     directory::ElectionDirectory,
     lock::CastLock,
-    mix::seal::BallotSeal,
+    mix::seal::{padded_len, BallotSeal},
     selection,
     store::{Cast, CastError, VotingStore, MAX_PARTICIPATION_CHECK},
 };
@@ -123,6 +123,7 @@ impl Voting {
             ));
         }
         let choices = selection::validate(&view.election, &view.candidate_ids, &choices)?;
+        let padded = padded_len(view.candidate_ids.len());
 
         let key = format!("votemesh:cast:{election_id}:{}", caller.user_id);
         let token = match self.lock.acquire(&key, self.lock_ttl).await {
@@ -151,7 +152,9 @@ impl Voting {
                 None
             }
         };
-        let outcome = self.record(&election_id, caller, choices, now).await;
+        let outcome = self
+            .record(&election_id, caller, (choices, padded), now)
+            .await;
         if let Some(token) = token {
             if let Err(error) = self.lock.release(&key, &token).await {
                 tracing::warn!(%error, "cast lock release failed; it will lapse");
@@ -164,7 +167,7 @@ impl Voting {
         &self,
         election_id: &str,
         caller: &Caller,
-        choices: Vec<String>,
+        (choices, padded): (Vec<String>, usize),
         now: i64,
     ) -> Result<CastBallotResponse, ServiceError> {
         let ballot_id = uuid::Uuid::new_v4().to_string();
@@ -184,7 +187,9 @@ impl Voting {
             cast_at_ms: hour,
             receipt_hash: self.receipt_hash(&receipt_code),
             // The ballot leaves sealed; its BallotCast is written when the mix releases it.
-            sealed: self.seal.seal(election_id, &ballot_id, &choices.join(",")),
+            sealed: self
+                .seal
+                .seal(election_id, &ballot_id, &choices.join(","), padded),
             events: vec![Event {
                 id: vote_event.event_id.clone(),
                 topic: self.topics.votes.clone(),

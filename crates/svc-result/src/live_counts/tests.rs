@@ -61,7 +61,7 @@ impl ResultStore for MemoryStore {
         unreachable!("not used here")
     }
 
-    async fn publish(&self, _: &str, _: u64, _: &[u8]) -> Result<(), DbErr> {
+    async fn publish(&self, _: &str, _: u64, _: &[u8], _: u64) -> Result<bool, DbErr> {
         unreachable!("not used here")
     }
 }

@@ -91,18 +91,13 @@ impl Mix {
         }
     }
 
-    /// Whether the election takes no more ballots; when svc-candidate cannot say, it is
-    /// taken as open, so no batch smaller than k leaves by mistake.
+    /// Whether svc-candidate says the election is no longer OPEN; when it cannot say, the
+    /// election is taken as open, so no batch smaller than k leaves by mistake. Only the
+    /// status counts, not `closes_at` on this instance's clock: until svc-candidate closes
+    /// the election an admin may still extend it, and another instance may still take casts.
     async fn closed(&self, election_id: &str) -> bool {
         match self.voting.directory.election(election_id).await {
-            Ok(election) => {
-                let open = election.status == ElectionStatus::Open as i32;
-                let closes = election
-                    .closes_at
-                    .map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
-                    .unwrap_or(i64::MAX);
-                !open || now_ms() >= closes
-            }
+            Ok(election) => election.status != ElectionStatus::Open as i32,
             Err(error) => {
                 tracing::warn!(%error, "election status unknown; mixing as if open");
                 false

@@ -2,7 +2,9 @@
 //! with the election id as associated data. Only the mix opens them; someone reading the
 //! database without the secret sees ciphertext beside each participation, nothing more.
 //!
-//! A sealed ballot is `nonce (12) || ciphertext + tag` of `ballot_id \n selection`.
+//! A sealed ballot is `nonce (12) || ciphertext + tag` of `ballot_id \n selection \n`,
+//! padded with spaces to a length fixed per election ([`padded_len`]): the sealed row sits
+//! beside its participation, and its size must not tell how many candidates the voter chose.
 
 use chacha20poly1305::{
     aead::{Aead, KeyInit, Payload},
@@ -37,10 +39,19 @@ impl BallotSeal {
         }
     }
 
-    pub fn seal(&self, election_id: &str, ballot_id: &str, selection: &str) -> Vec<u8> {
+    /// `selection` sealed, padded to `padded_len` bytes (longer ones are sealed as they are).
+    pub fn seal(
+        &self,
+        election_id: &str,
+        ballot_id: &str,
+        selection: &str,
+        padded_len: usize,
+    ) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
-        let plaintext = format!("{ballot_id}\n{selection}");
+        let mut plaintext = format!("{ballot_id}\n{selection}\n");
+        let padding = padded_len.saturating_sub(plaintext.len());
+        plaintext.extend(std::iter::repeat_n(' ', padding));
         let payload = Payload {
             msg: plaintext.as_bytes(),
             aad: election_id.as_bytes(),
@@ -67,12 +78,22 @@ impl BallotSeal {
             .decrypt(Nonce::from_slice(nonce), payload)
             .ok()?;
         let text = String::from_utf8(plaintext).ok()?;
-        let (ballot_id, selection) = text.split_once('\n')?;
+        let (ballot_id, rest) = text.split_once('\n')?;
+        // Sealed before padding existed, a ballot has no trailing newline.
+        let selection = rest.split('\n').next().unwrap_or_default();
         Some(Opened {
             ballot_id: ballot_id.to_owned(),
             selection: selection.to_owned(),
         })
     }
+}
+
+/// The padded length of a ballot of an election with `candidates` candidates: room for a
+/// ballot id and every candidate id (UUIDs, comma-separated), so every ballot seals to the
+/// same size.
+pub fn padded_len(candidates: usize) -> usize {
+    const ID: usize = 36;
+    ID + 1 + candidates * (ID + 1) + 1
 }
 
 #[cfg(test)]
@@ -82,7 +103,7 @@ mod tests {
     #[test]
     fn a_sealed_ballot_opens_only_with_its_secret_and_election() {
         let seal = BallotSeal::new(b"secret");
-        let blob = seal.seal("e1", "b1", "c1,c2");
+        let blob = seal.seal("e1", "b1", "c1,c2", 64);
         assert_eq!(
             seal.open("e1", &blob),
             Some(Opened {
@@ -94,8 +115,13 @@ mod tests {
         assert_eq!(BallotSeal::new(b"other").open("e1", &blob), None);
         assert_ne!(
             blob,
-            seal.seal("e1", "b1", "c1,c2"),
+            seal.seal("e1", "b1", "c1,c2", 64),
             "a fresh nonce each time"
+        );
+        assert_eq!(
+            blob.len(),
+            seal.seal("e1", "b1", "c1", 64).len(),
+            "one size whatever was chosen"
         );
         assert!(!blob.windows(5).any(|w| w == b"c1,c2"), "no plaintext");
     }
