@@ -6,6 +6,7 @@ mod exports;
 mod replay;
 mod sigkill;
 mod split;
+mod steps;
 mod visibility;
 
 use std::collections::BTreeMap;
