@@ -33,3 +33,5 @@ pub mod irv;
 pub mod schulze;
 pub mod score;
 pub mod stv;
+#[cfg(test)]
+mod testing;

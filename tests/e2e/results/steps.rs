@@ -13,32 +13,14 @@ async fn ballots_counted_short_of_a_step_show_after_the_close() {
     let mut options = results_mesh(&wiring, 0);
     let result = wiring.clone();
     options.result = Instances::one().configured(move |config: &mut svc_result::Config| {
-        config.kafka_brokers = Some(kafka());
-        config.redis_url = Some(crate::support::redis::SHARED_REDIS.into());
-        config.ballot_topic = result.ballot_topic.clone();
-        config.consumer_group = result.group.clone();
-        config.redis_namespace = result.namespace.clone();
+        result.result(config);
         config.mix_min_batch = 10;
     });
     let mesh = spawn_mesh_with(options).await;
     let (api, admin) = rest_as_admin(&mesh).await;
     let election = open_election(&api, &admin.access, RANKED, 3, LIVE).await;
     let people = voters(&api, 5, "short").await;
-    let jobs = people
-        .iter()
-        .enumerate()
-        .map(|(i, voter)| {
-            (
-                election.id.clone(),
-                selection(&election, i),
-                voter.access.clone(),
-            )
-        })
-        .collect();
-    assert!(cast_all(&mesh.edge_url, jobs, 5)
-        .await
-        .iter()
-        .all(Result::is_ok));
+    super::cast_everyone(&mesh, std::slice::from_ref(&election), &people).await;
     let audit = format!("/v1/elections/{}/results:audit", election.id);
     eventually(
         "the five are counted",

@@ -40,6 +40,23 @@ impl Wiring {
             namespace: format!("vmt-{suffix}"),
         }
     }
+
+    /// svc-voting on this wiring's topics on Kafka, with the shared Redis.
+    pub fn voting(&self, config: &mut svc_voting::Config) {
+        config.kafka_brokers = Some(kafka());
+        config.redis_url = Some(SHARED_REDIS.into());
+        config.ballot_topic = self.ballot_topic.clone();
+        config.vote_topic = self.vote_topic.clone();
+    }
+
+    /// svc-result on this wiring's topic, group and Redis namespace.
+    pub fn result(&self, config: &mut svc_result::Config) {
+        config.kafka_brokers = Some(kafka());
+        config.redis_url = Some(SHARED_REDIS.into());
+        config.ballot_topic = self.ballot_topic.clone();
+        config.consumer_group = self.group.clone();
+        config.redis_namespace = self.namespace.clone();
+    }
 }
 
 /// svc-voting on Kafka and Redis, svc-user with the bench-only hash (set-up only: the
@@ -51,19 +68,8 @@ pub fn results_mesh(wiring: &Wiring, results: usize) -> MeshOptions {
             config.bench_only_insecure_password_hash = true
         }),
         candidate: Instances::one(),
-        voting: Instances::one().configured(move |config: &mut svc_voting::Config| {
-            config.kafka_brokers = Some(kafka());
-            config.redis_url = Some(SHARED_REDIS.into());
-            config.ballot_topic = voting.ballot_topic.clone();
-            config.vote_topic = voting.vote_topic.clone();
-        }),
-        result: Instances::many(results).configured(move |config: &mut svc_result::Config| {
-            config.kafka_brokers = Some(kafka());
-            config.redis_url = Some(SHARED_REDIS.into());
-            config.ballot_topic = result.ballot_topic.clone();
-            config.consumer_group = result.group.clone();
-            config.redis_namespace = result.namespace.clone();
-        }),
+        voting: Instances::one().configured(move |config| voting.voting(config)),
+        result: Instances::many(results).configured(move |config| result.result(config)),
         edge: Box::new(unthrottled_voters),
         ..Default::default()
     }

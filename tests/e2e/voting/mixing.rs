@@ -11,8 +11,10 @@ use tonic::transport::Channel;
 
 use super::attacker::{broker_orders, database_orders, Orders};
 use crate::support::{
-    ballots::{ballot, get_results, open_election, unthrottled_voters, voting_client, Wiring},
-    redis::SHARED_REDIS,
+    ballots::{
+        ballot, get_results, open_election, result_client, unthrottled_voters, voting_client,
+        Wiring,
+    },
     *,
 };
 
@@ -30,20 +32,13 @@ fn mixing_mesh(wiring: Option<Wiring>) -> MeshOptions {
         voting: Instances::one().configured(move |config: &mut svc_voting::Config| {
             config.mix_min_batch = K;
             if let Some(wiring) = &voting {
-                config.kafka_brokers = Some(kafka());
-                config.redis_url = Some(SHARED_REDIS.into());
-                config.ballot_topic = wiring.ballot_topic.clone();
-                config.vote_topic = wiring.vote_topic.clone();
+                wiring.voting(config);
             }
         }),
         result: Instances::one().configured(move |config: &mut svc_result::Config| {
             config.mix_min_batch = K;
             if let Some(wiring) = &result {
-                config.kafka_brokers = Some(kafka());
-                config.redis_url = Some(SHARED_REDIS.into());
-                config.ballot_topic = wiring.ballot_topic.clone();
-                config.consumer_group = wiring.group.clone();
-                config.redis_namespace = wiring.namespace.clone();
+                wiring.result(config);
             }
         }),
         edge: Box::new(unthrottled_voters),
@@ -96,7 +91,7 @@ async fn cast_one_at_a_time(mesh: &Mesh) -> Cast {
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(11));
     let rankings = rankings(&election.candidates);
     let watcher = &people[0].access;
-    let mut results = ResultServiceClient::new(channel(&mesh.edge_url).await);
+    let mut results = result_client(&mesh.edge_url).await;
     let mut client = voting_client(&mesh.edge_url);
     let (mut truth, mut seen) = (HashMap::new(), vec![0u64]);
     for (n, &i) in order.iter().enumerate() {
@@ -144,14 +139,6 @@ async fn cast_one_at_a_time(mesh: &Mesh) -> Cast {
         election_id: election.id,
         truth,
     }
-}
-
-async fn channel(url: &str) -> Channel {
-    Channel::from_shared(url.to_owned())
-        .expect("url")
-        .connect()
-        .await
-        .expect("connect")
 }
 
 /// Polls the live results once and appends the total when it changed.

@@ -1,20 +1,7 @@
 use super::*;
 use crate::schulze::tests::pref_voting;
+use crate::testing::{names, profile};
 use crate::ONE;
-
-fn names(list: &str) -> Vec<String> {
-    list.split_whitespace().map(str::to_owned).collect()
-}
-
-/// Rows of (voters, ranking as space-separated names).
-fn profile(rows: &[(u64, &str)]) -> Vec<Ranked> {
-    rows.iter()
-        .map(|(voters, ranking)| Ranked {
-            ranking: names(ranking),
-            weight: voters * ONE,
-        })
-        .collect()
-}
 
 /// Points in whole points, to compare with the published tables.
 fn points(outcome: &Outcome) -> Vec<(&str, u64)> {

@@ -4,21 +4,8 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use super::*;
 use crate::schulze::tests::pref_voting;
+use crate::testing::{names, profile};
 use crate::ONE;
-
-fn names(list: &str) -> Vec<String> {
-    list.split_whitespace().map(str::to_owned).collect()
-}
-
-/// Rows of (ranking, voters), each voter of weight 1.
-fn profile(rows: &[(&str, u64)]) -> Vec<Ranked> {
-    rows.iter()
-        .map(|(r, n)| Ranked {
-            ranking: names(r),
-            weight: n * ONE,
-        })
-        .collect()
-}
 
 /// A round's tallies in whole votes, to compare with the published tables.
 fn tallies(round: &Round) -> Vec<(&str, u64)> {
@@ -48,10 +35,10 @@ fn tennessee_capital() {
     let outcome = count(
         &names("Memphis Nashville Chattanooga Knoxville"),
         &profile(&[
-            ("Memphis Nashville Chattanooga Knoxville", 42),
-            ("Nashville Chattanooga Knoxville Memphis", 26),
-            ("Chattanooga Knoxville Nashville Memphis", 15),
-            ("Knoxville Chattanooga Nashville Memphis", 17),
+            (42, "Memphis Nashville Chattanooga Knoxville"),
+            (26, "Nashville Chattanooga Knoxville Memphis"),
+            (15, "Chattanooga Knoxville Nashville Memphis"),
+            (17, "Knoxville Chattanooga Nashville Memphis"),
         ]),
     );
     let rounds = &outcome.rounds;
@@ -87,10 +74,10 @@ fn tennessee_tie_is_broken_by_the_earlier_round() {
     let outcome = count(
         &names("Memphis Nashville Chattanooga Knoxville"),
         &profile(&[
-            ("Memphis Nashville Chattanooga Knoxville", 42),
-            ("Nashville Chattanooga Knoxville Memphis", 20),
-            ("Chattanooga Knoxville Nashville Memphis", 10),
-            ("Knoxville Chattanooga Nashville Memphis", 12),
+            (42, "Memphis Nashville Chattanooga Knoxville"),
+            (20, "Nashville Chattanooga Knoxville Memphis"),
+            (10, "Chattanooga Knoxville Nashville Memphis"),
+            (12, "Knoxville Chattanooga Nashville Memphis"),
         ]),
     );
     let rounds = &outcome.rounds;
@@ -123,11 +110,11 @@ fn pierzgalski_instant_runoff_example() {
     let outcome = count(
         &names("A B C D"),
         &profile(&[
-            ("A B C D", 4),
-            ("B A C D", 2),
-            ("B C A D", 1),
-            ("D C A B", 2),
-            ("C B A D", 5),
+            (4, "A B C D"),
+            (2, "B A C D"),
+            (1, "B C A D"),
+            (2, "D C A B"),
+            (5, "C B A D"),
         ]),
     );
     let rounds = &outcome.rounds;
@@ -145,7 +132,7 @@ fn pierzgalski_instant_runoff_example() {
 
 #[test]
 fn a_tie_in_every_round_eliminates_the_candidate_listed_last() {
-    let outcome = count(&names("A B"), &profile(&[("A", 3), ("B", 3)]));
+    let outcome = count(&names("A B"), &profile(&[(3, "A"), (3, "B")]));
     assert_eq!(outcome.rounds[0].eliminated.as_deref(), Some("B"));
     assert_eq!(outcome.winner.as_deref(), Some("A"));
 }
@@ -154,7 +141,7 @@ fn a_tie_in_every_round_eliminates_the_candidate_listed_last() {
 fn exhausted_ballots_stop_counting_and_no_ballots_has_no_winner() {
     let outcome = count(
         &names("A B C"),
-        &profile(&[("A", 4), ("B", 3), ("C", 2), ("C B", 1)]),
+        &profile(&[(4, "A"), (3, "B"), (2, "C"), (1, "C B")]),
     );
     // C goes; one ballot moves to B, two exhaust. 4 of 8 is no majority, so B goes next.
     assert_eq!(outcome.rounds[1].exhausted, 2 * ONE);

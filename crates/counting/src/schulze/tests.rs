@@ -1,9 +1,6 @@
 use super::*;
+use crate::testing::names;
 use crate::ONE;
-
-fn names(list: &str) -> Vec<String> {
-    list.split_whitespace().map(str::to_owned).collect()
-}
 
 /// Rows of (voters, ranking written as one letter per candidate, e.g. "ACBED").
 fn profile(rows: &[(u64, &str)]) -> Vec<Ranked> {

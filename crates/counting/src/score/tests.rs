@@ -3,11 +3,8 @@ use std::collections::BTreeMap;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use super::*;
+use crate::testing::names;
 use crate::ONE;
-
-fn names(list: &str) -> Vec<String> {
-    list.split_whitespace().map(str::to_owned).collect()
-}
 
 /// One bloc of `voters` voters giving `scores` to `candidates`, in order.
 fn bloc(voters: u64, candidates: &[String], scores: &[u32]) -> Scored {

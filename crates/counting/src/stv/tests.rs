@@ -2,13 +2,10 @@
 //! and edge cases. The random comparison with an independent reference is in `reference`.
 
 use super::*;
+use crate::testing::names;
 use crate::Ranked;
 
 mod reference;
-
-fn names(list: &str) -> Vec<String> {
-    list.split_whitespace().map(str::to_owned).collect()
-}
 
 /// A profile from `(voters, "A>B>C")` pairs, each voter of weight one.
 fn profile(spec: &[(u64, &str)]) -> Vec<Ranked> {

@@ -247,25 +247,25 @@ impl VotingStore for SeaVotingStore {
     }
 
     async fn receipt(&self, receipt_hash: &str) -> Result<Option<ReceiptStatus>, DbErr> {
-        let Some(election_id) = kit::db::scalar::<String>(
-            &self.db,
-            "SELECT election_id FROM receipts WHERE receipt_hash = $1",
-            [receipt_hash.into()],
-        )
-        .await?
-        else {
-            return Ok(None);
-        };
-        let sealed = kit::db::count(
-            &self.db,
-            "SELECT COUNT(*) FROM sealed_ballots WHERE receipt_hash = $1",
-            [receipt_hash.into()],
-        )
-        .await?;
-        Ok(Some(ReceiptStatus {
-            election_id,
-            counted: sealed == 0,
-        }))
+        let backend = self.db.get_database_backend();
+        let found = self
+            .db
+            .query_one(statement(
+                backend,
+                "SELECT election_id, (SELECT COUNT(*) FROM sealed_ballots s \
+                 WHERE s.receipt_hash = r.receipt_hash) AS sealed \
+                 FROM receipts r WHERE r.receipt_hash = $1",
+                [receipt_hash.into()],
+            ))
+            .await?;
+        found
+            .map(|row| {
+                Ok(ReceiptStatus {
+                    election_id: row.try_get("", "election_id")?,
+                    counted: row.try_get::<i64>("", "sealed")? == 0,
+                })
+            })
+            .transpose()
     }
 
     async fn counts(&self, election_id: &str) -> Result<Recorded, DbErr> {
