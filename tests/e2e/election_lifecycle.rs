@@ -239,6 +239,7 @@ async fn an_election_runs_its_lifecycle_over_grpc() {
                 election_id: id.clone(),
                 target: target as i32,
                 expected_version: 0,
+                acknowledge_identifying_weights: false,
             },
             &admin.access,
         )

@@ -73,6 +73,7 @@ async fn a_large_roll_keeps_good_rows_and_reports_every_bad_one() {
                 String::new()
             },
             emails: chunk.to_vec(),
+            entries: Vec::new(),
         })
         .collect();
     let mut client = ElectionServiceClient::connect(mesh.edge_url.clone())

@@ -35,3 +35,4 @@ pub mod score;
 pub mod stv;
 #[cfg(test)]
 mod testing;
+pub mod weight;

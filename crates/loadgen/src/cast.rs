@@ -68,6 +68,7 @@ pub async fn run(channels: Vec<Channel>, jobs: Vec<Job>, plan: &Plan, acks: Acks
                     selection: Some(Selection {
                         candidate_ids: job.selection.clone(),
                     }),
+                    answers: Vec::new(),
                 });
                 if let Ok(value) = format!("Bearer {}", job.token).parse() {
                     request.metadata_mut().insert("authorization", value);

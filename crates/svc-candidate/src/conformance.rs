@@ -8,7 +8,13 @@ use kit::{
     outbox::OutboxRelay,
 };
 
+mod questions;
+
+use proto_gen::election::v1::BallotMethod;
 use sea_orm::ConnectionTrait;
+
+/// One vote's weight, as roll entries store it.
+const ONE: i64 = 1_000_000;
 
 use crate::store::{
     CandidateChange, CandidateRecord, DraftFields, ElectionRecord, ElectionStore, Guard,
@@ -31,6 +37,11 @@ fn election(id: &str) -> ElectionRecord {
         created_at_ms: 10,
         remind_before_close_ms: None,
         ballot_export: "admins".into(),
+        questions: vec![crate::questions::only(
+            id,
+            BallotMethod::Plurality as i32,
+            1,
+        )],
     }
 }
 
@@ -43,6 +54,7 @@ fn candidate(election_id: &str, id: &str) -> CandidateRecord {
         description: String::new(),
         image_url: String::new(),
         ballot_position: 0,
+        question_id: election_id.into(),
     }
 }
 
@@ -55,8 +67,9 @@ fn event(election: &ElectionRecord) -> Event {
     }
 }
 
-fn fields(title: &str) -> DraftFields {
+fn fields(id: &str, title: &str) -> DraftFields {
     DraftFields {
+        questions: vec![crate::questions::only(id, BallotMethod::Approval as i32, 2)],
         title: title.into(),
         description: String::new(),
         method: "approval".into(),
@@ -77,12 +90,12 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
     assert_eq!(store.election("e1").await?, Some(e.clone()));
 
     let edited = store
-        .update_draft("e1", Guard::Version(1), fields("T2"))
+        .update_draft("e1", Guard::Version(1), fields("e1", "T2"))
         .await?;
     assert_eq!((edited.title.as_str(), edited.version), ("T2", 2));
     assert!(matches!(
         store
-            .update_draft("e1", Guard::Version(1), fields("stale"))
+            .update_draft("e1", Guard::Version(1), fields("e1", "stale"))
             .await,
         Err(StoreError::Stale { current: 2 })
     ));
@@ -119,23 +132,32 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
 
     assert_eq!(
         store
-            .import_roll("e1", vec!["x@y.org".into(), "z@y.org".into()])
+            .import_roll(
+                "e1",
+                vec![("x@y.org".into(), ONE), ("z@y.org".into(), 2 * ONE)]
+            )
             .await?,
         Vec::<String>::new()
     );
     assert_eq!(
         store
-            .import_roll("e1", vec!["x@y.org".into(), "w@y.org".into()])
+            .import_roll("e1", vec![("x@y.org".into(), ONE), ("w@y.org".into(), ONE)])
             .await?,
         vec!["x@y.org".to_owned()]
     );
     assert_eq!(store.roll_count("e1").await?, 3);
-    assert!(store.on_roll("e1", "w@y.org").await?);
+    assert_eq!(store.on_roll("e1", "w@y.org").await?, Some(ONE));
+    assert_eq!(store.on_roll("e1", "nobody@y.org").await?, None);
+    assert_eq!(
+        store.roll_weights("e1").await?,
+        [(ONE, 2), (2 * ONE, 1)],
+        "each weight with its entries"
+    );
     assert_eq!(
         store
             .roll_page("e1", Some("y.org".into()), Some("w@y.org".into()), 10)
             .await?,
-        ["x@y.org", "z@y.org"]
+        [("x@y.org".to_owned(), ONE), ("z@y.org".to_owned(), 2 * ONE)]
     );
     store.remove_roll_entry("e1", "w@y.org").await?;
     assert!(matches!(
@@ -163,7 +185,9 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
         Err(StoreError::WrongStatus(Status::Open))
     ));
     assert!(matches!(
-        store.import_roll("e1", vec!["late@y.org".into()]).await,
+        store
+            .import_roll("e1", vec![("late@y.org".into(), ONE)])
+            .await,
         Err(StoreError::WrongStatus(Status::Open))
     ));
     assert_eq!(store.candidates("e1").await?.len(), 2);
@@ -226,7 +250,8 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
         payloads.windows(2).all(|w| w[0] < w[1]),
         "in order: {payloads:?}"
     );
-    notifications(store).await
+    notifications(store).await?;
+    questions::run(store).await
 }
 
 /// One event per roll email on topic "n", its payload the email.
@@ -277,7 +302,7 @@ async fn notifications(store: &SeaElectionStore) -> anyhow::Result<()> {
             DraftFields {
                 remind_before_close_ms: Some(400),
                 ballot_export: "public".into(),
-                ..fields("N")
+                ..fields("n1", "N")
             },
         )
         .await?;
@@ -294,7 +319,9 @@ async fn notifications(store: &SeaElectionStore) -> anyhow::Result<()> {
     store
         .import_roll(
             "n1",
-            vec!["a@n.org".into(), "b@n.org".into(), "c@n.org".into()],
+            ["a@n.org", "b@n.org", "c@n.org"]
+                .map(|e| (e.to_owned(), ONE))
+                .to_vec(),
         )
         .await?;
     let both = [Status::Draft, Status::Open];

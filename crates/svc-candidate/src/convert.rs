@@ -15,14 +15,22 @@ pub fn method_name(method: BallotMethod) -> &'static str {
     match method {
         BallotMethod::Approval => "approval",
         BallotMethod::Ranked => "ranked",
+        BallotMethod::Stv => "stv",
+        BallotMethod::Schulze => "schulze",
+        BallotMethod::Borda => "borda",
+        BallotMethod::Score => "score",
         _ => "plurality",
     }
 }
 
-fn method_of(name: &str) -> BallotMethod {
+pub fn method_of(name: &str) -> BallotMethod {
     match name {
         "approval" => BallotMethod::Approval,
         "ranked" => BallotMethod::Ranked,
+        "stv" => BallotMethod::Stv,
+        "schulze" => BallotMethod::Schulze,
+        "borda" => BallotMethod::Borda,
+        "score" => BallotMethod::Score,
         _ => BallotMethod::Plurality,
     }
 }
@@ -78,6 +86,7 @@ pub fn election(record: &ElectionRecord) -> Election {
         } else {
             BallotExport::Admins as i32
         },
+        questions: record.questions.clone(),
     }
 }
 
@@ -97,5 +106,6 @@ pub fn candidate(record: &CandidateRecord) -> Candidate {
         description: record.description.clone(),
         image_url: record.image_url.clone(),
         ballot_position: record.ballot_position as u32,
+        question_id: record.question_id.clone(),
     }
 }

@@ -13,7 +13,7 @@ use proto_gen::election::v1::{
     ListCandidatesRequest, ListCandidatesResponse, ListElectionsRequest, ListElectionsResponse,
     ListRollRequest, ListRollResponse, RemindNonVotersRequest, RemindNonVotersResponse,
     RemoveCandidateRequest, RemoveCandidateResponse, RemoveRollEntryRequest,
-    RemoveRollEntryResponse, ReorderCandidatesRequest, ReorderCandidatesResponse,
+    RemoveRollEntryResponse, ReorderCandidatesRequest, ReorderCandidatesResponse, RollEntry,
     TransitionElectionRequest, TransitionElectionResponse, UpdateCandidateRequest,
     UpdateCandidateResponse, UpdateElectionRequest, UpdateElectionResponse,
 };
@@ -74,7 +74,12 @@ impl ElectionService for ElectionApi {
         let r = request.into_inner();
         let election = self
             .0
-            .transition(&r.election_id, r.target, r.expected_version)
+            .transition(
+                &r.election_id,
+                r.target,
+                r.expected_version,
+                r.acknowledge_identifying_weights,
+            )
             .await?;
         Ok(Response::new(TransitionElectionResponse {
             election: Some(election),
@@ -167,7 +172,11 @@ impl ElectionService for ElectionApi {
                 }
                 election_id = Some(chunk.election_id);
             }
-            rows.extend(chunk.emails);
+            rows.extend(chunk.emails.into_iter().map(|email| RollEntry {
+                email,
+                weight: String::new(),
+            }));
+            rows.extend(chunk.entries);
         }
         let election_id = election_id
             .ok_or_else(|| ServiceError::invalid("election_id", "no messages were sent"))?;
@@ -179,11 +188,19 @@ impl ElectionService for ElectionApi {
         request: Request<ImportRollCsvRequest>,
     ) -> Reply<ImportRollCsvResponse> {
         let r = request.into_inner();
-        let ImportRollResponse { accepted, errors } = self
+        let ImportRollResponse {
+            accepted,
+            errors,
+            identifying_weights,
+        } = self
             .0
             .import_roll(&r.election_id, roll::parse_csv(&r.csv))
             .await?;
-        Ok(Response::new(ImportRollCsvResponse { accepted, errors }))
+        Ok(Response::new(ImportRollCsvResponse {
+            accepted,
+            errors,
+            identifying_weights,
+        }))
     }
 
     async fn list_roll(&self, request: Request<ListRollRequest>) -> Reply<ListRollResponse> {

@@ -5,6 +5,7 @@ pub mod conformance;
 mod convert;
 pub mod elections;
 mod grpc;
+mod questions;
 mod roll;
 mod scheduler;
 pub mod store;
@@ -66,6 +67,12 @@ pub struct Config {
     /// Partitions of each topic svc-candidate creates (status, notification requests).
     #[arg(long, env = "VOTEMESH_ELECTION_STATUS_PARTITIONS", default_value_t = 3)]
     pub status_partitions: i32,
+    /// k, as svc-voting's mix has it: a roll weight shared by fewer than k entries would
+    /// single out their ballots, so the import reports it and opening needs an admin's
+    /// acknowledgement.
+    #[arg(long, env = "VOTEMESH_MIX_MIN_BATCH", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub mix_min_batch: u64,
 }
 
 /// A bound svc-candidate, ready to run.
@@ -111,6 +118,7 @@ impl App {
                 notifications: config.notification_topic.clone(),
             },
             Arc::new(EmailsFromUsers::new(users.clone())),
+            config.mix_min_batch,
         ));
         let verifier = clients::token_verifier(&users, &config.common);
         let routes = Routes::new(ElectionServiceServer::new(ElectionApi(elections.clone())));

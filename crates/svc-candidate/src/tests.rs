@@ -75,6 +75,7 @@ fn elections(store: &SeaElectionStore) -> Elections {
             notifications: NOTIFICATIONS.into(),
         },
         Arc::new(NoVoters),
+        1,
     )
 }
 
@@ -118,7 +119,18 @@ async fn draft(
             .expect("candidate added");
     }
     if !emails.is_empty() {
-        let imported = elections.import_roll(&id, emails.to_vec()).await;
+        let imported = elections
+            .import_roll(
+                &id,
+                emails
+                    .iter()
+                    .map(|email| proto_gen::election::v1::RollEntry {
+                        email: email.clone(),
+                        weight: String::new(),
+                    })
+                    .collect(),
+            )
+            .await;
         assert_eq!(imported.expect("imported").accepted as usize, emails.len());
     }
     id
@@ -126,7 +138,7 @@ async fn draft(
 
 async fn move_to(elections: &Elections, id: &str, target: ElectionStatus) {
     elections
-        .transition(id, target as i32, 0)
+        .transition(id, target as i32, 0, false)
         .await
         .expect("moved");
 }

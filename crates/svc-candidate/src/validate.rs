@@ -1,7 +1,9 @@
 //! Input rules for elections and candidates; each error names its field.
 
 use kit::ServiceError;
-use proto_gen::election::v1::{BallotExport, BallotMethod, Eligibility, ResultsVisibility};
+use proto_gen::election::v1::{
+    BallotExport, BallotMethod, Eligibility, Question, ResultsVisibility,
+};
 
 use crate::{
     convert::{eligibility_name, method_name, millis, visibility_name},
@@ -51,8 +53,8 @@ pub fn image_url(field: &str, value: &str) -> Result<String, ServiceError> {
 pub struct ElectionInput<'a> {
     pub title: &'a str,
     pub description: &'a str,
-    pub method: i32,
-    pub max_choices: u32,
+    /// The first question, already checked: the election's method and max_choices are its.
+    pub first_question: &'a Question,
     pub opens_at: Option<&'a prost_types::Timestamp>,
     pub closes_at: Option<&'a prost_types::Timestamp>,
     pub results_visibility: i32,
@@ -98,31 +100,8 @@ pub fn remind_before_close(
 pub fn election(input: ElectionInput<'_>, now_ms: i64) -> Result<DraftFields, ServiceError> {
     let title = text("title", input.title, 1, 200)?;
     let description = text("description", input.description, 0, 5000)?;
-    let method = match BallotMethod::try_from(input.method) {
-        Ok(BallotMethod::Unspecified) | Err(_) => {
-            return Err(ServiceError::invalid(
-                "method",
-                "must be PLURALITY, APPROVAL or RANKED",
-            ))
-        }
-        Ok(method) => method,
-    };
-    let max_choices = match method {
-        BallotMethod::Plurality if input.max_choices > 1 => {
-            return Err(ServiceError::invalid(
-                "max_choices",
-                "must be 0 or 1 for PLURALITY",
-            ))
-        }
-        BallotMethod::Plurality => 1,
-        BallotMethod::Approval if input.max_choices == 0 => {
-            return Err(ServiceError::invalid(
-                "max_choices",
-                "must be at least 1 for APPROVAL",
-            ))
-        }
-        _ => i64::from(input.max_choices),
-    };
+    let method = BallotMethod::try_from(input.first_question.method).unwrap_or_default();
+    let max_choices = i64::from(input.first_question.max_choices);
     let opens_at = input
         .opens_at
         .map(millis)
@@ -161,6 +140,8 @@ pub fn election(input: ElectionInput<'_>, now_ms: i64) -> Result<DraftFields, Se
         eligibility: eligibility_name(eligibility).into(),
         remind_before_close_ms,
         ballot_export: ballot_export.into(),
+        // The caller has the questions, checked with the election's id.
+        questions: Vec::new(),
     })
 }
 

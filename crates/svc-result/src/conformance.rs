@@ -16,7 +16,8 @@ fn ballot(id: &str, election: &str, selection: &[&str]) -> CountedBallot {
     CountedBallot {
         ballot_id: id.into(),
         election_id: election.into(),
-        selection: selection.iter().map(|s| s.to_string()).collect(),
+        weight: counting::ONE,
+        answers: vec![(election.to_owned(), selection.join(","))],
     }
 }
 
@@ -35,7 +36,9 @@ pub async fn store(store: &dyn ResultStore) -> anyhow::Result<()> {
         e1.added.total == 2 && e1.total_after == 2,
         "e1 added: {e1:?}"
     );
-    ensure!(e1.added.profile["a,b"] == 1 && e1.added.tallies["a"].mentions == 2);
+    ensure!(
+        e1.added.profile[&format!("e1|1000000|a,b")] == 1 && e1.added.tallies["a"].mentions == 2
+    );
     // A replay of the whole batch plus one new ballot: only the new one counts.
     let mut again = first.clone();
     again.push(ballot("b4", "e1", &["a", "b"]));
@@ -52,7 +55,9 @@ pub async fn store(store: &dyn ResultStore) -> anyhow::Result<()> {
     ensure!(e1.applied_at_ms == 2_000);
     ensure!(e1.tallies["a"].first_preferences == 2 && e1.tallies["a"].mentions == 3);
     ensure!(e1.tallies["b"].first_preferences == 1 && e1.tallies["b"].mentions == 3);
-    ensure!(e1.profile["a,b"] == 2 && e1.profile["b,a"] == 1);
+    ensure!(
+        e1.profile[&format!("e1|1000000|a,b")] == 2 && e1.profile[&format!("e1|1000000|b,a")] == 1
+    );
     ensure!(store.counted("e1").await? == 3);
     ensure!(store.stored("e2").await?.total == 1);
     let nothing = store.apply(&again, 3_000).await?;

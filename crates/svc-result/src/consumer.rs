@@ -14,7 +14,7 @@ use kit::{
 };
 use proto_gen::events::v1::BallotCast;
 
-use crate::{live_counts::LiveCounts, service::Results, store::CountedBallot};
+use crate::{live_counts::LiveCounts, profile, service::Results, store::CountedBallot};
 use kit::time::now_ms;
 
 /// Counts ballots; spawned through the drain, it stops at a batch boundary.
@@ -37,14 +37,28 @@ struct BallotCounter {
 }
 
 fn counted(event: &BallotCast) -> CountedBallot {
+    let answers = if event.answers.is_empty() {
+        // Released before questions: the first question's answer alone.
+        let selection = event.selection.as_ref();
+        let ids = selection
+            .map(|s| s.candidate_ids.join(","))
+            .unwrap_or_default();
+        vec![(event.election_id.clone(), ids)]
+    } else {
+        event
+            .answers
+            .iter()
+            .map(|answer| (answer.question_id.clone(), profile::answer_text(answer)))
+            .collect()
+    };
     CountedBallot {
         ballot_id: event.ballot_id.clone(),
         election_id: event.election_id.clone(),
-        selection: event
-            .selection
-            .as_ref()
-            .map(|s| s.candidate_ids.clone())
-            .unwrap_or_default(),
+        weight: match event.weight_millionths {
+            0 => counting::ONE,
+            weight => weight,
+        },
+        answers,
     }
 }
 

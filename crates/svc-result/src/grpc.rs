@@ -97,7 +97,12 @@ impl ResultService for ResultApi {
         let asked = request.into_inner();
         Ok(Response::new(
             self.results
-                .export_ballots(&caller, &asked.election_id, asked.format)
+                .export_ballots(
+                    &caller,
+                    &asked.election_id,
+                    &asked.question_id,
+                    asked.format,
+                )
                 .await?,
         ))
     }

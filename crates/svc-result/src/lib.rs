@@ -9,6 +9,8 @@ mod elections;
 mod exports;
 mod grpc;
 mod live_counts;
+mod methods;
+mod profile;
 mod results;
 mod service;
 pub mod store;

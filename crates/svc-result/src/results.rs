@@ -3,109 +3,89 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proto_gen::{
-    election::v1::{BallotMethod, Candidate, Election},
-    result::v1::{CandidateTally, GetResultsResponse, RunoffRound},
+    election::v1::{Candidate, Election, Question},
+    result::v1::{CandidateTally, GetResultsResponse, QuestionResult},
 };
 
-use counting::{irv, Ranked, ONE};
-
-use crate::store::{CountedBallot, Counts, Stored};
+use crate::{
+    methods, profile,
+    store::{CountedBallot, Counts, Stored},
+};
 use kit::time::timestamp;
 
-fn share(votes: u64, total: u64) -> f64 {
-    if total == 0 {
-        0.0
+/// The election's questions; one from before questions gets its one question.
+pub fn questions(election: &Election) -> Vec<Question> {
+    if election.questions.is_empty() {
+        vec![Question {
+            question_id: election.election_id.clone(),
+            method: election.method,
+            max_choices: election.max_choices,
+            seats: 1,
+            ..Default::default()
+        }]
     } else {
-        votes as f64 / total as f64
+        election.questions.clone()
     }
 }
 
-fn tally(candidate_id: &str, votes: u64, total: u64) -> CandidateTally {
-    CandidateTally {
-        candidate_id: candidate_id.to_owned(),
-        votes,
-        share: share(votes, total),
-    }
+/// The candidate ids of a question, in ballot order (a candidate from before questions
+/// stands in the first, whose id is the election's).
+pub fn candidates_of(
+    election: &Election,
+    candidates: &[Candidate],
+    question_id: &str,
+) -> Vec<String> {
+    candidates
+        .iter()
+        .filter(|c| {
+            let question = match c.question_id.as_str() {
+                "" => election.election_id.as_str(),
+                id => id,
+            };
+            question == question_id
+        })
+        .map(|c| c.candidate_id.clone())
+        .collect()
 }
 
-fn method(election: &Election) -> BallotMethod {
-    BallotMethod::try_from(election.method).unwrap_or(BallotMethod::Unspecified)
-}
-
-/// The results of `election` from what is stored.
+/// The results of `election` from what is stored: every question's, the first's repeated in
+/// the fields from before questions.
 pub fn compute(
     election: &Election,
     candidates: &[Candidate],
     stored: &Stored,
 ) -> GetResultsResponse {
-    let method = method(election);
-    let total = stored.total;
-    let ids: Vec<String> = candidates.iter().map(|c| c.candidate_id.clone()).collect();
-    let votes = |id: &str| {
-        let counts = stored.tallies.get(id).cloned().unwrap_or_default();
-        match method {
-            BallotMethod::Approval => counts.mentions,
-            _ => counts.first_preferences,
-        }
-    };
-    let tallies: Vec<CandidateTally> = ids.iter().map(|id| tally(id, votes(id), total)).collect();
-    let mut response = GetResultsResponse {
+    let questions: Vec<QuestionResult> = questions(election)
+        .iter()
+        .map(|question| {
+            let ids = candidates_of(election, candidates, &question.question_id);
+            methods::question_result(question, &ids, &stored.profile)
+        })
+        .collect();
+    let first = questions.first().cloned().unwrap_or_default();
+    GetResultsResponse {
         election_id: election.election_id.clone(),
-        tallies,
-        total_ballots: total,
-        rounds: Vec::new(),
-        winner_candidate_id: String::new(),
+        // Shares of the first question's tallies are of every ballot counted, as before.
+        tallies: first
+            .tallies
+            .iter()
+            .map(|t| methods::tally(&t.candidate_id, t.votes, 0, stored.total))
+            .zip(&first.tallies)
+            .map(|(shared, t)| CandidateTally {
+                weighted_votes: t.weighted_votes.clone(),
+                ..shared
+            })
+            .collect(),
+        total_ballots: stored.total,
+        rounds: first.rounds.clone(),
+        winner_candidate_id: first
+            .winner_candidate_ids
+            .first()
+            .cloned()
+            .unwrap_or_default(),
         as_of: (stored.applied_at_ms > 0).then(|| timestamp(stored.applied_at_ms)),
-    };
-    if total == 0 {
-        return response;
+        questions,
     }
-    if method == BallotMethod::Ranked {
-        // Every ballot weighs one vote here; the count works in millionths of a vote.
-        let profile: Vec<Ranked> = stored
-            .profile
-            .iter()
-            .map(|(selection, n)| Ranked {
-                ranking: selection.split(',').map(str::to_owned).collect(),
-                weight: n * ONE,
-            })
-            .collect();
-        let outcome = irv::count(&ids, &profile);
-        let votes = |weight: u64| weight / ONE;
-        response.rounds = outcome
-            .rounds
-            .iter()
-            .enumerate()
-            .map(|(i, round)| {
-                let counting: u64 = round.tallies.iter().map(|(_, v)| votes(*v)).sum();
-                RunoffRound {
-                    round: i as u32 + 1,
-                    tallies: round
-                        .tallies
-                        .iter()
-                        .map(|(id, v)| tally(id, votes(*v), counting))
-                        .collect(),
-                    eliminated: round.eliminated.clone().unwrap_or_default(),
-                    transfers: round
-                        .transfers
-                        .iter()
-                        .map(|(id, v)| (id.clone(), votes(*v)))
-                        .collect(),
-                    exhausted: votes(round.exhausted),
-                }
-            })
-            .collect();
-        response.winner_candidate_id = outcome.winner.unwrap_or_default();
-    } else {
-        // The most votes wins; a tie for the most leaves no winner to name.
-        let top = response.tallies.iter().map(|t| t.votes).max().unwrap_or(0);
-        let leaders: Vec<&CandidateTally> =
-            response.tallies.iter().filter(|t| t.votes == top).collect();
-        if let [only] = leaders.as_slice() {
-            response.winner_candidate_id = only.candidate_id.clone();
-        }
-    }
-    response
 }
 
 /// Adds `ballots` of one selection (candidate ids in the voter's order) to `tallies`.
@@ -142,15 +122,13 @@ pub fn added(
                 applied_at_ms: now_ms,
                 ..Stored::default()
             });
-        count_selection(
-            &mut counts.tallies,
-            ballot.selection.iter().map(String::as_str),
-            1,
-        );
-        *counts
-            .profile
-            .entry(ballot.selection.join(","))
-            .or_default() += 1;
+        for (question, answer) in &ballot.answers {
+            let key = profile::key(question, ballot.weight, answer);
+            if let Some(entry) = profile::parse(&key) {
+                count_selection(&mut counts.tallies, entry.candidates(), 1);
+            }
+            *counts.profile.entry(key).or_default() += 1;
+        }
         counts.total += 1;
     }
     added
@@ -170,16 +148,22 @@ pub fn add(counts: &mut Stored, added: &Stored) {
     counts.applied_at_ms = added.applied_at_ms;
 }
 
-/// Counts and total rebuilt from the profile alone.
+/// Counts and total rebuilt from the profile alone. Every ballot has one entry per question,
+/// so each question's entries add up to the total.
 pub fn recount(stored: &Stored) -> Stored {
     let mut tallies: BTreeMap<String, Counts> = BTreeMap::new();
-    for (selection, ballots) in &stored.profile {
-        count_selection(&mut tallies, selection.split(','), *ballots);
+    let mut per_question: BTreeMap<&str, u64> = BTreeMap::new();
+    for (key, ballots) in &stored.profile {
+        let Some(entry) = profile::parse(key) else {
+            continue;
+        };
+        count_selection(&mut tallies, entry.candidates(), *ballots);
+        *per_question.entry(entry.question).or_default() += ballots;
     }
     Stored {
         tallies,
         profile: stored.profile.clone(),
-        total: stored.profile.values().sum(),
+        total: per_question.values().copied().max().unwrap_or(0),
         applied_at_ms: stored.applied_at_ms,
     }
 }

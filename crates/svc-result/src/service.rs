@@ -301,6 +301,7 @@ impl Results {
         &self,
         caller: &Caller,
         election: &str,
+        question_id: &str,
         format: i32,
     ) -> Result<ExportBallotsResponse, ServiceError> {
         let election_id = election_id(election)?;
@@ -323,10 +324,13 @@ impl Results {
                 "ballots are exported once the election has closed".into(),
             ));
         }
+        let question = exports::QuestionFile::of(&info, question_id).ok_or_else(|| {
+            ServiceError::invalid("question_id", "not a question of this election")
+        })?;
         let profile = self.store.stored(&election_id).await?.profile;
         let (extension, content) = match format {
-            BallotExportFormat::Blt => ("blt", exports::blt(&info, &profile)),
-            _ => ("abif", exports::abif(&info, &profile)),
+            BallotExportFormat::Blt => ("blt", exports::blt(&question, &profile)),
+            _ => ("abif", exports::abif(&question, &profile)),
         };
         Ok(ExportBallotsResponse {
             media_type: "text/plain".into(),

@@ -65,6 +65,15 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres_only: &[],
         sqlite_only: KEYED_ON_SQLITE,
     },
+    Migration {
+        version: 4,
+        name: "profiles per question and weight",
+        // A ballot counted before questions answered the first, whose id is the election's,
+        // and weighed 1.
+        statements: &["UPDATE profiles SET selection = election_id || '|1000000|' || selection"],
+        postgres_only: &[],
+        sqlite_only: &[],
+    },
 ];
 
 /// On SQLite a rowid counts insertions: counted ballots and profile rows would keep the order
@@ -95,8 +104,10 @@ const KEYED_ON_SQLITE: &[&str] = &[
 pub struct CountedBallot {
     pub ballot_id: String,
     pub election_id: String,
-    /// Candidate ids in the voter's order.
-    pub selection: Vec<String>,
+    /// Millionths of a vote.
+    pub weight: u64,
+    /// Each question's id with its answer as the profile keeps it ([`crate::profile`]).
+    pub answers: Vec<(String, String)>,
 }
 
 /// Per-candidate counts: first preferences (PLURALITY, RANKED) and mentions (APPROVAL).
@@ -110,7 +121,7 @@ pub struct Counts {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stored {
     pub tallies: BTreeMap<String, Counts>,
-    /// Selection (candidate ids joined by ',') and how many ballots carried it.
+    /// Each profile key ([`crate::profile`]) and how many ballots gave it.
     pub profile: BTreeMap<String, u64>,
     pub total: u64,
     pub applied_at_ms: i64,

@@ -6,14 +6,43 @@ use std::time::Duration;
 
 use clients::ElectionClient;
 use kit::{cache::SingleFlight, ServiceError};
-use proto_gen::election::v1::{CheckEligibilityResponse, Election, Eligibility};
+use proto_gen::election::v1::{CheckEligibilityResponse, Election, Eligibility, Question};
 
 /// An election as a cast sees it.
 #[derive(Clone)]
 pub struct BallotView {
     pub election: Election,
-    pub candidate_ids: Vec<String>,
+    /// Every candidate as (question id, candidate id), in ballot order.
+    pub candidates: Vec<(String, String)>,
     pub eligible: bool,
+    /// The voter's weight in millionths: sealed with the ballot, never kept with the voter.
+    pub weight: u64,
+}
+
+impl BallotView {
+    /// The candidate ids of one question, in ballot order.
+    pub fn candidates_of(&self, question_id: &str) -> Vec<&str> {
+        self.candidates
+            .iter()
+            .filter(|(question, _)| question == question_id)
+            .map(|(_, candidate)| candidate.as_str())
+            .collect()
+    }
+
+    /// The padded length of this election's sealed ballots.
+    pub fn longest_ballot(&self) -> usize {
+        let shapes: Vec<(String, Vec<String>, u32)> = self
+            .election
+            .questions
+            .iter()
+            .map(|q| {
+                let candidates = self.candidates_of(&q.question_id);
+                let ids = candidates.iter().map(|c| c.to_string()).collect();
+                (q.question_id.clone(), ids, q.max_score)
+            })
+            .collect();
+        crate::ballot::longest_text(&shapes)
+    }
 }
 
 pub struct ElectionDirectory {
@@ -41,6 +70,7 @@ impl ElectionDirectory {
         })
     }
 
+    /// Cached general answer; see [`view`](Self::view).
     async fn general(&self, election_id: &str) -> Result<CheckEligibilityResponse, ServiceError> {
         self.cache
             .get_or_load(&election_id.to_owned(), || {
@@ -58,22 +88,50 @@ impl ElectionDirectory {
         let election = general.election.clone().ok_or_else(|| {
             ServiceError::internal(anyhow::anyhow!("svc-candidate sent no election"))
         })?;
-        let eligible = if election.eligibility == Eligibility::Roll as i32 {
-            self.elections
+        let (eligible, weight) = if election.eligibility == Eligibility::Roll as i32 {
+            let answer = self
+                .elections
                 .check_eligibility(election_id, voter_id)
-                .await?
-                .eligible
+                .await?;
+            // Before weights existed every entry weighed 1.
+            let weight = match answer.weight_millionths {
+                0 => counting::ONE,
+                weight => weight,
+            };
+            (answer.eligible, weight)
         } else {
-            true
+            (true, counting::ONE)
         };
+        let first = election.election_id.clone();
         Ok(BallotView {
-            candidate_ids: general
+            candidates: general
                 .candidates
                 .iter()
-                .map(|c| c.candidate_id.clone())
+                .map(|c| {
+                    let question = match c.question_id.as_str() {
+                        "" => first.clone(),
+                        id => id.to_owned(),
+                    };
+                    (question, c.candidate_id.clone())
+                })
                 .collect(),
-            election,
+            election: with_questions(election),
             eligible,
+            weight,
         })
     }
+}
+
+/// The election with its questions; one from before questions gets its one question.
+fn with_questions(mut election: Election) -> Election {
+    if election.questions.is_empty() {
+        election.questions = vec![Question {
+            question_id: election.election_id.clone(),
+            method: election.method,
+            max_choices: election.max_choices,
+            seats: 1,
+            ..Default::default()
+        }];
+    }
+    election
 }

@@ -2,6 +2,7 @@
 //! database's unique constraint decides, and events leave through the outbox.
 #![forbid(unsafe_code)]
 
+mod ballot;
 pub mod conformance;
 mod directory;
 pub mod group_commit;

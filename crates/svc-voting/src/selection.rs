@@ -1,54 +1,174 @@
-//! Checks a selection against the election's method; each refusal says what is wrong.
+//! Checks a ballot against the election's questions; each refusal names the field that is
+//! wrong, and a refused ballot writes nothing.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use kit::ServiceError;
-use proto_gen::election::v1::{BallotMethod, Election};
+use proto_gen::{
+    election::v1::{BallotMethod, Question},
+    voting::v1::{Answer, CastBallotRequest},
+};
 
-/// The candidate ids of a valid selection, in the voter's order.
+use crate::directory::BallotView;
+
+/// The answers of a valid ballot, one per question in the election's order, abstentions
+/// included.
 pub fn validate(
-    election: &Election,
-    candidate_ids: &[String],
-    choices: &[String],
-) -> Result<Vec<String>, ServiceError> {
-    let field = "selection.candidate_ids";
-    if choices.is_empty() {
-        return Err(ServiceError::invalid(
-            field,
-            "choose at least one candidate",
-        ));
+    view: &BallotView,
+    request: &CastBallotRequest,
+) -> Result<Vec<Answer>, ServiceError> {
+    let questions = &view.election.questions;
+    let (answers, field_of): (Vec<Answer>, Box<dyn Fn(usize, &str) -> String>) =
+        match (&request.selection, request.answers.is_empty()) {
+            (Some(_), false) => {
+                return Err(ServiceError::invalid(
+                    "selection",
+                    "set either selection or answers, not both",
+                ))
+            }
+            (Some(selection), true) => {
+                if questions.len() > 1 {
+                    return Err(ServiceError::invalid(
+                        "answers",
+                        format!(
+                            "this election has {} questions: answer each in answers",
+                            questions.len()
+                        ),
+                    ));
+                }
+                let only = Answer {
+                    question_id: view.election.election_id.clone(),
+                    candidate_ids: selection.candidate_ids.clone(),
+                    ..Default::default()
+                };
+                // The shape from before questions keeps its field names.
+                (vec![only], Box::new(|_, name| format!("selection.{name}")))
+            }
+            (None, false) => (
+                request.answers.clone(),
+                Box::new(|index, name| format!("answers[{index}].{name}")),
+            ),
+            (None, true) => return Err(ServiceError::invalid("answers", "required")),
+        };
+    let mut given: HashMap<&str, (usize, &Answer)> = HashMap::new();
+    for (index, answer) in answers.iter().enumerate() {
+        if !questions
+            .iter()
+            .any(|q| q.question_id == answer.question_id)
+        {
+            return Err(ServiceError::invalid(
+                &field_of(index, "question_id"),
+                format!(
+                    "{:?} is not a question of this election",
+                    answer.question_id
+                ),
+            ));
+        }
+        if given
+            .insert(answer.question_id.as_str(), (index, answer))
+            .is_some()
+        {
+            return Err(ServiceError::invalid(
+                &field_of(index, "question_id"),
+                "answers a question a second time",
+            ));
+        }
     }
-    let known: HashSet<&str> = candidate_ids.iter().map(String::as_str).collect();
+    questions
+        .iter()
+        .map(|question| match given.get(question.question_id.as_str()) {
+            Some((index, answer)) => {
+                let candidates = view.candidates_of(&question.question_id);
+                one(question, &candidates, answer, &|name| {
+                    field_of(*index, name)
+                })
+            }
+            None if question.allow_abstain => Ok(abstention(question)),
+            None => Err(ServiceError::invalid(
+                "answers",
+                format!("question {} needs an answer", name(question)),
+            )),
+        })
+        .collect()
+}
+
+fn name(question: &Question) -> String {
+    if question.title.is_empty() {
+        question.question_id.clone()
+    } else {
+        format!("{:?} ({})", question.title, question.question_id)
+    }
+}
+
+fn abstention(question: &Question) -> Answer {
+    Answer {
+        question_id: question.question_id.clone(),
+        abstain: true,
+        ..Default::default()
+    }
+}
+
+/// One question's answer against its method.
+fn one(
+    question: &Question,
+    candidates: &[&str],
+    answer: &Answer,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Answer, ServiceError> {
+    let choices = &answer.candidate_ids;
+    if answer.abstain || choices.is_empty() {
+        if !question.allow_abstain {
+            let (name, why) = if answer.abstain {
+                ("abstain", "this question does not allow abstaining")
+            } else {
+                ("candidate_ids", "choose at least one candidate")
+            };
+            return Err(ServiceError::invalid(&field(name), why));
+        }
+        if !choices.is_empty() || !answer.scores.is_empty() {
+            return Err(ServiceError::invalid(
+                &field("abstain"),
+                "an abstention chooses no candidate",
+            ));
+        }
+        return Ok(abstention(question));
+    }
+    let ids = field("candidate_ids");
+    let known: HashSet<&str> = candidates.iter().copied().collect();
     if let Some(unknown) = choices.iter().find(|c| !known.contains(c.as_str())) {
         return Err(ServiceError::invalid(
-            field,
-            format!("{unknown} is not a candidate in this election"),
+            &ids,
+            format!("{unknown} is not a candidate of this question"),
         ));
     }
     let distinct: HashSet<&str> = choices.iter().map(String::as_str).collect();
     if distinct.len() != choices.len() {
         return Err(ServiceError::invalid(
-            field,
+            &ids,
             "a candidate appears more than once",
         ));
     }
-    let max = election.max_choices as usize;
-    match BallotMethod::try_from(election.method).unwrap_or(BallotMethod::Unspecified) {
+    let method = BallotMethod::try_from(question.method).unwrap_or(BallotMethod::Unspecified);
+    let max = question.max_choices as usize;
+    let too_long = max > 0 && choices.len() > max;
+    match method {
         BallotMethod::Plurality if choices.len() != 1 => {
             return Err(ServiceError::invalid(
-                field,
+                &ids,
                 "PLURALITY takes exactly one choice",
             ))
         }
-        BallotMethod::Approval if max > 0 && choices.len() > max => {
+        BallotMethod::Approval if too_long => {
             return Err(ServiceError::invalid(
-                field,
+                &ids,
                 format!("too many choices: at most {max}"),
             ))
         }
-        BallotMethod::Ranked if max > 0 && choices.len() > max => {
+        BallotMethod::Ranked | BallotMethod::Stv | BallotMethod::Schulze | BallotMethod::Borda
+            if too_long =>
+        {
             return Err(ServiceError::invalid(
-                field,
+                &ids,
                 format!("ranking too long: at most {max}"),
             ))
         }
@@ -60,45 +180,33 @@ pub fn validate(
         // A ranking is the list's order, so it has no gaps by construction.
         _ => {}
     }
-    Ok(choices.to_vec())
+    let scores = field("scores");
+    if method == BallotMethod::Score {
+        if answer.scores.len() != choices.len() {
+            return Err(ServiceError::invalid(
+                &scores,
+                "give one score for each of candidate_ids",
+            ));
+        }
+        if let Some(over) = answer.scores.iter().find(|s| **s > question.max_score) {
+            return Err(ServiceError::invalid(
+                &scores,
+                format!("{over} is above the highest score, {}", question.max_score),
+            ));
+        }
+    } else if !answer.scores.is_empty() {
+        return Err(ServiceError::invalid(
+            &scores,
+            "only SCORE questions take scores",
+        ));
+    }
+    Ok(Answer {
+        question_id: question.question_id.clone(),
+        candidate_ids: choices.clone(),
+        scores: answer.scores.clone(),
+        abstain: false,
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn election(method: BallotMethod, max: u32) -> Election {
-        Election {
-            method: method as i32,
-            max_choices: max,
-            ..Default::default()
-        }
-    }
-
-    fn ids(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn each_method_has_its_limits() {
-        let candidates = ids(&["a", "b", "c"]);
-        let plurality = election(BallotMethod::Plurality, 1);
-        assert!(validate(&plurality, &candidates, &ids(&["a"])).is_ok());
-        assert!(validate(&plurality, &candidates, &ids(&["a", "b"])).is_err());
-        let approval = election(BallotMethod::Approval, 2);
-        assert!(validate(&approval, &candidates, &ids(&["a", "c"])).is_ok());
-        let error = validate(&approval, &candidates, &ids(&["a", "b", "c"])).expect_err("too many");
-        assert!(error.to_string().contains("too many choices"));
-        let ranked = election(BallotMethod::Ranked, 0);
-        assert!(validate(&ranked, &candidates, &ids(&["c", "a", "b"])).is_ok());
-        assert!(validate(&ranked, &candidates, &ids(&["c", "c"]))
-            .expect_err("dup")
-            .to_string()
-            .contains("more than once"));
-        assert!(validate(&ranked, &candidates, &ids(&["z"]))
-            .expect_err("unknown")
-            .to_string()
-            .contains("not a candidate"));
-        assert!(validate(&ranked, &candidates, &[]).is_err());
-    }
-}
+mod tests;

@@ -90,6 +90,7 @@ async fn an_unverified_email_may_not_vote_and_nothing_is_stored() {
         selection: Some(Selection {
             candidate_ids: vec!["a".into()],
         }),
+        answers: Vec::new(),
     };
     let refused = voting
         .cast(&caller, request.clone())

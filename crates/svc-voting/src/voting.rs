@@ -18,6 +18,7 @@ use proto_gen::{
 use sha2::Sha256;
 
 use crate::{
+    ballot::Ballot,
     directory::ElectionDirectory,
     lock::CastLock,
     mix::seal::{padded_len, BallotSeal},
@@ -97,10 +98,6 @@ impl Voting {
         request: CastBallotRequest,
     ) -> Result<CastBallotResponse, ServiceError> {
         let election_id = election_id(&request.election_id)?;
-        let choices = request
-            .selection
-            .ok_or_else(|| ServiceError::invalid("selection", "required"))?
-            .candidate_ids;
         // Before the election is looked up, the lock taken or anything written: an
         // unproven address may belong to someone else, and one person must not vote as many.
         if !caller.email_verified && !self.proven_now(&caller.user_id).await {
@@ -122,8 +119,11 @@ impl Voting {
                 "you are not on this election's voter roll".into(),
             ));
         }
-        let choices = selection::validate(&view.election, &view.candidate_ids, &choices)?;
-        let padded = padded_len(view.candidate_ids.len());
+        let ballot = Ballot {
+            answers: selection::validate(&view, &request)?,
+            weight: view.weight,
+        };
+        let padded = padded_len(view.longest_ballot());
 
         let key = format!("votemesh:cast:{election_id}:{}", caller.user_id);
         let token = match self.lock.acquire(&key, self.lock_ttl).await {
@@ -153,7 +153,7 @@ impl Voting {
             }
         };
         let outcome = self
-            .record(&election_id, caller, (choices, padded), now)
+            .record(&election_id, caller, (ballot, padded), now)
             .await;
         if let Some(token) = token {
             if let Err(error) = self.lock.release(&key, &token).await {
@@ -167,7 +167,7 @@ impl Voting {
         &self,
         election_id: &str,
         caller: &Caller,
-        (choices, padded): (Vec<String>, usize),
+        (ballot, padded): (Ballot, usize),
         now: i64,
     ) -> Result<CastBallotResponse, ServiceError> {
         let ballot_id = uuid::Uuid::new_v4().to_string();
@@ -189,7 +189,7 @@ impl Voting {
             // The ballot leaves sealed; its BallotCast is written when the mix releases it.
             sealed: self
                 .seal
-                .seal(election_id, &ballot_id, &choices.join(","), padded),
+                .seal(election_id, &ballot_id, &ballot.to_text(), padded),
             events: vec![Event {
                 id: vote_event.event_id.clone(),
                 topic: self.topics.votes.clone(),

@@ -205,6 +205,7 @@ pub fn ballot(
             selection: Some(Selection {
                 candidate_ids: choices.to_vec(),
             }),
+            answers: Vec::new(),
         },
         token,
     )

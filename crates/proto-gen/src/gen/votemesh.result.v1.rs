@@ -31,6 +31,9 @@ pub struct ExportBallotsRequest {
     /// ABIF or BLT.
     #[prost(enumeration = "BallotExportFormat", tag = "2")]
     pub format: i32,
+    /// The question whose answers to export; empty means the first.
+    #[prost(string, tag = "3")]
+    pub question_id: ::prost::alloc::string::String,
 }
 /// The ballots file.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -57,6 +60,116 @@ pub struct CandidateTally {
     /// votes divided by the total ballots counted.
     #[prost(double, tag = "3")]
     pub share: f64,
+    /// The count weighted by the voters' weights, exact, as a decimal ("12.5"): ballots or
+    /// approvals for PLURALITY and APPROVAL, first preferences for ranked methods, points for
+    /// BORDA, the score total for SCORE. Results are decided on it.
+    #[prost(string, tag = "4")]
+    pub weighted_votes: ::prost::alloc::string::String,
+}
+/// A candidate's votes at one stage of an STV count.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct StvTally {
+    /// The candidate id.
+    #[prost(string, tag = "1")]
+    pub candidate_id: ::prost::alloc::string::String,
+    /// Votes, five decimal places, truncated (as the rules keep them).
+    #[prost(string, tag = "2")]
+    pub votes: ::prost::alloc::string::String,
+}
+/// One stage of an STV count.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct StvRound {
+    /// 1-based stage number.
+    #[prost(uint32, tag = "1")]
+    pub round: u32,
+    /// Votes at the end of the stage of every candidate still continuing or elected.
+    #[prost(message, repeated, tag = "2")]
+    pub tallies: ::prost::alloc::vec::Vec<StvTally>,
+    /// Candidates deemed elected at the end of this stage, in order of election.
+    #[prost(string, repeated, tag = "3")]
+    pub elected: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// The candidate excluded at this stage, if any.
+    #[prost(string, tag = "4")]
+    pub excluded: ::prost::alloc::string::String,
+    /// The elected candidate whose surplus moved at this stage, if any.
+    #[prost(string, tag = "5")]
+    pub surplus_from: ::prost::alloc::string::String,
+    /// That surplus's transfer value (five decimal places).
+    #[prost(string, tag = "6")]
+    pub transfer_value: ::prost::alloc::string::String,
+    /// Votes received at this stage, by candidate id.
+    #[prost(map = "string, string", tag = "7")]
+    pub transfers: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
+    /// Votes that became non-transferable at this stage.
+    #[prost(string, tag = "8")]
+    pub exhausted: ::prost::alloc::string::String,
+    /// The Droop quota.
+    #[prost(string, tag = "9")]
+    pub quota: ::prost::alloc::string::String,
+}
+/// One row of a square matrix over a Schulze count's candidates.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct MatrixRow {
+    /// One decimal per candidate, in the matrix's order.
+    #[prost(string, repeated, tag = "1")]
+    pub values: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// A Schulze count's matrices, rows and columns in candidate_ids' order.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SchulzeMatrices {
+    /// The candidates in ballot order.
+    #[prost(string, repeated, tag = "1")]
+    pub candidate_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// pairwise\[i\]\[j\]: the weight of ballots preferring candidate i to candidate j.
+    #[prost(message, repeated, tag = "2")]
+    pub pairwise: ::prost::alloc::vec::Vec<MatrixRow>,
+    /// strongest\[i\]\[j\]: the strength of the strongest path from i to j.
+    #[prost(message, repeated, tag = "3")]
+    pub strongest: ::prost::alloc::vec::Vec<MatrixRow>,
+    /// The candidates from first to last by the Schulze ranking.
+    #[prost(string, repeated, tag = "4")]
+    pub ranking: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// The results of one question.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct QuestionResult {
+    /// The question id.
+    #[prost(string, tag = "1")]
+    pub question_id: ::prost::alloc::string::String,
+    /// How it is counted.
+    #[prost(enumeration = "super::super::election::v1::BallotMethod", tag = "2")]
+    pub method: i32,
+    /// Seats filled.
+    #[prost(uint32, tag = "3")]
+    pub seats: u32,
+    /// The question's candidates with their counts.
+    #[prost(message, repeated, tag = "4")]
+    pub tallies: ::prost::alloc::vec::Vec<CandidateTally>,
+    /// Ballots answering this question.
+    #[prost(uint64, tag = "5")]
+    pub answered: u64,
+    /// Ballots abstaining on it.
+    #[prost(uint64, tag = "6")]
+    pub abstained: u64,
+    /// For RANKED, the instant-runoff rounds.
+    #[prost(message, repeated, tag = "7")]
+    pub rounds: ::prost::alloc::vec::Vec<RunoffRound>,
+    /// For STV, every stage.
+    #[prost(message, repeated, tag = "8")]
+    pub stv_rounds: ::prost::alloc::vec::Vec<StvRound>,
+    /// For SCHULZE, the pairwise matrix and the strongest paths.
+    #[prost(message, optional, tag = "9")]
+    pub schulze: ::core::option::Option<SchulzeMatrices>,
+    /// The winners, when determined: up to `seats`, in order of election for STV. Empty on a
+    /// tie the method's tie-break leaves open.
+    #[prost(string, repeated, tag = "10")]
+    pub winner_candidate_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// The total weight of the answers, exact, as a decimal.
+    #[prost(string, tag = "11")]
+    pub weight: ::prost::alloc::string::String,
 }
 /// One instant-runoff round.
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -105,6 +218,9 @@ pub struct GetResultsResponse {
     /// The time of the last applied event.
     #[prost(message, optional, tag = "6")]
     pub as_of: ::core::option::Option<::prost_types::Timestamp>,
+    /// Every question's results, the first included; the fields above repeat the first's.
+    #[prost(message, repeated, tag = "7")]
+    pub questions: ::prost::alloc::vec::Vec<QuestionResult>,
 }
 /// Subscribes to results.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

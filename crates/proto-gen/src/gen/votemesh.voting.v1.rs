@@ -7,15 +7,36 @@ pub struct Selection {
     #[prost(string, repeated, tag = "1")]
     pub candidate_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
-/// Casts a ballot.
+/// The answer to one question of a ballot.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Answer {
+    /// The question (the first question's id is the election's).
+    #[prost(string, tag = "1")]
+    pub question_id: ::prost::alloc::string::String,
+    /// Candidate ids of this question, as in Selection; for SCORE, the candidates scored.
+    #[prost(string, repeated, tag = "2")]
+    pub candidate_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// For SCORE only: the score of each of candidate_ids, in the same order, 0 to max_score.
+    #[prost(uint32, repeated, tag = "3")]
+    pub scores: ::prost::alloc::vec::Vec<u32>,
+    /// An explicit abstention, where the question allows it; then nothing else is set. A
+    /// question left out of `answers` is an abstention too, where allowed.
+    #[prost(bool, tag = "4")]
+    pub abstain: bool,
+}
+/// Casts a ballot.
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CastBallotRequest {
     /// The election id.
     #[prost(string, tag = "1")]
     pub election_id: ::prost::alloc::string::String,
-    /// The choices.
+    /// The choices of a one-question election (the shape before questions). Set either this
+    /// or answers.
     #[prost(message, optional, tag = "2")]
     pub selection: ::core::option::Option<Selection>,
+    /// One answer per question.
+    #[prost(message, repeated, tag = "3")]
+    pub answers: ::prost::alloc::vec::Vec<Answer>,
 }
 /// The voter's receipt.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

@@ -8,7 +8,12 @@ impl Elections {
         id: String,
         input: &Candidate,
     ) -> Result<CandidateRecord, ServiceError> {
+        let question_id = match input.question_id.trim() {
+            "" => election_id.to_owned(),
+            question => question.to_owned(),
+        };
         Ok(CandidateRecord {
+            question_id,
             id,
             election_id: election_id.to_owned(),
             name: validate::text("candidate.name", &input.name, 1, 200)?,
@@ -79,6 +84,7 @@ impl Elections {
             party: request.party.unwrap_or(current.party),
             description: request.description.unwrap_or(current.description),
             image_url: request.image_url.unwrap_or(current.image_url),
+            question_id: current.question_id,
             ..Default::default()
         };
         let record = Self::candidate_record(&election_id, candidate_id.clone(), &merged)?;

@@ -12,15 +12,16 @@ use prost::Message;
 use proto_gen::{
     election::v1::{
         AddCandidateRequest, Candidate, CheckEligibilityResponse, CreateElectionRequest, Election,
-        ElectionStatus, ImportRollResponse, ListElectionsResponse, ListRollResponse,
-        ReorderCandidatesRequest, UpdateCandidateRequest, UpdateElectionRequest,
+        ElectionStatus, ImportRollResponse, ListElectionsResponse, ListRollResponse, Question,
+        ReorderCandidatesRequest, RollEntry, RollRowError, UpdateCandidateRequest,
+        UpdateElectionRequest,
     },
     events::v1::ElectionStatusChanged,
 };
 
 use crate::{
     convert::{self, millis},
-    roll,
+    questions, roll,
     store::{
         CandidateChange, CandidateRecord, DraftFields, ElectionRecord, ElectionStore, Guard,
         Status, StoreError,
@@ -41,6 +42,8 @@ pub struct Elections {
     roll_limit: usize,
     topics: Topics,
     voters: Arc<dyn VoterEmails>,
+    /// k: the fewest entries a roll weight must be shared by not to single ballots out.
+    min_weight_group: u64,
 }
 
 /// Where svc-candidate's events go.
@@ -70,6 +73,11 @@ fn refused(error: StoreError, action: &str) -> ServiceError {
             "candidate_ids",
             "must name every candidate of the election exactly once",
         ),
+        StoreError::UnknownQuestion => ServiceError::invalid(
+            "candidate.question_id",
+            "not a question of this election",
+        ),
+        StoreError::NotReady(why) => ServiceError::FailedPrecondition(format!("election is DRAFT and {why}")),
         StoreError::RollEntryNotFound => ServiceError::NotFound("email: not on this election's roll".into()),
         StoreError::Database(error) => ServiceError::internal(error),
     }
@@ -125,12 +133,14 @@ impl Elections {
         roll_limit: usize,
         topics: Topics,
         voters: Arc<dyn VoterEmails>,
+        min_weight_group: u64,
     ) -> Self {
         Self {
             store,
             roll_limit,
             topics,
             voters,
+            min_weight_group,
         }
     }
 
@@ -149,15 +159,25 @@ impl Elections {
     }
 
     pub async fn create(&self, request: CreateElectionRequest) -> Result<Election, ServiceError> {
-        let input = request
+        let mut input = request
             .election
             .ok_or_else(|| ServiceError::invalid("election", "required"))?;
-        let fields = validate::election(
+        let id = uuid::Uuid::new_v4().to_string();
+        let sent = std::mem::take(&mut input.questions);
+        let questions = if sent.is_empty() {
+            vec![questions::legacy(questions::only(
+                &id,
+                input.method,
+                input.max_choices,
+            ))?]
+        } else {
+            questions::checked(&id, sent, &[])?
+        };
+        let mut fields = validate::election(
             ElectionInput {
                 title: &input.title,
                 description: &input.description,
-                method: input.method,
-                max_choices: input.max_choices,
+                first_question: &questions[0],
                 opens_at: input.opens_at.as_ref(),
                 closes_at: input.closes_at.as_ref(),
                 results_visibility: input.results_visibility,
@@ -167,8 +187,10 @@ impl Elections {
             },
             now_ms(),
         )?;
+        fields.questions = questions;
         let record = ElectionRecord {
-            id: uuid::Uuid::new_v4().to_string(),
+            questions: fields.questions,
+            id,
             title: fields.title,
             description: fields.description,
             method: fields.method,
@@ -253,11 +275,23 @@ impl Elections {
             explicit => explicit,
         };
         let stored = convert::election(&current);
+        let questions = match request.questions {
+            Some(list) => questions::checked(&current.id, list.questions, &current.questions)?,
+            None => {
+                // The one-question shape edits the first question.
+                let mut kept = current.questions.clone();
+                let first = kept[0].clone();
+                kept[0] = questions::legacy(Question {
+                    method: request.method.unwrap_or(first.method),
+                    max_choices: request.max_choices.unwrap_or(first.max_choices),
+                    ..first
+                })?;
+                kept
+            }
+        };
         let merged = Election {
             title: request.title.unwrap_or(stored.title),
             description: request.description.unwrap_or(stored.description),
-            method: request.method.unwrap_or(stored.method),
-            max_choices: request.max_choices.unwrap_or(stored.max_choices),
             opens_at: request.opens_at.or(stored.opens_at),
             closes_at: request.closes_at.or(stored.closes_at),
             results_visibility: request
@@ -269,12 +303,11 @@ impl Elections {
             ballot_export: request.ballot_export.unwrap_or(stored.ballot_export),
             ..Default::default()
         };
-        let fields: DraftFields = validate::election(
+        let mut fields: DraftFields = validate::election(
             ElectionInput {
                 title: &merged.title,
                 description: &merged.description,
-                method: merged.method,
-                max_choices: merged.max_choices,
+                first_question: &questions[0],
                 opens_at: merged.opens_at.as_ref(),
                 closes_at: merged.closes_at.as_ref(),
                 results_visibility: merged.results_visibility,
@@ -284,6 +317,7 @@ impl Elections {
             },
             now_ms(),
         )?;
+        fields.questions = questions;
         let updated = self
             .store
             .update_draft(&current.id, guard, fields)
@@ -298,6 +332,7 @@ impl Elections {
         election_id: &str,
         target: i32,
         expected_version: u64,
+        acknowledge_identifying_weights: bool,
     ) -> Result<Election, ServiceError> {
         let current = self.current(election_id).await?;
         let target = ElectionStatus::try_from(target).unwrap_or(ElectionStatus::Unspecified);
@@ -320,7 +355,27 @@ impl Elections {
                 "election is DRAFT and its closes_at has passed; move closes_at first".into(),
             ));
         }
-        let guard = Guard::from_expected(expected_version);
+        let mut guard = Guard::from_expected(expected_version);
+        if to == Status::Open {
+            // Opens the roll that was checked: an import since bumps the version.
+            guard = Guard::Version(current.version);
+            if expected_version != 0 && expected_version as i64 != current.version {
+                return Err(refused(
+                    StoreError::Stale {
+                        current: current.version,
+                    },
+                    action,
+                ));
+            }
+            let identifying = self.identifying_weights(&current.id).await?;
+            if !identifying.is_empty() && !acknowledge_identifying_weights {
+                return Err(ServiceError::FailedPrecondition(format!(
+                    "election is DRAFT and its roll has weights shared by fewer than {} entries ({}), which would single out those ballots; open with acknowledge_identifying_weights to accept that",
+                    self.min_weight_group,
+                    identifying.join(", ")
+                )));
+            }
+        }
         let moved = self
             .apply_transition(&current.id, from, to, guard)
             .await
@@ -390,12 +445,17 @@ impl Elections {
         let mut stuck = Vec::new();
         let store_error = |e| refused(e, "schedule it");
         for id in self.store.due_for_opening(now).await.map_err(store_error)? {
+            // Only an admin may accept weights that single ballots out.
+            if !self.identifying_weights(&id).await?.is_empty() {
+                stuck.push(id);
+                continue;
+            }
             match self
                 .apply_transition(&id, Status::Draft, Status::Open, Guard::Any)
                 .await
             {
                 Ok(_) => {}
-                Err(StoreError::TooFewCandidates(_)) => stuck.push(id),
+                Err(StoreError::TooFewCandidates(_) | StoreError::NotReady(_)) => stuck.push(id),
                 // Another replica, or an admin, moved it first.
                 Err(StoreError::WrongStatus(_) | StoreError::Stale { .. }) => {}
                 Err(error) => return Err(refused(error, "open it")),

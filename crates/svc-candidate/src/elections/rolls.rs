@@ -7,7 +7,7 @@ impl Elections {
     pub async fn import_roll(
         &self,
         election_id: &str,
-        rows: Vec<String>,
+        rows: Vec<RollEntry>,
     ) -> Result<ImportRollResponse, ServiceError> {
         let election = self.current(election_id).await?;
         if election.status != Status::Draft {
@@ -18,33 +18,86 @@ impl Elections {
         }
         let classified = roll::classify(rows, self.roll_limit);
         let mut errors = classified.refused;
-        let emails: Vec<String> = classified
+        let entries: Vec<(String, i64)> = classified
             .good
             .iter()
-            .map(|(_, email)| email.clone())
+            .map(|(_, email, weight)| (email.clone(), *weight))
             .collect();
         let already: HashSet<String> = self
             .store
-            .import_roll(&election.id, emails)
+            .import_roll(&election.id, entries)
             .await
             .map_err(|e| refused(e, "change its roll"))?
             .into_iter()
             .collect();
+        let rare: HashSet<i64> = self.rare_weights(&election.id).await?.into_iter().collect();
         let mut accepted = 0u32;
-        for (row, email) in classified.good {
+        let mut identifying_weights = Vec::new();
+        for (row, email, weight) in classified.good {
             if already.contains(&email) {
-                errors.push(proto_gen::election::v1::RollRowError {
+                errors.push(RollRowError {
                     row,
                     value: email,
                     reason: "already on the roll".into(),
                 });
-            } else {
-                accepted += 1;
+                continue;
+            }
+            accepted += 1;
+            if rare.contains(&weight) {
+                identifying_weights.push(RollRowError {
+                    row,
+                    value: email,
+                    reason: format!(
+                        "weight {} is shared by fewer than {} entries of the roll, so its ballots could be told apart",
+                        counting::weight::display(weight as u64),
+                        self.min_weight_group
+                    ),
+                });
             }
         }
         errors.sort_by_key(|error| error.row);
-        tracing::info!(election_id = %election.id, accepted, refused = errors.len(), "roll imported");
-        Ok(ImportRollResponse { accepted, errors })
+        tracing::info!(election_id = %election.id, accepted, refused = errors.len(), identifying = identifying_weights.len(), "roll imported");
+        Ok(ImportRollResponse {
+            accepted,
+            errors,
+            identifying_weights,
+        })
+    }
+
+    /// The roll's weights shared by fewer than k entries.
+    async fn rare_weights(&self, election_id: &str) -> Result<Vec<i64>, ServiceError> {
+        let groups = self
+            .store
+            .roll_weights(election_id)
+            .await
+            .map_err(|e| refused(e, "read its roll"))?;
+        Ok(groups
+            .into_iter()
+            .filter(|(_, entries)| *entries < self.min_weight_group)
+            .map(|(weight, _)| weight)
+            .collect())
+    }
+
+    /// The rare weights, as people write them, for a refusal to open.
+    pub(super) async fn identifying_weights(
+        &self,
+        election_id: &str,
+    ) -> Result<Vec<String>, ServiceError> {
+        // One weight for everyone identifies no one, however small the roll.
+        let groups = self
+            .store
+            .roll_weights(election_id)
+            .await
+            .map_err(|e| refused(e, "read its roll"))?;
+        if groups.len() < 2 {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .rare_weights(election_id)
+            .await?
+            .into_iter()
+            .map(|weight| counting::weight::display(weight as u64))
+            .collect())
     }
 
     pub async fn list_roll(
@@ -57,20 +110,29 @@ impl Elections {
         let election = self.current(election_id).await?;
         let limit = page_limit(requested, DEFAULT_ROLL_PAGE, MAX_ROLL_PAGE)?;
         let after = decode_token(page_token)?;
-        let mut emails = self
+        let mut page = self
             .store
             .roll_page(&election.id, Some(email_contains), after, limit + 1)
             .await
             .map_err(|e| refused(e, "list its roll"))?;
-        let next_page_token = if emails.len() as u64 > limit {
-            emails.truncate(limit as usize);
-            emails.last().map(|e| encode_token(e)).unwrap_or_default()
+        let next_page_token = if page.len() as u64 > limit {
+            page.truncate(limit as usize);
+            page.last()
+                .map(|(e, _)| encode_token(e))
+                .unwrap_or_default()
         } else {
             String::new()
         };
         Ok(ListRollResponse {
-            emails,
+            emails: page.iter().map(|(email, _)| email.clone()).collect(),
             next_page_token,
+            entries: page
+                .into_iter()
+                .map(|(email, weight)| RollEntry {
+                    email,
+                    weight: counting::weight::display(weight as u64),
+                })
+                .collect(),
         })
     }
 
@@ -106,22 +168,23 @@ impl Elections {
         email: &str,
     ) -> Result<CheckEligibilityResponse, ServiceError> {
         let election = self.current(election_id).await?;
-        let eligible = match election.eligibility.as_str() {
+        let weight = match election.eligibility.as_str() {
             "roll" => match self.voter_email(user_id, email).await? {
                 Some(email) => self
                     .store
                     .on_roll(&election.id, &email)
                     .await
                     .map_err(|e| refused(e, "read its roll"))?,
-                None => false,
+                None => None,
             },
-            _ => true,
+            _ => Some(counting::ONE as i64),
         };
         let candidates = self.candidates(&election.id).await?;
         Ok(CheckEligibilityResponse {
-            eligible,
+            eligible: weight.is_some(),
             election: Some(convert::election(&election)),
             candidates,
+            weight_millionths: weight.unwrap_or(0).max(0) as u64,
         })
     }
 

@@ -13,12 +13,18 @@ use super::{entities::candidate, CandidateChange, CandidateRecord, StoreError};
 fn to_candidate(model: candidate::Model) -> CandidateRecord {
     CandidateRecord {
         id: model.id,
-        election_id: model.election_id,
+        election_id: model.election_id.clone(),
         name: model.name,
         party: model.party,
         description: model.description,
         image_url: model.image_url,
         ballot_position: model.ballot_position,
+        // Stored before questions: the first question, whose id is the election's.
+        question_id: if model.question_id.is_empty() {
+            model.election_id
+        } else {
+            model.question_id
+        },
     }
 }
 
@@ -76,6 +82,7 @@ pub(super) async fn change(
             description: Set(candidate.description.clone()),
             image_url: Set(candidate.image_url.clone()),
             ballot_position: Set(candidate.ballot_position),
+            question_id: Set(candidate.question_id.clone()),
         };
         if before.iter().any(|b| b.id == candidate.id) {
             model.update(txn).await?;
@@ -108,6 +115,9 @@ fn apply(
                 ballot_position: slot.ballot_position,
                 ..updated
             };
+        }
+        CandidateChange::RetainQuestions(questions) => {
+            list.retain(|c| questions.contains(&c.question_id));
         }
         CandidateChange::Remove(id) => {
             let before = list.len();
@@ -151,6 +161,7 @@ mod tests {
             description: String::new(),
             image_url: String::new(),
             ballot_position: position,
+            question_id: "e".into(),
         }
     }
 

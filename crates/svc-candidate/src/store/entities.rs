@@ -23,6 +23,7 @@ pub mod election {
         pub remind_before_close_ms: Option<i64>,
         pub ballot_export: String,
         pub auto_reminder_requested_at_ms: Option<i64>,
+        pub questions: Option<Vec<u8>>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -45,6 +46,7 @@ pub mod candidate {
         pub description: String,
         pub image_url: String,
         pub ballot_position: i64,
+        pub question_id: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -63,6 +65,7 @@ pub mod roll_entry {
         pub election_id: String,
         #[sea_orm(primary_key, auto_increment = false)]
         pub email: String,
+        pub weight: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -77,4 +77,19 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres_only: &[],
         sqlite_only: &[],
     },
+    Migration {
+        version: 6,
+        name: "questions, candidates per question, weighted roll entries",
+        statements: &[
+            // An encoded QuestionList; NULL for an election from before questions, whose one
+            // question is its method and max_choices.
+            "ALTER TABLE elections ADD COLUMN questions {blob}",
+            // Empty for a candidate from before questions: the election's first question.
+            "ALTER TABLE candidates ADD COLUMN question_id TEXT NOT NULL DEFAULT ''",
+            // Millionths of a vote.
+            "ALTER TABLE roll_entries ADD COLUMN weight {bigint} NOT NULL DEFAULT 1000000",
+        ],
+        postgres_only: &[],
+        sqlite_only: &[],
+    },
 ];

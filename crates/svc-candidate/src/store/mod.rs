@@ -8,6 +8,7 @@ mod rolls;
 mod sea;
 
 use async_trait::async_trait;
+use proto_gen::election::v1::Question;
 
 pub use migrations::MIGRATIONS;
 pub use sea::SeaElectionStore;
@@ -69,6 +70,8 @@ pub struct ElectionRecord {
     pub remind_before_close_ms: Option<i64>,
     /// `admins` or `public`.
     pub ballot_export: String,
+    /// At least one; the first's id is the election's.
+    pub questions: Vec<Question>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +83,8 @@ pub struct CandidateRecord {
     pub description: String,
     pub image_url: String,
     pub ballot_position: i64,
+    /// The question it stands in, never empty.
+    pub question_id: String,
 }
 
 /// Builds the event for a change from the record the change produced, inside its
@@ -123,6 +128,8 @@ pub struct DraftFields {
     pub remind_before_close_ms: Option<i64>,
     /// `admins` or `public`.
     pub ballot_export: String,
+    /// Checked, with their ids; candidates of questions not among them are removed.
+    pub questions: Vec<Question>,
 }
 
 /// One change to a DRAFT election's candidates; positions are renumbered 1..n afterwards.
@@ -135,6 +142,8 @@ pub enum CandidateChange {
     Remove(String),
     /// Every candidate id, in the new order.
     Reorder(Vec<String>),
+    /// Removes the candidates of every question not named.
+    RetainQuestions(Vec<String>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +160,10 @@ pub enum StoreError {
     CandidateNotFound,
     #[error("candidate_ids must name every candidate of the election exactly once")]
     BadOrder,
+    #[error("no such question in this election")]
+    UnknownQuestion,
+    #[error("{0}")]
+    NotReady(String),
     #[error("no such roll entry")]
     RollEntryNotFound,
     #[error(transparent)]
@@ -208,22 +221,27 @@ pub trait ElectionStore: Send + Sync {
     /// OPEN elections whose closing time has come.
     async fn due_for_closing(&self, now_ms: i64) -> Result<Vec<String>, StoreError>;
 
-    /// Adds distinct, normalised emails to a DRAFT election's roll; returns those already on it.
+    /// Adds distinct, normalised emails with their weights (millionths) to a DRAFT
+    /// election's roll; returns those already on it.
     async fn import_roll(
         &self,
         election_id: &str,
-        emails: Vec<String>,
+        entries: Vec<(String, i64)>,
     ) -> Result<Vec<String>, StoreError>;
+    /// Emails with their weights, in order.
     async fn roll_page(
         &self,
         election_id: &str,
         email_contains: Option<String>,
         after: Option<String>,
         limit: u64,
-    ) -> Result<Vec<String>, StoreError>;
+    ) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Each weight on the roll with how many entries carry it.
+    async fn roll_weights(&self, election_id: &str) -> Result<Vec<(i64, u64)>, StoreError>;
     async fn roll_count(&self, election_id: &str) -> Result<u64, StoreError>;
     async fn remove_roll_entry(&self, election_id: &str, email: &str) -> Result<(), StoreError>;
-    async fn on_roll(&self, election_id: &str, email: &str) -> Result<bool, StoreError>;
+    /// The entry's weight, when the email is on the roll.
+    async fn on_roll(&self, election_id: &str, email: &str) -> Result<Option<i64>, StoreError>;
 
     /// Reads the election (which must be in one of `allowed`) and its whole roll, and appends
     /// the events `events` makes of them, in one transaction; returns the roll's size.

@@ -24,7 +24,14 @@ pub struct SeaElectionStore {
 }
 
 fn to_election(model: election::Model) -> ElectionRecord {
+    let questions = crate::questions::stored(
+        &model.id,
+        crate::convert::method_of(&model.method) as i32,
+        model.max_choices as u32,
+        model.questions.as_deref(),
+    );
     ElectionRecord {
+        questions,
         id: model.id,
         title: model.title,
         description: model.description,
@@ -131,6 +138,7 @@ impl ElectionStore for SeaElectionStore {
             remind_before_close_ms: Set(record.remind_before_close_ms),
             ballot_export: Set(record.ballot_export),
             auto_reminder_requested_at_ms: Set(None),
+            questions: Set(Some(crate::questions::encode(&record.questions))),
         };
         Ok(to_election(model.insert(&self.primary).await?))
     }
@@ -191,6 +199,9 @@ impl ElectionStore for SeaElectionStore {
         active.eligibility = Set(fields.eligibility);
         active.remind_before_close_ms = Set(fields.remind_before_close_ms);
         active.ballot_export = Set(fields.ballot_export);
+        active.questions = Set(Some(crate::questions::encode(&fields.questions)));
+        let kept = fields.questions.iter().map(|q| q.question_id.clone());
+        candidates::change(&txn, id, CandidateChange::RetainQuestions(kept.collect())).await?;
         let updated = active.update(&txn).await?;
         txn.commit().await?;
         Ok(to_election(updated))
@@ -211,6 +222,16 @@ impl ElectionStore for SeaElectionStore {
             let count = candidates::count(&txn, id).await?;
             if count < min_candidates {
                 return Err(StoreError::TooFewCandidates(count));
+            }
+            let list = candidates::ordered(&txn, id).await?;
+            for question in &to_election(current.clone()).questions {
+                let standing = list
+                    .iter()
+                    .filter(|c| c.question_id == question.question_id)
+                    .count();
+                if let Some(why) = crate::questions::not_ready(question, standing) {
+                    return Err(StoreError::NotReady(why));
+                }
             }
         }
         let mut active: election::ActiveModel = current.into();
@@ -250,6 +271,12 @@ impl ElectionStore for SeaElectionStore {
     ) -> Result<(ElectionRecord, Vec<CandidateRecord>), StoreError> {
         let txn = self.primary.begin().await?;
         let locked = Self::lock(&txn, election_id, Status::Draft, guard).await?;
+        if let CandidateChange::Add(added) = &change {
+            let questions = to_election(locked.clone()).questions;
+            if !questions.iter().any(|q| q.question_id == added.question_id) {
+                return Err(StoreError::UnknownQuestion);
+            }
+        }
         let after = candidates::change(&txn, election_id, change).await?;
         txn.commit().await?;
         Ok((to_election(locked), after))
@@ -281,11 +308,11 @@ impl ElectionStore for SeaElectionStore {
     async fn import_roll(
         &self,
         election_id: &str,
-        emails: Vec<String>,
+        entries: Vec<(String, i64)>,
     ) -> Result<Vec<String>, StoreError> {
         let txn = self.primary.begin().await?;
         Self::lock(&txn, election_id, Status::Draft, Guard::Any).await?;
-        let already = rolls::import(&txn, election_id, emails).await?;
+        let already = rolls::import(&txn, election_id, entries).await?;
         txn.commit().await?;
         Ok(already)
     }
@@ -296,12 +323,16 @@ impl ElectionStore for SeaElectionStore {
         email_contains: Option<String>,
         after: Option<String>,
         limit: u64,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<(String, i64)>, StoreError> {
         rolls::page(&self.reads, election_id, email_contains, after, limit).await
     }
 
+    async fn roll_weights(&self, election_id: &str) -> Result<Vec<(i64, u64)>, StoreError> {
+        rolls::weights(&self.primary, election_id).await
+    }
+
     async fn roll_count(&self, election_id: &str) -> Result<u64, StoreError> {
-        rolls::count(&self.reads, election_id, None).await
+        rolls::count(&self.reads, election_id).await
     }
 
     async fn remove_roll_entry(&self, election_id: &str, email: &str) -> Result<(), StoreError> {
@@ -312,8 +343,8 @@ impl ElectionStore for SeaElectionStore {
         Ok(())
     }
 
-    async fn on_roll(&self, election_id: &str, email: &str) -> Result<bool, StoreError> {
-        Ok(rolls::count(&self.primary, election_id, Some(email)).await? > 0)
+    async fn on_roll(&self, election_id: &str, email: &str) -> Result<Option<i64>, StoreError> {
+        rolls::weight(&self.primary, election_id, email).await
     }
 
     /// Does not take the election row: a notification request changes nothing about the

@@ -81,7 +81,8 @@ fn ballot(id: usize, election: &str, selection: &[&str]) -> CountedBallot {
     CountedBallot {
         ballot_id: format!("b{id}"),
         election_id: election.into(),
-        selection: selection.iter().map(|s| s.to_string()).collect(),
+        weight: counting::ONE,
+        answers: vec![(election.to_owned(), selection.join(","))],
     }
 }
 

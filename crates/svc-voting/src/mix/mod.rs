@@ -10,9 +10,10 @@ use std::{sync::Arc, time::Duration};
 
 use kit::{bus::Event, shutdown::Shutdown, time::now_ms};
 use prost::Message;
-use proto_gen::{election::v1::ElectionStatus, events::v1::BallotCast, voting::v1::Selection};
+use proto_gen::{election::v1::ElectionStatus, events::v1::BallotCast};
 
 use crate::{
+    ballot::Ballot,
     store::{Released, SeaVotingStore, SealedBallot, MAX_RELEASE},
     voting::Voting,
 };
@@ -120,16 +121,18 @@ impl Mix {
                     self.voting.seal.open(election_id, &ballot.sealed).ok_or(
                         "a sealed ballot does not open: was VOTEMESH_RECEIPT_SECRET changed?",
                     )?;
+                let ballot = Ballot::from_text(election_id, &opened.selection)
+                    .ok_or("a sealed ballot opened but does not read as a ballot")?;
                 let event = BallotCast {
                     event_id: uuid::Uuid::new_v4().to_string(),
                     election_id: election_id.to_owned(),
                     ballot_id: opened.ballot_id.clone(),
-                    selection: Some(Selection {
-                        candidate_ids: split(&opened.selection),
-                    }),
+                    selection: Some(ballot.first_selection()),
                     cast_hour: None,
                     released_at: Some(released_at),
                     closing,
+                    answers: ballot.answers,
+                    weight_millionths: ballot.weight,
                 };
                 Ok(Released {
                     event: Event {
@@ -143,13 +146,5 @@ impl Mix {
                 })
             })
             .collect()
-    }
-}
-
-fn split(selection: &str) -> Vec<String> {
-    if selection.is_empty() {
-        Vec::new()
-    } else {
-        selection.split(',').map(str::to_owned).collect()
     }
 }

@@ -88,12 +88,11 @@ impl BallotSeal {
     }
 }
 
-/// The padded length of a ballot of an election with `candidates` candidates: room for a
-/// ballot id and every candidate id (UUIDs, comma-separated), so every ballot seals to the
-/// same size.
-pub fn padded_len(candidates: usize) -> usize {
+/// The padded length of a sealed ballot whose content is at most `longest` bytes: room for a
+/// ballot id and the longest content, so every ballot of an election seals to one size.
+pub fn padded_len(longest: usize) -> usize {
     const ID: usize = 36;
-    ID + 1 + candidates * (ID + 1) + 1
+    ID + 1 + longest + 1
 }
 
 #[cfg(test)]

@@ -1,0 +1,94 @@
+//! Questions stored with their election, candidates per question, and the per-question
+//! rules for opening.
+
+use proto_gen::election::v1::{BallotMethod, Question};
+
+use super::{candidate, election, event, fields};
+use crate::store::{CandidateChange, ElectionStore, Guard, SeaElectionStore, Status, StoreError};
+
+fn stv(id: &str, seats: u32) -> Question {
+    Question {
+        question_id: id.into(),
+        title: "Board".into(),
+        method: BallotMethod::Stv as i32,
+        seats,
+        ..Default::default()
+    }
+}
+
+pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
+    let first = crate::questions::only("q1", BallotMethod::Plurality as i32, 1);
+    let questions = vec![first.clone(), stv("board", 2)];
+    let created = store
+        .create_election(crate::store::ElectionRecord {
+            questions: questions.clone(),
+            ..election("q1")
+        })
+        .await?;
+    assert_eq!(created.questions, questions, "stored and read back");
+    let add = |id: &str, question: &str| {
+        CandidateChange::Add(crate::store::CandidateRecord {
+            question_id: question.into(),
+            ..candidate("q1", id)
+        })
+    };
+    for (id, question) in [("yes", "q1"), ("no", "q1"), ("x", "board"), ("y", "board")] {
+        store
+            .change_candidates("q1", Guard::Any, add(id, question))
+            .await?;
+    }
+    assert!(matches!(
+        store
+            .change_candidates("q1", Guard::Any, add("z", "elsewhere"))
+            .await,
+        Err(StoreError::UnknownQuestion)
+    ));
+    let board: Vec<String> = store
+        .candidates("q1")
+        .await?
+        .into_iter()
+        .filter(|c| c.question_id == "board")
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(board, ["x", "y"]);
+    let open = |store: &SeaElectionStore| {
+        let store = store.clone();
+        async move {
+            store
+                .transition(
+                    "q1",
+                    Status::Draft,
+                    Status::Open,
+                    Guard::Any,
+                    2,
+                    Box::new(event),
+                )
+                .await
+        }
+    };
+    assert!(
+        matches!(open(store).await, Err(StoreError::NotReady(why)) if why.contains("STV needs more candidates than seats")),
+        "2 seats need 3 candidates"
+    );
+    // Dropping the STV question drops its candidates with it.
+    let edited = store
+        .update_draft(
+            "q1",
+            Guard::Any,
+            crate::store::DraftFields {
+                questions: vec![first],
+                ..fields("q1", "Referendum")
+            },
+        )
+        .await?;
+    assert_eq!(edited.questions.len(), 1);
+    let left: Vec<String> = store
+        .candidates("q1")
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(left, ["yes", "no"]);
+    assert_eq!(open(store).await?.status, Status::Open);
+    Ok(())
+}
