@@ -74,6 +74,12 @@ async fn the_election_store_conforms_on_postgres_and_sqlite() {
             .expect("store opens");
         conforms(&url, svc_candidate::conformance::run(&store).await);
     }
+    for url in backends(&dir, "candidate-upgrade").await {
+        conforms(
+            &url,
+            svc_candidate::conformance::upgrade_from_before_questions(&url).await,
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,6 +116,12 @@ async fn the_result_store_conforms_on_postgres_and_sqlite() {
             .await
             .expect("store opens");
         conforms(&url, svc_result::conformance::store(&store).await);
+    }
+    for url in backends(&dir, "result-upgrade").await {
+        conforms(
+            &url,
+            svc_result::conformance::upgrade_from_before_questions(&url).await,
+        );
     }
 }
 

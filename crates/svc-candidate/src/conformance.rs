@@ -10,6 +10,8 @@ use kit::{
 
 mod questions;
 
+pub use questions::upgrade_from_before_questions;
+
 use proto_gen::election::v1::BallotMethod;
 use sea_orm::ConnectionTrait;
 

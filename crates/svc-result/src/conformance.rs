@@ -128,3 +128,36 @@ async fn announced_to_watchers(
     ensure!(other.is_err(), "another election's watcher heard nothing");
     Ok(())
 }
+
+/// Counts stored before questions (migration 3) read after the upgrade as the first
+/// question's, each ballot weighing 1, and count on from there.
+pub async fn upgrade_from_before_questions(url: &str) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let db = kit::db::connect(url, "svc_result", 2).await?;
+    kit::db::migrate(&db, &crate::store::MIGRATIONS[..3]).await?;
+    for sql in [
+        "INSERT INTO counted_ballots (ballot_id, election_id) VALUES ('b1', 'e'), ('b2', 'e')",
+        "INSERT INTO tallies (election_id, candidate_id, first_preferences, mentions) \
+         VALUES ('e', 'a', 2, 2), ('e', 'b', 0, 2)",
+        "INSERT INTO profiles (election_id, selection, ballots) VALUES ('e', 'a,b', 2)",
+        "INSERT INTO totals (election_id, ballots, applied_at_ms) VALUES ('e', 2, 1)",
+    ] {
+        db.execute_unprepared(sql).await?;
+    }
+    let store = crate::store::SeaResultStore::open(url, 2).await?;
+    store.apply(&[ballot("b3", "e", &["b"])], 2).await?;
+    let stored = store.stored("e").await?;
+    ensure!(
+        stored.profile.get("e|1000000|a,b") == Some(&2)
+            && stored.profile.get("e|1000000|b") == Some(&1)
+            && stored.total == 3,
+        "after the upgrade: {stored:?}"
+    );
+    let recounted = crate::results::recount(&stored);
+    ensure!(
+        crate::results::differences(&stored, &recounted).is_empty(),
+        "the recount agrees: {:?}",
+        crate::results::differences(&stored, &recounted)
+    );
+    Ok(())
+}

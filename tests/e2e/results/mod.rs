@@ -3,11 +3,13 @@
 //! watchers on each, and the visibility rules.
 
 mod exports;
+mod questions;
 mod replay;
 mod sigkill;
 mod split;
 mod steps;
 mod visibility;
+mod weights;
 
 use std::collections::BTreeMap;
 

@@ -75,6 +75,23 @@ fn reset_group(group: &str, topic: &str) {
     consumer.commit(&list, CommitMode::Sync).expect("commit");
 }
 
+/// Rewinds the (idle) counting group of `wiring` to offset zero on every partition.
+pub(super) async fn rewind(wiring: &Wiring) {
+    let (group, topic) = (wiring.group.clone(), wiring.ballot_topic.clone());
+    tokio::task::spawn_blocking(move || reset_group(&group, &topic))
+        .await
+        .expect("reset");
+}
+
+/// Waits until the counting group has consumed the whole ballot topic.
+pub(super) async fn wait_until_consumed(wiring: &Wiring, within: Duration) {
+    eventually("the group consumed the whole topic", within, || async {
+        let offsets = offsets_of(wiring).await;
+        offsets.iter().all(|(at, high)| at == high)
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_thousand_ballots_count_exactly_and_a_replay_from_zero_changes_nothing() {
     let (wiring, mesh, first) = mesh_with_result_process().await;
@@ -101,10 +118,7 @@ async fn five_thousand_ballots_count_exactly_and_a_replay_from_zero_changes_noth
     // Stop the only consumer, rewind its group to offset zero, and start it again.
     first.stop(15).await;
     mesh.wait_for_instances(RESULT_SERVICE, 0).await;
-    let (group, topic) = (wiring.group.clone(), wiring.ballot_topic.clone());
-    tokio::task::spawn_blocking(move || reset_group(&group, &topic))
-        .await
-        .expect("reset");
+    rewind(&wiring).await;
     let rewound = offsets_of(&wiring).await;
     assert!(
         rewound.iter().all(|(at, _)| *at == 0),
@@ -114,15 +128,7 @@ async fn five_thousand_ballots_count_exactly_and_a_replay_from_zero_changes_noth
     assert!(ends >= 5000, "the topic holds every ballot: {ends}");
 
     let _second = only_result_process(&mesh, &wiring).await;
-    eventually(
-        "the group consumed the whole topic again",
-        Duration::from_secs(60),
-        || async {
-            let offsets = offsets_of(&wiring).await;
-            offsets.iter().all(|(at, high)| at == high)
-        },
-    )
-    .await;
+    wait_until_consumed(&wiring, Duration::from_secs(60)).await;
     for ((election, accepted), earlier) in elections.iter().zip(&accepted).zip(&before) {
         let now = counts.shown(&election.id).await;
         assert_eq!(now.tallies, earlier.tallies, "replay changed nothing");

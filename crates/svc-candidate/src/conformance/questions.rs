@@ -92,3 +92,38 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
     assert_eq!(open(store).await?.status, Status::Open);
     Ok(())
 }
+
+/// An election, its candidates and its roll stored before questions (migration 5) read
+/// after the upgrade as one question, the election's own, with every entry weighing 1.
+pub async fn upgrade_from_before_questions(url: &str) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let db = kit::db::connect(url, "svc_candidate", 2).await?;
+    kit::db::migrate(&db, &crate::store::MIGRATIONS[..5]).await?;
+    for sql in [
+        "INSERT INTO elections (id, title, description, method, max_choices, opens_at_ms, \
+         closes_at_ms, results_visibility, eligibility, status, version, created_at_ms, \
+         updated_at_ms) VALUES ('old', 'Old', '', 'approval', 2, 1000, 2000, 'live', 'roll', \
+         'draft', 1, 1, 1)",
+        "INSERT INTO candidates (id, election_id, name, party, description, image_url, \
+         ballot_position) VALUES ('a', 'old', 'A', '', '', '', 1)",
+        "INSERT INTO roll_entries (election_id, email) VALUES ('old', 'x@y.org')",
+    ] {
+        db.execute_unprepared(sql).await?;
+    }
+    let store = SeaElectionStore::open(url, None, 2).await?;
+    let election = store.election("old").await?.expect("kept");
+    anyhow::ensure!(
+        election.questions
+            == [crate::questions::only(
+                "old",
+                BallotMethod::Approval as i32,
+                2
+            )],
+        "one question: {:?}",
+        election.questions
+    );
+    let candidates = store.candidates("old").await?;
+    anyhow::ensure!(candidates[0].question_id == "old", "{candidates:?}");
+    anyhow::ensure!(store.on_roll("old", "x@y.org").await? == Some(1_000_000));
+    Ok(())
+}
