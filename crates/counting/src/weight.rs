@@ -74,7 +74,7 @@ mod tests {
         assert_eq!(display(1), "0.000001");
         assert_eq!(display(0), "0");
         for text in ["3", "0.333333", "12.05"] {
-            assert_eq!(display(parse(text).unwrap()), text);
+            assert_eq!(display(parse(text).expect("a weight")), text);
         }
     }
 }

@@ -76,7 +76,7 @@ pub fn checked(
             let id = if index == 0 {
                 if !id.is_empty() && id != election_id {
                     return Err(ServiceError::invalid(
-                        &field("question_id"),
+                        field("question_id"),
                         "the first question's id is the election's; leave it empty",
                     ));
                 }
@@ -85,7 +85,7 @@ pub fn checked(
                 uuid::Uuid::new_v4().to_string()
             } else if !known.contains(id.as_str()) || id == election_id {
                 return Err(ServiceError::invalid(
-                    &field("question_id"),
+                    field("question_id"),
                     "not a question of this election; leave it empty for a new one",
                 ));
             } else {
@@ -93,7 +93,7 @@ pub fn checked(
             };
             if !seen.insert(id.clone()) {
                 return Err(ServiceError::invalid(
-                    &field("question_id"),
+                    field("question_id"),
                     "appears more than once",
                 ));
             }
@@ -115,7 +115,7 @@ fn one(question: Question, field: &dyn Fn(&str) -> String) -> Result<Question, S
     let method = match BallotMethod::try_from(question.method) {
         Ok(BallotMethod::Unspecified) | Err(_) => {
             return Err(ServiceError::invalid(
-                &field("method"),
+                field("method"),
                 "must be PLURALITY, APPROVAL, RANKED, STV, SCHULZE, BORDA or SCORE",
             ))
         }
@@ -124,14 +124,14 @@ fn one(question: Question, field: &dyn Fn(&str) -> String) -> Result<Question, S
     let max_choices = match method {
         BallotMethod::Plurality if question.max_choices > 1 => {
             return Err(ServiceError::invalid(
-                &field("max_choices"),
+                field("max_choices"),
                 "must be 0 or 1 for PLURALITY",
             ))
         }
         BallotMethod::Plurality => 1,
         BallotMethod::Approval if question.max_choices == 0 => {
             return Err(ServiceError::invalid(
-                &field("max_choices"),
+                field("max_choices"),
                 "must be at least 1 for APPROVAL",
             ))
         }
@@ -141,14 +141,14 @@ fn one(question: Question, field: &dyn Fn(&str) -> String) -> Result<Question, S
     let seats = match method {
         BallotMethod::Stv if !(1..=MAX_SEATS).contains(&question.seats) => {
             return Err(ServiceError::invalid(
-                &field("seats"),
+                field("seats"),
                 format!("must be 1 to {MAX_SEATS} for STV"),
             ))
         }
         BallotMethod::Stv => question.seats,
         _ if question.seats > 1 => {
             return Err(ServiceError::invalid(
-                &field("seats"),
+                field("seats"),
                 "only STV fills several seats; must be 0 or 1",
             ))
         }
@@ -157,14 +157,14 @@ fn one(question: Question, field: &dyn Fn(&str) -> String) -> Result<Question, S
     let max_score = match method {
         BallotMethod::Score if !(1..=MAX_SCORE).contains(&question.max_score) => {
             return Err(ServiceError::invalid(
-                &field("max_score"),
+                field("max_score"),
                 format!("must be 1 to {MAX_SCORE} for SCORE"),
             ))
         }
         BallotMethod::Score => question.max_score,
         _ if question.max_score != 0 => {
             return Err(ServiceError::invalid(
-                &field("max_score"),
+                field("max_score"),
                 "only SCORE has scores; must be 0",
             ))
         }

@@ -37,7 +37,7 @@ pub async fn store(store: &dyn ResultStore) -> anyhow::Result<()> {
         "e1 added: {e1:?}"
     );
     ensure!(
-        e1.added.profile[&format!("e1|1000000|a,b")] == 1 && e1.added.tallies["a"].mentions == 2
+        e1.added.profile[&"e1|1000000|a,b".to_string()] == 1 && e1.added.tallies["a"].mentions == 2
     );
     // A replay of the whole batch plus one new ballot: only the new one counts.
     let mut again = first.clone();
@@ -56,7 +56,8 @@ pub async fn store(store: &dyn ResultStore) -> anyhow::Result<()> {
     ensure!(e1.tallies["a"].first_preferences == 2 && e1.tallies["a"].mentions == 3);
     ensure!(e1.tallies["b"].first_preferences == 1 && e1.tallies["b"].mentions == 3);
     ensure!(
-        e1.profile[&format!("e1|1000000|a,b")] == 2 && e1.profile[&format!("e1|1000000|b,a")] == 1
+        e1.profile[&"e1|1000000|a,b".to_string()] == 2
+            && e1.profile[&"e1|1000000|b,a".to_string()] == 1
     );
     ensure!(store.counted("e1").await? == 3);
     ensure!(store.stored("e2").await?.total == 1);

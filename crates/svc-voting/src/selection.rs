@@ -11,6 +11,9 @@ use proto_gen::{
 
 use crate::directory::BallotView;
 
+/// Names a field of the answer at an index, as the request's shape calls it.
+type FieldOf = Box<dyn Fn(usize, &str) -> String>;
+
 /// The answers of a valid ballot, one per question in the election's order, abstentions
 /// included.
 pub fn validate(
@@ -18,7 +21,7 @@ pub fn validate(
     request: &CastBallotRequest,
 ) -> Result<Vec<Answer>, ServiceError> {
     let questions = &view.election.questions;
-    let (answers, field_of): (Vec<Answer>, Box<dyn Fn(usize, &str) -> String>) =
+    let (answers, field_of): (Vec<Answer>, FieldOf) =
         match (&request.selection, request.answers.is_empty()) {
             (Some(_), false) => {
                 return Err(ServiceError::invalid(
@@ -57,7 +60,7 @@ pub fn validate(
             .any(|q| q.question_id == answer.question_id)
         {
             return Err(ServiceError::invalid(
-                &field_of(index, "question_id"),
+                field_of(index, "question_id"),
                 format!(
                     "{:?} is not a question of this election",
                     answer.question_id
@@ -69,7 +72,7 @@ pub fn validate(
             .is_some()
         {
             return Err(ServiceError::invalid(
-                &field_of(index, "question_id"),
+                field_of(index, "question_id"),
                 "answers a question a second time",
             ));
         }
@@ -123,11 +126,11 @@ fn one(
             } else {
                 ("candidate_ids", "choose at least one candidate")
             };
-            return Err(ServiceError::invalid(&field(name), why));
+            return Err(ServiceError::invalid(field(name), why));
         }
         if !choices.is_empty() || !answer.scores.is_empty() {
             return Err(ServiceError::invalid(
-                &field("abstain"),
+                field("abstain"),
                 "an abstention chooses no candidate",
             ));
         }

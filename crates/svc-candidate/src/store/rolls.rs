@@ -29,7 +29,8 @@ pub(super) async fn import(
         .await?
         .into_iter()
         .collect();
-    let (already, fresh): (Vec<(String, i64)>, Vec<(String, i64)>) = entries
+    type Entries = Vec<(String, i64)>;
+    let (already, fresh): (Entries, Entries) = entries
         .into_iter()
         .partition(|(email, _)| existing.contains(email));
     for chunk in fresh.chunks(INSERT_CHUNK) {
