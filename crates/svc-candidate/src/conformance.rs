@@ -18,9 +18,15 @@ use sea_orm::ConnectionTrait;
 /// One vote's weight, as roll entries store it.
 const ONE: i64 = 1_000_000;
 
+/// Two candidates, and roll weights accepted.
+const OPENING: OpeningChecks = OpeningChecks {
+    min_candidates: 2,
+    min_weight_group: 0,
+};
+
 use crate::store::{
     CandidateChange, CandidateRecord, DraftFields, ElectionRecord, ElectionStore, Guard,
-    NotificationsFor, SeaElectionStore, Status, StoreError,
+    NotificationsFor, OpeningChecks, SeaElectionStore, Status, StoreError,
 };
 
 fn election(id: &str) -> ElectionRecord {
@@ -117,7 +123,7 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
                 Status::Draft,
                 Status::Open,
                 Guard::Any,
-                2,
+                Some(OPENING),
                 Box::new(event)
             )
             .await,
@@ -174,7 +180,7 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
             Status::Draft,
             Status::Open,
             Guard::Any,
-            2,
+            Some(OPENING),
             Box::new(event),
         )
         .await?;
@@ -204,7 +210,7 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
             Status::Open,
             Status::Closed,
             Guard::Any,
-            0,
+            None,
             Box::new(event),
         )
         .await?;
@@ -216,7 +222,7 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
                 Status::Draft,
                 Status::Open,
                 Guard::Any,
-                0,
+                None,
                 Box::new(event)
             )
             .await,
@@ -363,7 +369,14 @@ async fn auto_reminder(store: &SeaElectionStore) -> anyhow::Result<()> {
     }
     let open = Status::Open;
     store
-        .transition("n1", Status::Draft, open, Guard::Any, 2, Box::new(event))
+        .transition(
+            "n1",
+            Status::Draft,
+            open,
+            Guard::Any,
+            Some(OPENING),
+            Box::new(event),
+        )
         .await?;
     assert!(store.due_for_auto_reminder(2_599).await?.is_empty());
     assert!(

@@ -150,7 +150,9 @@ async fn exports_recount_to_the_same_winner_in_abiftool() {
     .await;
     assert_eq!(status, 200, "{csv}");
     let csv = csv["content"].as_str().expect("content");
-    assert!(csv.starts_with("round,candidate_id,candidate_name,votes,share,eliminated\n"));
+    assert!(csv.starts_with(
+        "round,candidate_id,candidate_name,votes,share,eliminated,question_id,weighted_votes\n"
+    ));
     let first_round = format!("1,{},Candidate 0,8,", election.candidates[0]);
     assert!(csv.contains(&first_round), "{csv}");
 }

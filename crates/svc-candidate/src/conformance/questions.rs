@@ -3,7 +3,7 @@
 
 use proto_gen::election::v1::{BallotMethod, Question};
 
-use super::{candidate, election, event, fields};
+use super::{candidate, election, event, fields, OPENING};
 use crate::store::{CandidateChange, ElectionStore, Guard, SeaElectionStore, Status, StoreError};
 
 fn stv(id: &str, seats: u32) -> Question {
@@ -60,7 +60,7 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
                     Status::Draft,
                     Status::Open,
                     Guard::Any,
-                    2,
+                    Some(OPENING),
                     Box::new(event),
                 )
                 .await
@@ -89,7 +89,37 @@ pub async fn run(store: &SeaElectionStore) -> anyhow::Result<()> {
         .map(|c| c.id)
         .collect();
     assert_eq!(left, ["yes", "no"]);
-    assert_eq!(open(store).await?.status, Status::Open);
+    // A weight two entries share, beside one everybody else has, refuses to open with k = 3
+    // until an admin accepts it; the same transaction reads the roll it opens.
+    store
+        .import_roll(
+            "q1",
+            ["a@q.org", "b@q.org", "c@q.org", "d@q.org", "e@q.org"]
+                .iter()
+                .zip([1, 1, 1, 2, 2])
+                .map(|(email, w)| (email.to_string(), w * 1_000_000))
+                .collect(),
+        )
+        .await?;
+    let strict = crate::store::OpeningChecks {
+        min_weight_group: 3,
+        ..OPENING
+    };
+    let refused = store
+        .transition(
+            "q1",
+            Status::Draft,
+            Status::Open,
+            Guard::Any,
+            Some(strict),
+            Box::new(event),
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(StoreError::IdentifyingWeights { weights, min: 3 }) if weights == &["2"]),
+        "{refused:?}"
+    );
+    assert_eq!(open(store).await?.status, Status::Open, "accepted");
     Ok(())
 }
 

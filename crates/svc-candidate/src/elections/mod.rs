@@ -24,7 +24,7 @@ use crate::{
     questions, roll,
     store::{
         CandidateChange, CandidateRecord, DraftFields, ElectionRecord, ElectionStore, Guard,
-        Status, StoreError,
+        OpeningChecks, Status, StoreError,
     },
     validate::{self, ElectionInput},
     voters::VoterEmails,
@@ -77,6 +77,10 @@ fn refused(error: StoreError, action: &str) -> ServiceError {
             "candidate.question_id",
             "not a question of this election",
         ),
+        StoreError::IdentifyingWeights { weights, min } => ServiceError::FailedPrecondition(format!(
+            "election is DRAFT and its roll has weights shared by fewer than {min} entries ({}), which would single out those ballots; open with acknowledge_identifying_weights to accept that",
+            weights.join(", ")
+        )),
         StoreError::NotReady(why) => ServiceError::FailedPrecondition(format!("election is DRAFT and {why}")),
         StoreError::RollEntryNotFound => ServiceError::NotFound("email: not on this election's roll".into()),
         StoreError::Database(error) => ServiceError::internal(error),
@@ -355,49 +359,41 @@ impl Elections {
                 "election is DRAFT and its closes_at has passed; move closes_at first".into(),
             ));
         }
-        let mut guard = Guard::from_expected(expected_version);
-        if to == Status::Open {
-            // Opens the roll that was checked: an import since bumps the version.
-            guard = Guard::Version(current.version);
-            if expected_version != 0 && expected_version as i64 != current.version {
-                return Err(refused(
-                    StoreError::Stale {
-                        current: current.version,
-                    },
-                    action,
-                ));
-            }
-            let identifying = self.identifying_weights(&current.id).await?;
-            if !identifying.is_empty() && !acknowledge_identifying_weights {
-                return Err(ServiceError::FailedPrecondition(format!(
-                    "election is DRAFT and its roll has weights shared by fewer than {} entries ({}), which would single out those ballots; open with acknowledge_identifying_weights to accept that",
-                    self.min_weight_group,
-                    identifying.join(", ")
-                )));
-            }
-        }
+        let guard = Guard::from_expected(expected_version);
         let moved = self
-            .apply_transition(&current.id, from, to, guard)
+            .apply_transition(
+                &current.id,
+                from,
+                to,
+                guard,
+                acknowledge_identifying_weights,
+            )
             .await
             .map_err(|e| refused(e, action))?;
         Ok(convert::election(&moved))
     }
 
+    /// `acknowledged`: an admin accepts roll weights that single ballots out.
     async fn apply_transition(
         &self,
         id: &str,
         from: Status,
         to: Status,
         guard: Guard,
+        acknowledged: bool,
     ) -> Result<ElectionRecord, StoreError> {
-        let min = if to == Status::Open {
-            MIN_CANDIDATES_TO_OPEN
-        } else {
-            0
+        let opening = OpeningChecks {
+            min_candidates: MIN_CANDIDATES_TO_OPEN,
+            min_weight_group: if acknowledged {
+                0
+            } else {
+                self.min_weight_group
+            },
         };
+        let checks = (to == Status::Open).then_some(opening);
         let moved = self
             .store
-            .transition(id, from, to, guard, min, self.event_for())
+            .transition(id, from, to, guard, checks, self.event_for())
             .await?;
         tracing::info!(election_id = %id, from = from.label(), to = to.label(), "election status changed");
         Ok(moved)
@@ -446,16 +442,16 @@ impl Elections {
         let store_error = |e| refused(e, "schedule it");
         for id in self.store.due_for_opening(now).await.map_err(store_error)? {
             // Only an admin may accept weights that single ballots out.
-            if !self.identifying_weights(&id).await?.is_empty() {
-                stuck.push(id);
-                continue;
-            }
             match self
-                .apply_transition(&id, Status::Draft, Status::Open, Guard::Any)
+                .apply_transition(&id, Status::Draft, Status::Open, Guard::Any, false)
                 .await
             {
                 Ok(_) => {}
-                Err(StoreError::TooFewCandidates(_) | StoreError::NotReady(_)) => stuck.push(id),
+                Err(
+                    StoreError::TooFewCandidates(_)
+                    | StoreError::NotReady(_)
+                    | StoreError::IdentifyingWeights { .. },
+                ) => stuck.push(id),
                 // Another replica, or an admin, moved it first.
                 Err(StoreError::WrongStatus(_) | StoreError::Stale { .. }) => {}
                 Err(error) => return Err(refused(error, "open it")),
@@ -468,7 +464,7 @@ impl Elections {
         }
         for id in self.store.due_for_closing(now).await.map_err(store_error)? {
             match self
-                .apply_transition(&id, Status::Open, Status::Closed, Guard::Any)
+                .apply_transition(&id, Status::Open, Status::Closed, Guard::Any, false)
                 .await
             {
                 Ok(_) | Err(StoreError::WrongStatus(_) | StoreError::Stale { .. }) => {}

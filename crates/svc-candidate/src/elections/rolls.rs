@@ -78,28 +78,6 @@ impl Elections {
             .collect())
     }
 
-    /// The rare weights, as people write them, for a refusal to open.
-    pub(super) async fn identifying_weights(
-        &self,
-        election_id: &str,
-    ) -> Result<Vec<String>, ServiceError> {
-        // One weight for everyone identifies no one, however small the roll.
-        let groups = self
-            .store
-            .roll_weights(election_id)
-            .await
-            .map_err(|e| refused(e, "read its roll"))?;
-        if groups.len() < 2 {
-            return Ok(Vec::new());
-        }
-        Ok(self
-            .rare_weights(election_id)
-            .await?
-            .into_iter()
-            .map(|weight| counting::weight::display(weight as u64))
-            .collect())
-    }
-
     pub async fn list_roll(
         &self,
         election_id: &str,

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 
 use super::{entities::candidate, CandidateChange, CandidateRecord, StoreError};
@@ -42,18 +42,6 @@ pub(super) async fn ordered(
         .into_iter()
         .map(to_candidate)
         .collect())
-}
-
-/// How many candidates the election has.
-pub(super) async fn count(
-    db: &impl ConnectionTrait,
-    election_id: &str,
-) -> Result<usize, StoreError> {
-    let count = candidate::Entity::find()
-        .filter(candidate::Column::ElectionId.eq(election_id))
-        .count(db)
-        .await?;
-    Ok(count as usize)
 }
 
 /// Applies `change` to the election's list and returns the list after it.

@@ -4,6 +4,7 @@ mod candidates;
 mod entities;
 mod migrations;
 mod notifications;
+mod opening;
 mod rolls;
 mod sea;
 
@@ -96,6 +97,15 @@ pub type EventFor = Box<dyn FnOnce(&ElectionRecord) -> kit::bus::Event + Send>;
 pub type NotificationsFor =
     Box<dyn FnOnce(&ElectionRecord, &[String]) -> Vec<kit::bus::Event> + Send>;
 
+/// What opening an election checks, in the transaction that opens it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpeningChecks {
+    /// The fewest candidates an election opens with (each question is checked too).
+    pub min_candidates: usize,
+    /// k: a roll weight shared by fewer entries refuses the opening (0: accepted by an admin).
+    pub min_weight_group: u64,
+}
+
 /// Optimistic concurrency: write only over the version the caller read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Guard {
@@ -164,6 +174,8 @@ pub enum StoreError {
     UnknownQuestion,
     #[error("{0}")]
     NotReady(String),
+    #[error("roll weights {weights:?} are shared by fewer than {min} entries")]
+    IdentifyingWeights { weights: Vec<String>, min: u64 },
     #[error("no such roll entry")]
     RollEntryNotFound,
     #[error(transparent)]
@@ -189,14 +201,14 @@ pub trait ElectionStore: Send + Sync {
         guard: Guard,
         fields: DraftFields,
     ) -> Result<ElectionRecord, StoreError>;
-    /// Moves `from` to `to`; opening also needs `min_candidates`. The event is written with it.
+    /// Moves `from` to `to`, after `checks` when opening. The event is written with it.
     async fn transition(
         &self,
         id: &str,
         from: Status,
         to: Status,
         guard: Guard,
-        min_candidates: usize,
+        checks: Option<OpeningChecks>,
         event: EventFor,
     ) -> Result<ElectionRecord, StoreError>;
     async fn extend(

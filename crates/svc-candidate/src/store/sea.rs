@@ -10,9 +10,9 @@ use sea_orm::{
 };
 
 use super::{
-    candidates, entities::election, notifications, rolls, CandidateChange, CandidateRecord,
-    DraftFields, ElectionRecord, ElectionStore, EventFor, Guard, NotificationsFor, Status,
-    StoreError,
+    candidates, entities::election, notifications, opening, rolls, CandidateChange,
+    CandidateRecord, DraftFields, ElectionRecord, ElectionStore, EventFor, Guard, NotificationsFor,
+    OpeningChecks, Status, StoreError,
 };
 use kit::time::now_ms;
 
@@ -213,26 +213,13 @@ impl ElectionStore for SeaElectionStore {
         from: Status,
         to: Status,
         guard: Guard,
-        min_candidates: usize,
+        checks: Option<OpeningChecks>,
         event: EventFor,
     ) -> Result<ElectionRecord, StoreError> {
         let txn = self.primary.begin().await?;
         let current = Self::lock(&txn, id, from, guard).await?;
-        if min_candidates > 0 {
-            let count = candidates::count(&txn, id).await?;
-            if count < min_candidates {
-                return Err(StoreError::TooFewCandidates(count));
-            }
-            let list = candidates::ordered(&txn, id).await?;
-            for question in &to_election(current.clone()).questions {
-                let standing = list
-                    .iter()
-                    .filter(|c| c.question_id == question.question_id)
-                    .count();
-                if let Some(why) = crate::questions::not_ready(question, standing) {
-                    return Err(StoreError::NotReady(why));
-                }
-            }
+        if let Some(checks) = checks {
+            opening::check(&txn, &to_election(current.clone()), checks).await?;
         }
         let mut active: election::ActiveModel = current.into();
         active.status = Set(to.as_str().to_owned());
