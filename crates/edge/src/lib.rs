@@ -10,6 +10,7 @@ mod raw_codec;
 pub mod rest;
 mod rest_front;
 mod upstreams;
+mod webapp;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -77,6 +78,10 @@ pub struct Config {
     /// Largest total size of request headers.
     #[arg(long, env = "VOTEMESH_EDGE_MAX_HEADER_BYTES", default_value_t = 16 << 10)]
     pub max_header_bytes: usize,
+    /// Serve the web app from this directory (a `web/` build) instead of the bundle built
+    /// into the binary: for working on the app.
+    #[arg(long, env = "VOTEMESH_WEB_DIR")]
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -106,6 +111,7 @@ pub struct EdgeState {
     pub upstreams: Arc<Upstreams>,
     pub limits: SizeLimits,
     openapi: serde_json::Value,
+    webapp: webapp::WebApp,
 }
 
 /// A bound edge, ready to run.
@@ -182,6 +188,11 @@ async fn dispatch(
             }
         };
     }
+    if request.method() == Method::GET {
+        if let Some(page) = state.webapp.serve(request.uri().path()).await {
+            return page;
+        }
+    }
     rest_front::handle(state, client, request).await
 }
 
@@ -216,6 +227,7 @@ impl App {
                 max_header_bytes: config.max_header_bytes,
             },
             openapi,
+            webapp: webapp::WebApp::new(config.web_dir.clone()),
         });
 
         let (health, health_service) = tonic_health::server::health_reporter();

@@ -53,6 +53,16 @@ struct UpArgs {
     /// The gateway's `Authorization` header value.
     #[arg(long, env = "VOTEMESH_SMS_GATEWAY_AUTH", hide_env_values = true)]
     sms_gateway_auth: Option<String>,
+    /// k: the fewest ballots the mix releases together and results move by while an
+    /// election is open (1 shows every ballot as it arrives, and turns the mix's anonymity
+    /// off: for trying things out only).
+    #[arg(long, env = "VOTEMESH_MIX_MIN_BATCH", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    mix_min_batch: u64,
+    /// Serve the web app from this directory (a `web/` build) instead of the bundle built
+    /// into the binary: for working on the app.
+    #[arg(long, env = "VOTEMESH_WEB_DIR")]
+    web_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -138,16 +148,20 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         database: Database::SqliteDir(args.data_dir.clone()),
         redis_url: None,
         kafka_brokers: None,
-        mix_min_batch: None,
+        mix_min_batch: Some(args.mix_min_batch),
     };
     let listen = args.listen;
+    let web_dir = args.web_dir.clone();
     let outbox = args.data_dir.join("outbox-mail");
     let mail = match &args.smtp_url {
         Some(_) => "sent through the SMTP server given by --smtp-url".to_owned(),
         None => format!("written as .eml files to {}", outbox.display()),
     };
     let services = Services {
-        edge: Box::new(move |edge| edge.common.listen = listen),
+        edge: Box::new(move |edge| {
+            edge.common.listen = listen;
+            edge.web_dir = web_dir.clone();
+        }),
         notify: Instances::one().configured(move |notify: &mut svc_notify::Config| {
             notify.mail_dir = Some(outbox.clone());
             notify.smtp_url = args.smtp_url.clone();
@@ -165,6 +179,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let _ = writeln!(
         std::io::stdout().lock(),
         "votemesh is up at {url}  (REST, grpc-web and native gRPC on one port)\n  \
+         web app:     open {url}/ in a browser\n  \
          data:        {data_dir}\n  \
          OpenAPI:     {url}/api/openapi.json\n  \
          mail:        {mail}\n  \
