@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use kit::{config::LogFormat, shutdown::Shutdown};
 use mesh::{Database, Instances, Plan, ServiceCommand, Services};
 
+mod demo;
+
 #[derive(Parser)]
 #[command(
     name = "votemesh",
@@ -29,6 +31,29 @@ enum Command {
     /// Administration that works on the database directly.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Runs everything as `up` does, with a sample election of three questions and a few
+    /// hundred simulated members casting over a minute, so live results move on screen.
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// Where the demo's embedded databases live; created when missing.
+    #[arg(
+        long,
+        env = "VOTEMESH_DEMO_DATA_DIR",
+        default_value = "./votemesh-demo"
+    )]
+    data_dir: PathBuf,
+    /// Address of the edge.
+    #[arg(long, env = "VOTEMESH_EDGE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Simulated members who cast a ballot.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=5000))]
+    voters: u64,
+    /// Over how many seconds they cast.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    seconds: u64,
 }
 
 #[derive(clap::Args)]
@@ -140,6 +165,58 @@ fn persistent_secret(data_dir: &std::path::Path, name: &str) -> anyhow::Result<S
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
     kit::telemetry::init(args.log_format);
+    launch(args, |_| {}).await?.stopped().await
+}
+
+/// The demo's first admin, whose password is kept in the data directory like its secrets.
+const DEMO_ADMIN: &str = "admin@riverside.example";
+const DEMO_ADMIN_PASSWORD: &str = "demo-admin-password";
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    kit::telemetry::init(LogFormat::Text);
+    let up = UpArgs {
+        data_dir: args.data_dir.clone(),
+        listen: args.listen,
+        log_format: LogFormat::Text,
+        smtp_url: None,
+        sms_gateway_url: None,
+        sms_gateway_auth: None,
+        mix_min_batch: 10,
+        web_dir: None,
+    };
+    // Every simulated member signs up from this one address.
+    let running = launch(up, |edge| {
+        edge.credentials_per_minute = 60_000.0;
+        edge.credentials_burst = 1_000.0;
+    })
+    .await?;
+    let password = persistent_secret(&args.data_dir, DEMO_ADMIN_PASSWORD)?;
+    make_admin(BootstrapArgs {
+        data_dir: args.data_dir.clone(),
+        database_url: None,
+        signing_key_secret: None,
+        email: DEMO_ADMIN.into(),
+        password: password.clone(),
+    })
+    .await?;
+    println!("demo admin: {DEMO_ADMIN}  password: {password}");
+    let (edge, mail) = (running.edge_url.clone(), args.data_dir.join("outbox-mail"));
+    tokio::spawn(async move {
+        let admin = (DEMO_ADMIN, password.as_str());
+        let loaded = demo::load(&edge, admin, &mail, args.voters as usize, args.seconds);
+        if let Err(error) = loaded.await {
+            eprintln!("demo: stopped loading: {error:#}");
+        }
+    });
+    running.stopped().await
+}
+
+/// Starts every service on SQLite in `args.data_dir`, the edge adjusted by `edge_extra`, and
+/// prints where everything is.
+async fn launch(
+    args: UpArgs,
+    edge_extra: impl Fn(&mut edge::Config) + Send + Sync + 'static,
+) -> anyhow::Result<mesh::Running> {
     let shutdown = on_signals();
     let plan = Plan {
         internal_token: persistent_secret(&args.data_dir, INTERNAL_TOKEN)?,
@@ -161,6 +238,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         edge: Box::new(move |edge| {
             edge.common.listen = listen;
             edge.web_dir = web_dir.clone();
+            edge_extra(edge);
         }),
         notify: Instances::one().configured(move |notify: &mut svc_notify::Config| {
             notify.mail_dir = Some(outbox.clone());
@@ -186,11 +264,16 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
          first admin: votemesh admin bootstrap --data-dir {data_dir} --email you@example.org --password '<12+ chars>'\n\
          Stop with Ctrl-C."
     );
-    running.stopped().await
+    Ok(running)
 }
 
 async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
     kit::telemetry::init(LogFormat::Text);
+    make_admin(args).await
+}
+
+/// Makes `args.email` an admin, creating the account when missing.
+async fn make_admin(args: BootstrapArgs) -> anyhow::Result<()> {
     let (database, signing_key_secret) = match (args.database_url, args.signing_key_secret) {
         (Some(url), Some(secret)) => (Database::Shared(url), secret),
         (Some(_), None) => anyhow::bail!(
@@ -230,5 +313,6 @@ async fn main() -> anyhow::Result<()> {
             service.run(on_signals()).await
         }
         Command::Admin(AdminCommand::Bootstrap(args)) => bootstrap(args).await,
+        Command::Demo(args) => demo(args).await,
     }
 }
