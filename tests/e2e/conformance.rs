@@ -109,6 +109,23 @@ async fn the_cast_lock_conforms_on_redis_and_in_memory() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_store_conforms_on_redis_across_replicas() {
+    let namespace = format!("vmt-registry-{}", uuid::Uuid::new_v4().simple());
+    let connect = || {
+        registry::RedisStore::connect(
+            "redis://127.0.0.1:6379",
+            &namespace,
+            std::time::Duration::from_secs(1),
+        )
+        .expect("redis store")
+    };
+    let (store, peer) = (connect(), connect());
+    registry::conformance::run(&store, &peer, "svc")
+        .await
+        .expect("the redis store conforms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_result_store_conforms_on_postgres_and_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
     for url in backends(&dir, "result").await {

@@ -26,6 +26,7 @@ mod notify_sinks;
 mod rate_limits;
 mod read_replica;
 mod registry;
+mod registry_replicas;
 mod rest;
 mod results;
 mod roll_import;

@@ -41,7 +41,8 @@ pub struct CommonArgs {
     /// Address of the Prometheus `/metrics` listener; unset disables it.
     #[arg(long, env = "VOTEMESH_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
-    /// Registry URL, e.g. `http://127.0.0.1:7000`; unset skips registration.
+    /// Registry URL, e.g. `http://127.0.0.1:7000`, or several replicas' URLs separated by
+    /// commas (sharing one Redis store); unset skips registration.
     #[arg(long, env = "VOTEMESH_REGISTRY_URL")]
     pub registry_url: Option<String>,
     /// Shared secret that authorizes service-to-service (internal) calls.

@@ -7,12 +7,13 @@ use proto_gen::registry::v1::registry_service_client::RegistryServiceClient;
 use tonic::{
     metadata::{Ascii, MetadataMap, MetadataValue},
     service::{interceptor::InterceptedService, Interceptor},
-    transport::{Channel, Endpoint},
+    transport::Endpoint,
     Request, Status,
 };
 
 use crate::{
     auth::{Caller, CALLER_HEADER, INTERNAL_TOKEN_HEADER},
+    failover::Failover,
     ServiceError,
 };
 
@@ -62,7 +63,7 @@ pub fn endpoint(address: &str, timeout: Duration) -> anyhow::Result<Endpoint> {
         .keep_alive_while_idle(true))
 }
 
-pub type RegistryClient = RegistryServiceClient<InterceptedService<Channel, InternalToken>>;
+pub type RegistryClient = RegistryServiceClient<InterceptedService<Failover, InternalToken>>;
 
 /// The registry client a service needs to find its peers; `who` names the service in the
 /// error when no registry is configured.
@@ -76,13 +77,25 @@ pub fn registry_for(
     registry_client(url, &common.internal_token, common.upstream_timeout())
 }
 
-/// A lazily connecting registry client that carries the internal token.
+/// A lazily connecting registry client that carries the internal token. `urls` names one
+/// registry or, comma-separated, several replicas sharing one store: calls go to one until it
+/// cannot be reached, then to the next ([`Failover`]), so losing replicas loses nothing while
+/// one answers.
 pub fn registry_client(
-    url: &str,
+    urls: &str,
     token: &str,
     timeout: Duration,
 ) -> anyhow::Result<RegistryClient> {
-    let channel = endpoint(url, timeout)?.connect_lazy();
+    let endpoints = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| endpoint(url, timeout))
+        .collect::<anyhow::Result<Vec<Endpoint>>>()?;
+    if endpoints.is_empty() {
+        anyhow::bail!("--registry-url: no address given");
+    }
+    let channel = Failover::new(endpoints.iter().map(Endpoint::connect_lazy).collect());
     Ok(RegistryServiceClient::with_interceptor(
         channel,
         InternalToken::new(token)?,

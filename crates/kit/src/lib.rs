@@ -9,6 +9,7 @@ pub mod db;
 pub mod decode_errors;
 pub mod discovery;
 pub mod error;
+pub mod failover;
 pub mod internal;
 pub mod metrics;
 pub mod outbox;

@@ -2,6 +2,8 @@
 //! watchers get a fresh snapshot on every change.
 #![forbid(unsafe_code)]
 
+pub mod conformance;
+mod redis_store;
 mod service;
 mod store;
 
@@ -18,6 +20,7 @@ use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 pub use proto_gen::registry::v1::registry_service_server::SERVICE_NAME;
+pub use redis_store::RedisStore;
 pub use service::RegistryService;
 pub use store::{MemoryStore, RegistryStore};
 
@@ -36,6 +39,18 @@ pub struct Config {
     /// How often lapsed leases are swept and watchers told, in milliseconds.
     #[arg(long, env = "VOTEMESH_REGISTRY_SWEEP_MS", default_value_t = 200)]
     pub sweep_interval_ms: u64,
+    /// Redis for the leases, so several registry replicas serve one view and a restart
+    /// loses no registration; unset keeps them in memory (one replica). A flag of its own:
+    /// sharing leases is a deployment's choice, not a consequence of the services' Redis.
+    #[arg(long, env = "VOTEMESH_REGISTRY_REDIS_URL")]
+    pub registry_redis_url: Option<String>,
+    /// The prefix of the registry's Redis keys.
+    #[arg(
+        long,
+        env = "VOTEMESH_REGISTRY_REDIS_NAMESPACE",
+        default_value = "votemesh:registry"
+    )]
+    pub redis_namespace: String,
 }
 
 /// A bound registry, ready to run.
@@ -48,9 +63,17 @@ pub struct App {
 impl App {
     /// Builds on a listener the caller bound (the mesh binds `config.common.listen`).
     pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+        let store: Arc<dyn RegistryStore> = match &config.registry_redis_url {
+            Some(url) => Arc::new(RedisStore::connect(
+                url,
+                &config.redis_namespace,
+                config.common.upstream_timeout(),
+            )?),
+            None => Arc::new(MemoryStore::default()),
+        };
         Ok(Self {
             listener,
-            store: Arc::new(MemoryStore::default()),
+            store,
             config,
         })
     }

