@@ -188,7 +188,7 @@ async fn dispatch(
             }
         };
     }
-    if request.method() == Method::GET {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
         if let Some(page) = state.webapp.serve(request.uri().path()).await {
             return page;
         }

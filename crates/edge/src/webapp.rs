@@ -44,10 +44,12 @@ impl WebApp {
         Self { dir }
     }
 
-    /// The file for a request path (`/` is `index.html`), if it is one of the app's.
+    /// The file for a request path (`/` is `index.html`), if it is one of the app's. The
+    /// links in emails (`/verify`, `/elections/{id}`) open the app, which routes them itself.
     pub async fn serve(&self, path: &str) -> Option<Response> {
         let name = match path.trim_start_matches('/') {
-            "" | "index.html" => "index.html",
+            "" | "index.html" | "verify" => "index.html",
+            link if link.starts_with("elections/") && !link.contains("..") => "index.html",
             other => other,
         };
         let (_, media_type, embedded) = EMBEDDED.iter().find(|(file, _, _)| *file == name)?;
@@ -97,6 +99,13 @@ mod tests {
             .contains_key(header::CONTENT_SECURITY_POLICY));
         assert!(app.serve("/assets/app.js").await.is_some());
         assert!(app.serve("/v1/elections").await.is_none());
+        for link in ["/verify", "/elections/0b7e"] {
+            let page = app.serve(link).await.expect("a mail's link opens the app");
+            assert_eq!(
+                page.headers()[header::CONTENT_TYPE],
+                "text/html; charset=utf-8"
+            );
+        }
         assert!(app.serve("/../Cargo.toml").await.is_none());
     }
 }

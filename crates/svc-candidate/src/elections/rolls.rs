@@ -64,13 +64,17 @@ impl Elections {
         })
     }
 
-    /// The roll's weights shared by fewer than k entries.
+    /// The roll's weights shared by fewer than k entries; none when everyone weighs the same,
+    /// which identifies no one however small the roll (as opening judges it).
     async fn rare_weights(&self, election_id: &str) -> Result<Vec<i64>, ServiceError> {
         let groups = self
             .store
             .roll_weights(election_id)
             .await
             .map_err(|e| refused(e, "read its roll"))?;
+        if groups.len() < 2 {
+            return Ok(Vec::new());
+        }
         Ok(groups
             .into_iter()
             .filter(|(_, entries)| *entries < self.min_weight_group)
