@@ -210,6 +210,10 @@ for args in "user --bench-only-insecure-password-hash" "user --bench-only-trust-
   echo "$refused" | grep -q "unexpected argument" || { echo "votemesh $args: $refused"; exit 1; }
 done
 
+# The SDK and the web app: regenerated, rebuilt and run in chromium (scripts/web-checks.sh).
+# shellcheck source=scripts/web-checks.sh
+source scripts/web-checks.sh
+
 say "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
