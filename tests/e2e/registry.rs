@@ -111,3 +111,35 @@ async fn instances_register_again_after_the_registry_restarts() {
     user_shutdown.trigger();
     second.trigger();
 }
+
+/// `votemesh health`, the containers' healthcheck: 0 for a serving service, 1 with a reason
+/// for an address nothing answers on, and 1 once the service drains (NOT_SERVING).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_command_tells_serving_from_not() {
+    let shutdown = Shutdown::new();
+    let config: registry::Config =
+        kit::config::local(["--internal-token=s3cret"]).expect("registry config");
+    let registry = ::mesh::Service::build(config).await.expect("registry");
+    let url = registry.url();
+    let running = tokio::spawn(registry.run_until_stopped(shutdown.clone()));
+    let health = |address: String| async move {
+        tokio::task::spawn_blocking(move || {
+            crate::support::process::votemesh()
+                .args(["health", &address])
+                .output()
+                .expect("votemesh runs")
+        })
+        .await
+        .expect("joined")
+    };
+    let serving = health(url.clone()).await;
+    assert!(serving.status.success(), "{serving:?}");
+    let port = crate::support::process::free_port();
+    let nobody = health(format!("http://127.0.0.1:{port}")).await;
+    assert_eq!(nobody.status.code(), Some(1), "{nobody:?}");
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("not serving"));
+    shutdown.trigger();
+    running.await.expect("joined").expect("stopped cleanly");
+    let stopped = health(url).await;
+    assert_eq!(stopped.status.code(), Some(1), "{stopped:?}");
+}

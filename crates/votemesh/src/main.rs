@@ -9,6 +9,7 @@ use kit::{config::LogFormat, shutdown::Shutdown};
 use mesh::{Database, Instances, Plan, ServiceCommand, Services};
 
 mod demo;
+mod health;
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +32,9 @@ enum Command {
     /// Administration that works on the database directly.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Exits 0 when the service at an address answers grpc.health.v1 with SERVING, 1 when
+    /// not: the healthcheck for containers.
+    Health(health::HealthArgs),
     /// Runs everything as `up` does, with a sample election of three questions and a few
     /// hundred simulated members casting over a minute, so live results move on screen.
     Demo(DemoArgs),
@@ -314,5 +318,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Admin(AdminCommand::Bootstrap(args)) => bootstrap(args).await,
         Command::Demo(args) => demo(args).await,
+        Command::Health(args) => health::check(args).await.map_err(|reason| {
+            eprintln!("not serving: {reason}");
+            std::process::exit(1)
+        }),
     }
 }
