@@ -52,6 +52,10 @@ pub struct Config {
     /// Database pool size.
     #[arg(long, env = "VOTEMESH_RESULT_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub max_connections: u32,
+    /// A read replica for the results readers ask for when the cache has none; the primary
+    /// when unset. Counting and publishing always use the primary.
+    #[arg(long, env = "VOTEMESH_RESULT_READ_DATABASE_URL")]
+    pub read_database_url: Option<String>,
     /// Redis for the results cache and the fan-out to watchers; unset keeps both in memory.
     #[arg(long, env = "VOTEMESH_REDIS_URL")]
     pub redis_url: Option<String>,
@@ -99,7 +103,10 @@ impl App {
     /// Builds on a listener the caller bound (the mesh binds `config.common.listen`).
     pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let common = &config.common;
-        let store = SeaResultStore::open(&config.database_url, config.max_connections).await?;
+        let mut store = SeaResultStore::open(&config.database_url, config.max_connections).await?;
+        if let Some(read_url) = &config.read_database_url {
+            store = store.with_replica(read_url, config.max_connections).await?;
+        }
         let registry = registry_for(common, "svc-result")?;
         let users = UserClient::watch(&registry, common)?;
         let elections = ElectionClient::watch(&registry, common)?;

@@ -203,15 +203,30 @@ impl Results {
         Ok(Some((ballots, snapshot)))
     }
 
-    /// The snapshot from the cache, or from the database when the cache has none.
+    /// The snapshot from the cache; when the cache has none, the published results as the
+    /// read replica has them (results only grow, so a replica a moment behind shows a step
+    /// the counter has already passed, never a wrong one), and only when nothing is
+    /// published yet, a count on the primary.
     pub async fn snapshot(&self, election_id: &str) -> Result<GetResultsResponse, ServiceError> {
-        match self.cache.get(election_id).await {
-            Ok(Some(snapshot)) if !self.final_check_due(election_id).await => return Ok(snapshot),
-            Ok(Some(_)) => {}
-            Ok(None) => {}
-            Err(error) => tracing::warn!(%error, "results cache unavailable; reading the database"),
+        let cached = match self.cache.get(election_id).await {
+            Ok(cached) => cached,
+            Err(error) => {
+                tracing::warn!(%error, "results cache unavailable; reading the database");
+                None
+            }
+        };
+        if self.final_check_due(election_id).await {
+            return self.refresh(election_id).await;
         }
-        self.refresh(election_id).await
+        if let Some(snapshot) = cached {
+            return Ok(snapshot);
+        }
+        match self.store.published_for_readers(election_id).await? {
+            Some((_, raw)) => GetResultsResponse::decode(raw.as_slice()).map_err(|error| {
+                ServiceError::internal(anyhow::anyhow!("published results: {error}"))
+            }),
+            None => self.refresh(election_id).await,
+        }
     }
 
     pub async fn get(

@@ -152,6 +152,12 @@ pub trait ResultStore: Send + Sync {
     /// The results last published for an election (an encoded `GetResultsResponse`) and how
     /// many ballots they hold.
     async fn published(&self, election_id: &str) -> Result<Option<(u64, Vec<u8>)>, DbErr>;
+    /// The same for readers on a cache miss, from the read replica when there is one: it may
+    /// be a moment behind the primary.
+    async fn published_for_readers(
+        &self,
+        election_id: &str,
+    ) -> Result<Option<(u64, Vec<u8>)>, DbErr>;
     /// Publishes results holding `ballots` ballots, unless the published ones hold more than
     /// `ballots - min_step`: results never move back, nor (while open, `min_step` = k) by
     /// fewer than k, whoever publishes at the same moment. Whether these were published.
@@ -167,18 +173,47 @@ pub trait ResultStore: Send + Sync {
 #[derive(Clone)]
 pub struct SeaResultStore {
     db: DatabaseConnection,
+    /// The read replica when configured, else the primary.
+    reads: DatabaseConnection,
 }
 
 impl SeaResultStore {
     pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let db = kit::db::connect(url, "svc_result", max_connections).await?;
         kit::db::migrate(&db, MIGRATIONS).await?;
-        Ok(Self { db })
+        Ok(Self {
+            reads: db.clone(),
+            db,
+        })
+    }
+
+    /// Serves readers' cache misses from `read_url`, a streaming replica of the primary.
+    pub async fn with_replica(self, read_url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let reads = kit::db::connect_replica(read_url, "svc_result", max_connections).await?;
+        Ok(Self { reads, ..self })
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
+}
+
+/// The published results on `db` (the primary or the read replica).
+async fn published_on(
+    db: &DatabaseConnection,
+    election_id: &str,
+) -> Result<Option<(u64, Vec<u8>)>, DbErr> {
+    let Some(row) = db
+        .query_one(statement(
+            db.get_database_backend(),
+            "SELECT ballots, snapshot FROM published_results WHERE election_id = $1",
+            [election_id.into()],
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((n(&row, "ballots")?, row.try_get("", "snapshot")?)))
 }
 
 fn n(row: &sea_orm::QueryResult, column: &str) -> Result<u64, DbErr> {
@@ -357,19 +392,14 @@ impl ResultStore for SeaResultStore {
     }
 
     async fn published(&self, election_id: &str) -> Result<Option<(u64, Vec<u8>)>, DbErr> {
-        let backend = self.db.get_database_backend();
-        let Some(row) = self
-            .db
-            .query_one(statement(
-                backend,
-                "SELECT ballots, snapshot FROM published_results WHERE election_id = $1",
-                [election_id.into()],
-            ))
-            .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some((n(&row, "ballots")?, row.try_get("", "snapshot")?)))
+        published_on(&self.db, election_id).await
+    }
+
+    async fn published_for_readers(
+        &self,
+        election_id: &str,
+    ) -> Result<Option<(u64, Vec<u8>)>, DbErr> {
+        published_on(&self.reads, election_id).await
     }
 
     async fn publish(

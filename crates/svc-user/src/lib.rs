@@ -44,6 +44,10 @@ pub struct Config {
     /// Database pool size.
     #[arg(long, env = "VOTEMESH_USER_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub max_connections: u32,
+    /// A read replica for admins' user listings; the primary when unset. Sign-in, tokens
+    /// and everything that follows a caller's own write read the primary.
+    #[arg(long, env = "VOTEMESH_USER_READ_DATABASE_URL")]
+    pub read_database_url: Option<String>,
     /// Seals the token signing keys at rest; required, and the same for every instance and
     /// every restart (a different one cannot open the stored keys, and the service refuses
     /// to start).
@@ -204,7 +208,10 @@ pub struct App {
 impl App {
     /// Builds on a listener the caller bound (the mesh binds `config.common.listen`).
     pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let store = SeaUserStore::open(&config.database_url, config.max_connections).await?;
+        let mut store = SeaUserStore::open(&config.database_url, config.max_connections).await?;
+        if let Some(read_url) = &config.read_database_url {
+            store = store.with_replica(read_url, config.max_connections).await?;
+        }
         let relay = outbox_relay(&config, &store).await?;
         let (users, keys) = assemble(&config, store, relay.waker()).await?;
         if let Some(email) = &config.bootstrap_admin_email {

@@ -61,6 +61,10 @@ impl ResultStore for MemoryStore {
         unreachable!("not used here")
     }
 
+    async fn published_for_readers(&self, _: &str) -> Result<Option<(u64, Vec<u8>)>, DbErr> {
+        unreachable!("not used here")
+    }
+
     async fn publish(&self, _: &str, _: u64, _: &[u8], _: u64) -> Result<bool, DbErr> {
         unreachable!("not used here")
     }

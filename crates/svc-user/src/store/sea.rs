@@ -16,6 +16,8 @@ use kit::time::now_ms;
 #[derive(Clone)]
 pub struct SeaUserStore {
     db: DatabaseConnection,
+    /// The read replica for listings when configured, else the primary.
+    reads: DatabaseConnection,
 }
 
 impl SeaUserStore {
@@ -23,7 +25,16 @@ impl SeaUserStore {
     pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let db = kit::db::connect(url, "svc_user", max_connections).await?;
         kit::db::migrate(&db, super::MIGRATIONS).await?;
-        Ok(Self { db })
+        Ok(Self {
+            reads: db.clone(),
+            db,
+        })
+    }
+
+    /// Serves listings from `read_url`, a streaming replica of the primary.
+    pub async fn with_replica(self, read_url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let reads = kit::db::connect_replica(read_url, "svc_user", max_connections).await?;
+        Ok(Self { reads, ..self })
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -165,9 +176,10 @@ impl UserStore for SeaUserStore {
         if let Some(after) = filter.after_email {
             query = query.filter(user::Column::Email.gt(after));
         }
+        // A listing for admins may be a moment behind: the replica serves it.
         Ok(query
             .limit(filter.limit)
-            .all(&self.db)
+            .all(&self.reads)
             .await?
             .into_iter()
             .map(to_record)
