@@ -6,10 +6,16 @@
 # image sources scripts that are not executable (it runs with `set -e` itself).
 set -e
 : "${VOTEMESH_USER_DB_PASSWORD:?}" "${VOTEMESH_CANDIDATE_DB_PASSWORD:?}" "${VOTEMESH_VOTING_DB_PASSWORD:?}" \
-  "${VOTEMESH_RESULT_DB_PASSWORD:?}" "${VOTEMESH_NOTIFY_DB_PASSWORD:?}"
+  "${VOTEMESH_RESULT_DB_PASSWORD:?}" "${VOTEMESH_NOTIFY_DB_PASSWORD:?}" "${POSTGRES_REPLICATION_PASSWORD:?}"
 psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname "${POSTGRES_DB:-postgres}" \
   --file /etc/votemesh/roles.sql
 
-# postgres-replica clones this server with pg_basebackup as the superuser; the image's
-# pg_hba.conf admits replication connections from localhost only.
-printf 'host replication %s all scram-sha-256\n' "${POSTGRES_USER:-postgres}" >>"$PGDATA/pg_hba.conf"
+# postgres-replica clones this server with pg_basebackup as `replicator`, a role that may
+# replicate and do nothing else (not the superuser). The image's pg_hba.conf admits
+# replication connections from localhost only.
+psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname "${POSTGRES_DB:-postgres}" \
+  -v password="$POSTGRES_REPLICATION_PASSWORD" <<'SQL'
+SELECT 'CREATE ROLE replicator' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'replicator') \gexec
+ALTER ROLE replicator WITH LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'password';
+SQL
+printf 'host replication replicator all scram-sha-256\n' >>"$PGDATA/pg_hba.conf"
