@@ -35,7 +35,8 @@ pub struct CommonArgs {
     /// Address the gRPC server binds; port 0 picks a free one.
     #[arg(long, env = "VOTEMESH_LISTEN", default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
-    /// Host other services use to reach this one, as registered.
+    /// Host other services use to reach this one, as registered; `auto` is this machine's
+    /// address on its default route (a container's own), so scaled replicas register apart.
     #[arg(long, env = "VOTEMESH_ADVERTISE_HOST", default_value = "127.0.0.1")]
     pub advertise_host: String,
     /// Address of the Prometheus `/metrics` listener; unset disables it.

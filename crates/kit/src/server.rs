@@ -54,11 +54,32 @@ pub fn local_addr(listener: &TcpListener) -> SocketAddr {
 
 /// The URI other services reach `listener` by: the advertised host and the bound port.
 pub fn advertised_url(common: &CommonArgs, listener: &TcpListener) -> String {
-    format!(
-        "http://{}:{}",
-        common.advertise_host,
-        local_addr(listener).port()
-    )
+    let host = match common.advertise_host.as_str() {
+        "auto" => own_address(),
+        host => host.to_owned(),
+    };
+    format!("http://{host}:{}", local_addr(listener).port())
+}
+
+/// This machine's address on its default route (a container's own address), for
+/// `--advertise-host auto`: replicas behind one name must each register where they are.
+/// Connecting a UDP socket only picks the route; nothing is sent.
+fn own_address() -> String {
+    let routed = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|socket| {
+            socket.connect("192.0.2.1:9")?;
+            socket.local_addr()
+        })
+        .map(|address| address.ip());
+    match routed {
+        Ok(ip) if !ip.is_unspecified() => ip.to_string(),
+        _ => {
+            tracing::warn!(
+                "no default route to find this machine's address; advertising 127.0.0.1"
+            );
+            "127.0.0.1".into()
+        }
+    }
 }
 
 impl GrpcServer {
@@ -188,4 +209,25 @@ pub fn with_reflection(routes: Routes) -> anyhow::Result<Routes> {
     Ok(routes
         .add_service(builder().build_v1()?)
         .add_service(builder().build_v1alpha()?))
+}
+
+#[cfg(test)]
+mod advertise_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn auto_advertises_an_address_other_machines_can_use() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
+        let mut common: CommonArgs =
+            crate::config::local::<CommonArgs, _, _>(["--internal-token=t"]).expect("config");
+        common.advertise_host = "auto".into();
+        let url = advertised_url(&common, &listener);
+        let host = url
+            .trim_start_matches("http://")
+            .rsplit_once(':')
+            .map(|(host, _)| host)
+            .expect("host and port");
+        let ip: std::net::IpAddr = host.parse().expect("an address");
+        assert!(!ip.is_unspecified(), "{url}");
+    }
 }
