@@ -226,3 +226,40 @@ async fn the_voting_store_conforms_on_postgres_and_sqlite_with_and_without_group
         conforms(&backend, svc_voting::conformance::run(adapter, &sea).await);
     }
 }
+
+/// `votemesh migrate <service>` (the chart's migration hook) applies each service's schema in
+/// its own schema on a fresh database, and running it again changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn votemesh_migrate_applies_every_services_schema_once() {
+    use sea_orm::ConnectionTrait;
+    let url = fresh_database().await;
+    for service in ["user", "candidate", "voting", "result", "notify"] {
+        for run in 0..2 {
+            let url = url.clone();
+            let output = tokio::task::spawn_blocking(move || {
+                crate::support::process::votemesh()
+                    .args(["migrate", service, "--database-url", &url])
+                    .env("VOTEMESH_LOG", "warn")
+                    .output()
+                    .expect("votemesh runs")
+            })
+            .await
+            .expect("joined");
+            assert!(output.status.success(), "{service} run {run}: {output:?}");
+        }
+    }
+    let db = sea_orm::Database::connect(url).await.expect("connect");
+    for service in ["user", "candidate", "voting", "result", "notify"] {
+        let sql = format!("SELECT COUNT(*) AS n FROM svc_{service}.schema_migrations");
+        let row = db
+            .query_one(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .expect("the schema's migrations table")
+            .expect("a row");
+        let applied: i64 = row.try_get("", "n").expect("a count");
+        assert!(applied >= 1, "svc-{service}: {applied} migrations");
+    }
+}

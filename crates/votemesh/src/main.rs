@@ -10,6 +10,7 @@ use mesh::{Database, Instances, Plan, ServiceCommand, Services};
 
 mod demo;
 mod health;
+mod migrate;
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +33,9 @@ enum Command {
     /// Administration that works on the database directly.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Applies one service's schema migrations and exits (services also migrate at start).
+    #[command(subcommand)]
+    Migrate(migrate::MigrateCommand),
     /// Exits 0 when the service at an address answers grpc.health.v1 with SERVING, 1 when
     /// not: the healthcheck for containers.
     Health(health::HealthArgs),
@@ -318,6 +322,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Admin(AdminCommand::Bootstrap(args)) => bootstrap(args).await,
         Command::Demo(args) => demo(args).await,
+        Command::Migrate(which) => {
+            kit::telemetry::init(LogFormat::Text);
+            migrate::run(which).await
+        }
         Command::Health(args) => health::check(args).await.map_err(|reason| {
             eprintln!("not serving: {reason}");
             std::process::exit(1)
