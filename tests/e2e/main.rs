@@ -22,6 +22,7 @@ mod least_privilege;
 mod load_generator;
 mod native_grpc;
 mod notify;
+mod notify_concurrency;
 mod notify_sinks;
 mod rate_limits;
 mod read_replica;

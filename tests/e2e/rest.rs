@@ -105,4 +105,26 @@ async fn the_openapi_document_describes_the_rest_routes() {
         document["components"]["schemas"]["votemesh.user.v1.User"]["properties"]["email"]
             .is_object()
     );
+    // What the services take and give, found by schemathesis: a Duration is proto JSON's
+    // string ("3600s"), ids in paths are UUIDs, a roll import's body is the CSV itself.
+    let election = &document["components"]["schemas"]["votemesh.election.v1.Election"];
+    let remind = &election["properties"]["remind_before_close"];
+    assert_eq!(remind["type"], "string", "{remind}");
+    assert!(document["components"]["schemas"]
+        .get("google.protobuf.Duration")
+        .is_none());
+    assert_eq!(get_user["parameters"][0]["schema"]["format"], "uuid");
+    let import = &document["paths"]["/v1/elections/{election_id}/roll:import"]["post"];
+    let content = &import["requestBody"]["content"];
+    assert_eq!(
+        content["application/json"]["schema"]["type"], "string",
+        "{import}"
+    );
+    assert!(content["text/csv"].is_object(), "{import}");
+    let api = Rest::new(&mesh.edge_url);
+    let admin = api.admin().await;
+    let mut body = draft_body("Reminded");
+    body["election"]["remind_before_close"] = json!("3600s");
+    let created = create_election(&api, &admin.access, body).await;
+    assert_eq!(created["remind_before_close"], "3600s", "as documented");
 }

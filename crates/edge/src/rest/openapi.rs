@@ -9,6 +9,17 @@ use serde_json::{json, Map, Value as Json};
 use super::RouteTable;
 
 const TIMESTAMP: &str = "google.protobuf.Timestamp";
+const DURATION: &str = "google.protobuf.Duration";
+
+/// Well-known types proto JSON writes as strings, not objects.
+fn as_string(message: &MessageDescriptor) -> Option<Json> {
+    match message.full_name() {
+        TIMESTAMP => Some(json!({"type": "string", "format": "date-time"})),
+        // Seconds with up to nine decimals and an `s`, e.g. "3600s" or "1.5s".
+        DURATION => Some(json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$"})),
+        _ => None,
+    }
+}
 
 fn schema_ref(message: &MessageDescriptor) -> Json {
     json!({ "$ref": format!("#/components/schemas/{}", message.full_name()) })
@@ -21,7 +32,9 @@ fn scalar_schema(kind: &Kind) -> Json {
         Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
             json!({"type": "integer", "format": "int32"})
         }
-        Kind::Uint32 | Kind::Fixed32 => json!({"type": "integer", "format": "int64", "minimum": 0}),
+        Kind::Uint32 | Kind::Fixed32 => {
+            json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": u32::MAX})
+        }
         // Proto JSON writes 64-bit integers as strings.
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => json!({"type": "string", "format": "int64"}),
         Kind::Uint64 | Kind::Fixed64 => json!({"type": "string", "format": "uint64"}),
@@ -31,10 +44,7 @@ fn scalar_schema(kind: &Kind) -> Json {
         Kind::Enum(e) => {
             json!({"type": "string", "enum": e.values().map(|v| v.name().to_owned()).collect::<Vec<_>>()})
         }
-        Kind::Message(m) if m.full_name() == TIMESTAMP => {
-            json!({"type": "string", "format": "date-time"})
-        }
-        Kind::Message(m) => schema_ref(m),
+        Kind::Message(m) => as_string(m).unwrap_or_else(|| schema_ref(m)),
     }
 }
 
@@ -54,7 +64,7 @@ fn field_schema(field: &FieldDescriptor) -> Json {
 }
 
 fn collect(message: &MessageDescriptor, schemas: &mut BTreeMap<String, Json>) {
-    if message.full_name() == TIMESTAMP || schemas.contains_key(message.full_name()) {
+    if as_string(message).is_some() || schemas.contains_key(message.full_name()) {
         return;
     }
     schemas.insert(message.full_name().to_owned(), Json::Null);
@@ -92,7 +102,15 @@ pub fn document(routes: &RouteTable) -> Json {
         let path_vars: Vec<&str> = route.path_variables().collect();
         let mut parameters: Vec<Json> = path_vars
             .iter()
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|name| {
+                // Every `…_id` in a path is a UUID; the services refuse anything else.
+                let schema = if name.ends_with("_id") {
+                    json!({"type": "string", "format": "uuid"})
+                } else {
+                    json!({"type": "string"})
+                };
+                json!({"name": name, "in": "path", "required": true, "schema": schema})
+            })
             .collect();
         if route.body.is_empty() {
             for field in input.fields() {
@@ -111,11 +129,20 @@ pub fn document(routes: &RouteTable) -> Json {
                 "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             }
         });
-        if !route.body.is_empty() {
+        if route.body == "*" {
             operation["requestBody"] = json!({
                 "required": true,
                 "content": {"application/json": {"schema": schema_ref(&input)}}
             });
+        } else if let Some(field) = input.get_field_by_name(&route.body) {
+            // The body is one field: as JSON, or a text field's text with its own media type.
+            let schema = field_schema(&field);
+            let mut content = json!({"application/json": {"schema": schema}});
+            if field.kind() == Kind::String {
+                content["text/csv"] = json!({"schema": {"type": "string"}});
+                content["text/plain"] = json!({"schema": {"type": "string"}});
+            }
+            operation["requestBody"] = json!({"required": true, "content": content});
         }
         if route.rule.access != Access::Public {
             operation["security"] = json!([{"bearer": []}]);

@@ -343,6 +343,14 @@ impl ElectionStore for SeaElectionStore {
         events: NotificationsFor,
     ) -> Result<u64, StoreError> {
         let txn = self.primary.begin().await?;
+        // A write that changes nothing takes the row first (and on SQLite the write lock,
+        // which a read turning into a write cannot wait for): a concurrent transition, invite
+        // or reminder waits instead of failing, and the status read below holds until commit.
+        election::Entity::update_many()
+            .col_expr(election::Column::Id, Expr::col(election::Column::Id).into())
+            .filter(election::Column::Id.eq(election_id))
+            .exec(&txn)
+            .await?;
         let election = Self::read(&txn, election_id).await?;
         if !allowed.contains(&election.status) {
             return Err(StoreError::WrongStatus(election.status));
