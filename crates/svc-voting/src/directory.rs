@@ -2,24 +2,49 @@
 //! election, and asked per voter (by user id; svc-candidate finds the email) only for
 //! elections with a voter roll.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use clients::ElectionClient;
 use kit::{cache::SingleFlight, ServiceError};
 use proto_gen::election::v1::{CheckEligibilityResponse, Election, Eligibility, Question};
 
-/// An election as a cast sees it.
-#[derive(Clone)]
-pub struct BallotView {
+/// An election as every cast sees it, prepared once per cache fill: its questions, its
+/// candidates by question, and the length its sealed ballots are padded to.
+pub struct Sheet {
     pub election: Election,
     /// Every candidate as (question id, candidate id), in ballot order.
     pub candidates: Vec<(String, String)>,
-    pub eligible: bool,
-    /// The voter's weight in millionths: sealed with the ballot, never kept with the voter.
-    pub weight: u64,
+    /// The padded length of this election's sealed ballots.
+    pub padded_len: usize,
 }
 
-impl BallotView {
+impl Sheet {
+    fn new(reply: CheckEligibilityResponse) -> Result<Self, ServiceError> {
+        let election = reply.election.ok_or_else(|| {
+            ServiceError::internal(anyhow::anyhow!("svc-candidate sent no election"))
+        })?;
+        let election = with_questions(election);
+        let first = election.election_id.clone();
+        let candidates = reply
+            .candidates
+            .into_iter()
+            .map(|c| {
+                let question = match c.question_id.as_str() {
+                    "" => first.clone(),
+                    _ => c.question_id,
+                };
+                (question, c.candidate_id)
+            })
+            .collect();
+        let mut sheet = Self {
+            election,
+            candidates,
+            padded_len: 0,
+        };
+        sheet.padded_len = crate::mix::seal::padded_len(sheet.longest_ballot());
+        Ok(sheet)
+    }
+
     /// The candidate ids of one question, in ballot order.
     pub fn candidates_of(&self, question_id: &str) -> Vec<&str> {
         self.candidates
@@ -29,15 +54,14 @@ impl BallotView {
             .collect()
     }
 
-    /// The padded length of this election's sealed ballots.
-    pub fn longest_ballot(&self) -> usize {
+    fn longest_ballot(&self) -> usize {
         let shapes: Vec<(String, Vec<String>, u32)> = self
             .election
             .questions
             .iter()
             .map(|q| {
-                let candidates = self.candidates_of(&q.question_id);
-                let ids = candidates.iter().map(|c| c.to_string()).collect();
+                let ids = self.candidates_of(&q.question_id);
+                let ids = ids.iter().map(|c| c.to_string()).collect();
                 (q.question_id.clone(), ids, q.max_score)
             })
             .collect();
@@ -45,9 +69,18 @@ impl BallotView {
     }
 }
 
+/// An election as one voter's cast sees it.
+#[derive(Clone)]
+pub struct BallotView {
+    pub sheet: Arc<Sheet>,
+    pub eligible: bool,
+    /// The voter's weight in millionths: sealed with the ballot, never kept with the voter.
+    pub weight: u64,
+}
+
 pub struct ElectionDirectory {
     elections: ElectionClient,
-    cache: SingleFlight<String, CheckEligibilityResponse>,
+    cache: SingleFlight<String, Arc<Sheet>>,
 }
 
 impl ElectionDirectory {
@@ -65,16 +98,15 @@ impl ElectionDirectory {
 
     /// The election itself, as cached.
     pub async fn election(&self, election_id: &str) -> Result<Election, ServiceError> {
-        self.general(election_id).await?.election.ok_or_else(|| {
-            ServiceError::internal(anyhow::anyhow!("svc-candidate sent no election"))
-        })
+        Ok(self.general(election_id).await?.election.clone())
     }
 
     /// Cached general answer; see [`view`](Self::view).
-    async fn general(&self, election_id: &str) -> Result<CheckEligibilityResponse, ServiceError> {
+    async fn general(&self, election_id: &str) -> Result<Arc<Sheet>, ServiceError> {
         self.cache
-            .get_or_load(&election_id.to_owned(), || {
-                self.elections.check_eligibility(election_id, "")
+            .get_or_load(&election_id.to_owned(), || async {
+                let reply = self.elections.check_eligibility(election_id, "").await?;
+                Ok(Arc::new(Sheet::new(reply)?))
             })
             .await
     }
@@ -84,11 +116,8 @@ impl ElectionDirectory {
         election_id: &str,
         voter_id: &str,
     ) -> Result<BallotView, ServiceError> {
-        let general = self.general(election_id).await?;
-        let election = general.election.clone().ok_or_else(|| {
-            ServiceError::internal(anyhow::anyhow!("svc-candidate sent no election"))
-        })?;
-        let (eligible, weight) = if election.eligibility == Eligibility::Roll as i32 {
+        let sheet = self.general(election_id).await?;
+        let (eligible, weight) = if sheet.election.eligibility == Eligibility::Roll as i32 {
             let answer = self
                 .elections
                 .check_eligibility(election_id, voter_id)
@@ -102,20 +131,8 @@ impl ElectionDirectory {
         } else {
             (true, counting::ONE)
         };
-        let first = election.election_id.clone();
         Ok(BallotView {
-            candidates: general
-                .candidates
-                .iter()
-                .map(|c| {
-                    let question = match c.question_id.as_str() {
-                        "" => first.clone(),
-                        id => id.to_owned(),
-                    };
-                    (question, c.candidate_id.clone())
-                })
-                .collect(),
-            election: with_questions(election),
+            sheet,
             eligible,
             weight,
         })

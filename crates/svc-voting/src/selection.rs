@@ -9,17 +9,14 @@ use proto_gen::{
     voting::v1::{Answer, CastBallotRequest},
 };
 
-use crate::directory::BallotView;
+use crate::directory::Sheet;
 
 /// Names a field of the answer at an index, as the request's shape calls it.
 type FieldOf = Box<dyn Fn(usize, &str) -> String>;
 
 /// The answers of a valid ballot, one per question in the election's order, abstentions
 /// included.
-pub fn validate(
-    view: &BallotView,
-    request: &CastBallotRequest,
-) -> Result<Vec<Answer>, ServiceError> {
+pub fn validate(view: &Sheet, request: &CastBallotRequest) -> Result<Vec<Answer>, ServiceError> {
     let questions = &view.election.questions;
     let (answers, field_of): (Vec<Answer>, FieldOf) =
         match (&request.selection, request.answers.is_empty()) {

@@ -21,7 +21,7 @@ use crate::{
     ballot::Ballot,
     directory::ElectionDirectory,
     lock::CastLock,
-    mix::seal::{padded_len, BallotSeal},
+    mix::seal::BallotSeal,
     selection,
     store::{Cast, CastError, VotingStore, MAX_PARTICIPATION_CHECK},
 };
@@ -105,9 +105,10 @@ impl Voting {
         }
         let view = self.directory.view(&election_id, &caller.user_id).await?;
         let now = now_ms();
+        let election = &view.sheet.election;
         let status =
-            ElectionStatus::try_from(view.election.status).unwrap_or(ElectionStatus::Unspecified);
-        let closes = view.election.closes_at.as_ref().map(millis).unwrap_or(0);
+            ElectionStatus::try_from(election.status).unwrap_or(ElectionStatus::Unspecified);
+        let closes = election.closes_at.as_ref().map(millis).unwrap_or(0);
         if status != ElectionStatus::Open || now >= closes {
             let label = status.as_str_name().trim_start_matches("ELECTION_STATUS_");
             return Err(ServiceError::FailedPrecondition(format!(
@@ -120,10 +121,10 @@ impl Voting {
             ));
         }
         let ballot = Ballot {
-            answers: selection::validate(&view, &request)?,
+            answers: selection::validate(&view.sheet, &request)?,
             weight: view.weight,
         };
-        let padded = padded_len(view.longest_ballot());
+        let padded = view.sheet.padded_len;
 
         let key = format!("votemesh:cast:{election_id}:{}", caller.user_id);
         let token = match self.lock.acquire(&key, self.lock_ttl).await {

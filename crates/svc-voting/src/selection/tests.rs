@@ -12,7 +12,7 @@ fn question(id: &str, method: BallotMethod) -> Question {
 
 /// An election "e": a 3-seat STV question (a, b, c, d) and a yes/no referendum "ref" that
 /// allows abstaining.
-fn view() -> BallotView {
+fn view() -> Sheet {
     let board = Question {
         seats: 3,
         ..question("e", BallotMethod::Stv)
@@ -29,7 +29,7 @@ fn view() -> BallotView {
         ("ref", "yes"),
         ("ref", "no"),
     ];
-    BallotView {
+    Sheet {
         election: Election {
             election_id: "e".into(),
             questions: vec![board, referendum],
@@ -39,8 +39,7 @@ fn view() -> BallotView {
             .iter()
             .map(|(q, c)| (q.to_string(), c.to_string()))
             .collect(),
-        eligible: true,
-        weight: counting::ONE,
+        padded_len: 0,
     }
 }
 
@@ -60,7 +59,7 @@ fn cast(answers: Vec<Answer>) -> CastBallotRequest {
     }
 }
 
-fn refused_field(view: &BallotView, request: &CastBallotRequest) -> String {
+fn refused_field(view: &Sheet, request: &CastBallotRequest) -> String {
     match validate(view, request) {
         Err(ServiceError::InvalidArgument { field, .. }) => field,
         other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
