@@ -59,7 +59,7 @@ impl Gate {
         headers: &http::HeaderMap,
     ) -> Result<Option<Caller>, Denied> {
         let client_key = client
-            .map(|ip| ip.to_string())
+            .map(crate::ratelimit::client_key)
             .unwrap_or_else(|| "unknown".into());
         self.per_ip.take(&client_key).map_err(Denied::Limited)?;
         if rule.rate_class == RateClass::Credentials {

@@ -8,6 +8,10 @@ use std::{
 
 /// Beyond this many keys, full (idle) buckets are dropped.
 const PRUNE_ABOVE: usize = 50_000;
+/// The most keys kept, however many are busy: past it the least recently used half goes, so
+/// a flood from many addresses costs bounded memory (a forgotten key starts with a full
+/// burst, which only ever lets a caller through a little sooner).
+const KEEP_AT_MOST: usize = 200_000;
 
 struct Bucket {
     tokens: f64,
@@ -17,7 +21,14 @@ struct Bucket {
 pub struct Buckets {
     per_second: f64,
     burst: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<Held>,
+}
+
+/// The buckets, and how many there may be before the next sweep: twice what the last sweep
+/// left, so sweeping costs O(1) per call however many keys are busy.
+struct Held {
+    map: HashMap<String, Bucket>,
+    sweep_at: usize,
 }
 
 impl Buckets {
@@ -25,21 +36,35 @@ impl Buckets {
         Self {
             per_second: per_second.max(f64::MIN_POSITIVE),
             burst: burst.max(1.0),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Held {
+                map: HashMap::new(),
+                sweep_at: PRUNE_ABOVE,
+            }),
+        }
+    }
+
+    /// Drops the full (idle) buckets, then, past [`KEEP_AT_MOST`], the least recently used
+    /// half.
+    fn sweep(&self, map: &mut HashMap<String, Bucket>, now: Instant) {
+        let (rate, burst) = (self.per_second, self.burst);
+        map.retain(|_, b| b.tokens + now.duration_since(b.refreshed).as_secs_f64() * rate < burst);
+        if map.len() > KEEP_AT_MOST {
+            let mut ages: Vec<Instant> = map.values().map(|b| b.refreshed).collect();
+            let (_, median, _) = ages.select_nth_unstable(map.len() / 2);
+            let cutoff = *median;
+            map.retain(|_, b| b.refreshed > cutoff);
         }
     }
 
     /// Takes one token for `key`, or says how long until one is available.
     pub fn take(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > PRUNE_ABOVE {
-            let (rate, burst) = (self.per_second, self.burst);
-            buckets.retain(|_, b| {
-                b.tokens + now.duration_since(b.refreshed).as_secs_f64() * rate < burst
-            });
+        let mut held = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if held.map.len() > held.sweep_at {
+            self.sweep(&mut held.map, now);
+            held.sweep_at = (held.map.len() * 2).max(PRUNE_ABOVE);
         }
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
+        let bucket = held.map.entry(key.to_owned()).or_insert(Bucket {
             tokens: self.burst,
             refreshed: now,
         });
@@ -57,9 +82,52 @@ impl Buckets {
     }
 }
 
+/// The key a client address is limited under: an IPv4 address, or an IPv6 address's /64,
+/// the block one subscriber usually holds whole, so rotating addresses within it gains
+/// nothing.
+pub fn client_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_addresses_share_their_64_and_mapped_ipv4_is_ipv4() {
+        let key = |text: &str| client_key(text.parse().expect("an address"));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff:1:2:3"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_a_flood_of_busy_keys() {
+        // A bucket that never refills stays busy, so only the hard bound can drop it.
+        let buckets = Buckets::new(f64::MIN_POSITIVE, 1.0);
+        for i in 0..(KEEP_AT_MOST + 10) {
+            let _ = buckets.take(&i.to_string());
+        }
+        for i in 0..(3 * KEEP_AT_MOST) {
+            let _ = buckets.take(&format!("more{i}"));
+        }
+        let held = buckets.buckets.lock().expect("lock").map.len();
+        assert!(held <= 2 * KEEP_AT_MOST, "{held} keys held");
+        assert!(
+            buckets.take("fresh").is_ok(),
+            "a new caller still gets its burst"
+        );
+    }
 
     #[test]
     fn a_burst_is_cut_off_per_key_and_refills() {
