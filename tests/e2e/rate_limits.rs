@@ -108,3 +108,58 @@ async fn grpc_login_from(
         })
         .await
 }
+
+/// Behind a trusted proxy (127.0.0.1 here), clients are told apart by X-Forwarded-For;
+/// anyone else's X-Forwarded-For is ignored, so rotating it buys nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_a_trusted_proxy_names_is_limited_and_nobody_else_can_name_one() {
+    let mesh = spawn_mesh_with(MeshOptions {
+        user: Instances::one(),
+        edge: Box::new(|config| {
+            config.credentials_per_minute = 6.0;
+            config.credentials_burst = 3.0;
+            config.trusted_proxies = "127.0.0.1".into();
+        }),
+        ..Default::default()
+    })
+    .await;
+    let address = email("proxied");
+    rest_from(&mesh.edge_url, from(9)).register(&address).await;
+    let login = |source: u8, forwarded: String| {
+        let base = mesh.edge_url.clone();
+        let address = address.clone();
+        async move {
+            rest_from(&base, from(source))
+                .client
+                .post(format!("{base}/v1/auth/login"))
+                .header("x-forwarded-for", forwarded)
+                .json(&json!({"email": address, "password": PASSWORD}))
+                .send()
+                .await
+                .expect("answer")
+                .status()
+                .as_u16()
+        }
+    };
+    let mut noisy = Vec::new();
+    for _ in 0..6 {
+        noisy.push(login(1, "198.51.100.1, 203.0.113.1".into()).await);
+    }
+    assert!(
+        noisy.contains(&429),
+        "the proxied client is limited: {noisy:?}"
+    );
+    assert_eq!(
+        login(1, "203.0.113.2".into()).await,
+        200,
+        "another client behind the same proxy is not"
+    );
+    let mut spoofing = Vec::new();
+    for i in 0..6 {
+        spoofing.push(login(2, format!("203.0.113.{}", 100 + i)).await);
+    }
+    assert!(
+        spoofing.contains(&429),
+        "an untrusted peer cannot rotate its way out: {spoofing:?}"
+    );
+}

@@ -22,6 +22,8 @@ pub struct Limits {
     pub per_user_burst: f64,
     pub credentials_per_minute: f64,
     pub credentials_burst: f64,
+    /// Proxies whose X-Forwarded-For names the client.
+    pub trusted_proxies: crate::client_address::TrustedProxies,
 }
 
 pub enum Denied {
@@ -35,6 +37,7 @@ pub struct Gate {
     per_ip: Buckets,
     per_user: Buckets,
     credentials: Buckets,
+    proxies: crate::client_address::TrustedProxies,
 }
 
 impl Gate {
@@ -48,6 +51,7 @@ impl Gate {
                 limits.credentials_per_minute / 60.0,
                 limits.credentials_burst,
             ),
+            proxies: limits.trusted_proxies.clone(),
         }
     }
 
@@ -59,6 +63,7 @@ impl Gate {
         headers: &http::HeaderMap,
     ) -> Result<Option<Caller>, Denied> {
         let client_key = client
+            .map(|peer| self.proxies.client(peer, headers))
             .map(crate::ratelimit::client_key)
             .unwrap_or_else(|| "unknown".into());
         self.per_ip.take(&client_key).map_err(Denied::Limited)?;

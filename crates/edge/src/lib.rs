@@ -2,6 +2,7 @@
 //! services it finds through the registry.
 #![forbid(unsafe_code)]
 
+mod client_address;
 mod draining_body;
 mod gate;
 mod grpc_front;
@@ -82,18 +83,26 @@ pub struct Config {
     /// into the binary: for working on the app.
     #[arg(long, env = "VOTEMESH_WEB_DIR")]
     pub web_dir: Option<std::path::PathBuf>,
+    /// Proxies in front of the edge (addresses or blocks, comma-separated, e.g.
+    /// `10.0.0.0/8`) whose X-Forwarded-For names the client the rate limits key on; none by
+    /// default, so no client can pick its own address.
+    #[arg(long, env = "VOTEMESH_EDGE_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
 }
 
 impl Config {
-    fn limits(&self) -> Limits {
-        Limits {
+    fn limits(&self) -> anyhow::Result<Limits> {
+        let trusted_proxies = client_address::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|why| anyhow::anyhow!("--trusted-proxies: {why}"))?;
+        Ok(Limits {
+            trusted_proxies,
             per_ip_per_second: self.per_ip_per_second,
             per_ip_burst: self.per_ip_burst,
             per_user_per_second: self.per_user_per_second,
             per_user_burst: self.per_user_burst,
             credentials_per_minute: self.credentials_per_minute,
             credentials_burst: self.credentials_burst,
-        }
+        })
     }
 }
 
@@ -220,7 +229,7 @@ impl App {
         let state = Arc::new(EdgeState {
             policy,
             routes,
-            gate: Gate::new(verifier, internal_token, &config.limits()),
+            gate: Gate::new(verifier, internal_token, &config.limits()?),
             upstreams,
             limits: SizeLimits {
                 max_body_bytes: config.max_body_bytes,
