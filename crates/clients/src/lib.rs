@@ -65,7 +65,7 @@ mod user;
 mod voting;
 
 pub use accounts::RemoteAccounts;
-pub use election::ElectionClient;
+pub use election::{question_of, questions_of, ElectionClient};
 pub use keys::{token_verifier, RemoteKeys};
 pub use upstream::Upstream;
 pub use user::UserClient;

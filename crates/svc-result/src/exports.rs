@@ -27,7 +27,7 @@ pub struct QuestionFile<'a> {
 impl<'a> QuestionFile<'a> {
     /// The question `question_id` (empty: the first), or `None` when it has no such question.
     pub fn of(info: &'a ElectionInfo, question_id: &str) -> Option<Self> {
-        let questions = results::questions(&info.election);
+        let questions = clients::questions_of(&info.election);
         let question = match question_id {
             "" => questions.first().cloned(),
             id => questions.into_iter().find(|q| q.question_id == id),

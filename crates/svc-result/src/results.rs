@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proto_gen::{
-    election::v1::{Candidate, Election, Question},
+    election::v1::{Candidate, Election},
     result::v1::{CandidateTally, GetResultsResponse, QuestionResult},
 };
 
@@ -13,23 +13,7 @@ use crate::{
 };
 use kit::time::timestamp;
 
-/// The election's questions; one from before questions gets its one question.
-pub fn questions(election: &Election) -> Vec<Question> {
-    if election.questions.is_empty() {
-        vec![Question {
-            question_id: election.election_id.clone(),
-            method: election.method,
-            max_choices: election.max_choices,
-            seats: 1,
-            ..Default::default()
-        }]
-    } else {
-        election.questions.clone()
-    }
-}
-
-/// The candidate ids of a question, in ballot order (a candidate from before questions
-/// stands in the first, whose id is the election's).
+/// The candidate ids of a question, in ballot order.
 pub fn candidates_of(
     election: &Election,
     candidates: &[Candidate],
@@ -37,13 +21,7 @@ pub fn candidates_of(
 ) -> Vec<String> {
     candidates
         .iter()
-        .filter(|c| {
-            let question = match c.question_id.as_str() {
-                "" => election.election_id.as_str(),
-                id => id,
-            };
-            question == question_id
-        })
+        .filter(|c| clients::question_of(election, c) == question_id)
         .map(|c| c.candidate_id.clone())
         .collect()
 }
@@ -55,7 +33,7 @@ pub fn compute(
     candidates: &[Candidate],
     stored: &Stored,
 ) -> GetResultsResponse {
-    let questions: Vec<QuestionResult> = questions(election)
+    let questions: Vec<QuestionResult> = clients::questions_of(election)
         .iter()
         .map(|question| {
             let ids = candidates_of(election, candidates, &question.question_id);

@@ -4,9 +4,9 @@
 
 use std::{sync::Arc, time::Duration};
 
-use clients::ElectionClient;
+use clients::{question_of, questions_of, ElectionClient};
 use kit::{cache::SingleFlight, ServiceError};
-use proto_gen::election::v1::{CheckEligibilityResponse, Election, Eligibility, Question};
+use proto_gen::election::v1::{CheckEligibilityResponse, Election, Eligibility};
 
 /// An election as every cast sees it, prepared once per cache fill: its questions, its
 /// candidates by question, and the length its sealed ballots are padded to.
@@ -23,21 +23,17 @@ impl Sheet {
         let election = reply.election.ok_or_else(|| {
             ServiceError::internal(anyhow::anyhow!("svc-candidate sent no election"))
         })?;
-        let election = with_questions(election);
-        let first = election.election_id.clone();
         let candidates = reply
             .candidates
-            .into_iter()
-            .map(|c| {
-                let question = match c.question_id.as_str() {
-                    "" => first.clone(),
-                    _ => c.question_id,
-                };
-                (question, c.candidate_id)
-            })
+            .iter()
+            .map(|c| (question_of(&election, c).to_owned(), c.candidate_id.clone()))
             .collect();
+        let questions = questions_of(&election);
         let mut sheet = Self {
-            election,
+            election: Election {
+                questions,
+                ..election
+            },
             candidates,
             padded_len: 0,
         };
@@ -137,18 +133,4 @@ impl ElectionDirectory {
             weight,
         })
     }
-}
-
-/// The election with its questions; one from before questions gets its one question.
-fn with_questions(mut election: Election) -> Election {
-    if election.questions.is_empty() {
-        election.questions = vec![Question {
-            question_id: election.election_id.clone(),
-            method: election.method,
-            max_choices: election.max_choices,
-            seats: 1,
-            ..Default::default()
-        }];
-    }
-    election
 }
