@@ -24,6 +24,7 @@ mod native_grpc;
 mod notify;
 mod notify_concurrency;
 mod notify_sinks;
+mod overload;
 mod rate_limits;
 mod read_replica;
 mod registry;

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use futures::StreamExt;
 use proto_gen::user::v1::{user_service_client::UserServiceClient, LoginRequest};
 use serde_json::json;
 use tonic::{transport::Endpoint, Code};
@@ -162,4 +163,91 @@ async fn the_client_a_trusted_proxy_names_is_limited_and_nobody_else_can_name_on
         spoofing.contains(&429),
         "an untrusted peer cannot rotate its way out: {spoofing:?}"
     );
+}
+
+/// A sign-in brute force against one account from many addresses (behind a trusted proxy):
+/// the account takes its burst of failures and no more, from any address; one address is
+/// cut off by its own limit; the owner of another account signs in throughout, even from an
+/// address the attack used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brute_force_from_many_addresses_is_held_and_others_still_sign_in() {
+    let mesh = spawn_mesh_with(MeshOptions {
+        user: Instances {
+            count: 1,
+            configure: Box::new(|config| {
+                config.failed_sign_in_burst = 10.0;
+                config.failed_sign_ins_per_hour = 60.0;
+            }),
+        },
+        edge: Box::new(|config| {
+            // The production defaults: 30 a minute, 10 at once, per client.
+            config.credentials_per_minute = 30.0;
+            config.credentials_burst = 10.0;
+            config.trusted_proxies = "127.0.0.1".into();
+        }),
+        ..Default::default()
+    })
+    .await;
+    let setup = rest_from(&mesh.edge_url, from(9));
+    let (victim, bystander) = (email("victim"), email("bystander"));
+    setup.register(&victim).await;
+    setup.register(&bystander).await;
+    let proxy = rest_from(&mesh.edge_url, from(1));
+    let attempt = |forwarded: String, address: String, password: &'static str| {
+        let proxy = proxy.clone();
+        async move {
+            let response = proxy
+                .client
+                .post(format!("{}/v1/auth/login", proxy.base))
+                .header("x-forwarded-for", forwarded)
+                .json(&json!({"email": address, "password": password}))
+                .send()
+                .await
+                .expect("an answer");
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            (
+                status,
+                body["error"]["message"].as_str().unwrap_or("").to_owned(),
+            )
+        }
+    };
+
+    // 200 guesses from 200 addresses, 8 at a time.
+    let guesses: Vec<(u16, String)> = futures::stream::iter(0..200u32)
+        .map(|i| {
+            let forwarded = format!("198.51.{}.{}", 100 + i / 200, i % 200 + 1);
+            attempt(forwarded, victim.clone(), "a wrong guess")
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let wrong = guesses.iter().filter(|(s, _)| *s == 401).count();
+    let held: Vec<_> = guesses.iter().filter(|(s, _)| *s == 429).collect();
+    assert!(
+        (10..=10 + 8).contains(&wrong),
+        "the burst of failures, give or take those in flight together: {wrong}"
+    );
+    assert_eq!(wrong + held.len(), 200, "{guesses:?}");
+    assert!(held
+        .iter()
+        .all(|(_, m)| m.contains("too many failed sign-ins for this account")));
+
+    // One address alone meets its own limit first.
+    let mut alone = Vec::new();
+    for _ in 0..15 {
+        alone.push(attempt("203.0.113.50".into(), email("nobody"), "a wrong guess").await);
+    }
+    assert_eq!(
+        alone.iter().filter(|(s, _)| *s == 401).count(),
+        10,
+        "{alone:?}"
+    );
+    assert!(alone[10..]
+        .iter()
+        .all(|(s, m)| *s == 429 && m == "rate limit exceeded"));
+
+    // Another account's owner signs in, from an address the attack used.
+    let (status, message) = attempt("198.51.100.7".into(), bystander.clone(), PASSWORD).await;
+    assert_eq!(status, 200, "{message}");
 }

@@ -11,7 +11,7 @@ use kit::{
 use proto_gen::options::v1::{Access, RateClass};
 use tonic::{metadata::MetadataMap, Status};
 
-use crate::ratelimit::Buckets;
+use kit::ratelimit::Buckets;
 
 /// Rate-limit settings, per second with a burst.
 #[derive(Clone, Debug)]
@@ -64,7 +64,7 @@ impl Gate {
     ) -> Result<Option<Caller>, Denied> {
         let client_key = client
             .map(|peer| self.proxies.client(peer, headers))
-            .map(crate::ratelimit::client_key)
+            .map(kit::ratelimit::client_key)
             .unwrap_or_else(|| "unknown".into());
         self.per_ip.take(&client_key).map_err(Denied::Limited)?;
         if rule.rate_class == RateClass::Credentials {

@@ -15,11 +15,12 @@ use http::{HeaderValue, Request, Response};
 use tonic::{body::Body, metadata::MetadataMap, service::Routes, Status};
 use tower::{Service, ServiceExt};
 
-use kit::shutdown::Shutdown;
+use kit::{policy::MethodRule, shutdown::Shutdown};
 
 use crate::{
     draining_body::DrainingBody,
     gate::{retry_after_seconds, Denied},
+    message_limit::{read_unary, StreamLimit},
     EdgeState,
 };
 
@@ -62,6 +63,13 @@ impl GrpcFront {
         let Some(rule) = state.policy.rule(&path) else {
             return reply(Status::unimplemented(format!("unknown method {path}")));
         };
+        let _place = match kit::overload::is_counted(&state.policy, &path) {
+            true => match state.in_flight.try_enter() {
+                Some(place) => Some(place),
+                None => return reply(state.in_flight.busy()),
+            },
+            false => None,
+        };
         let client = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -99,6 +107,12 @@ impl GrpcFront {
         if let Some(path_and_query) = request.uri().path_and_query().cloned() {
             *request.uri_mut() = http::Uri::from(path_and_query);
         }
+        let (parts, body) = request.into_parts();
+        let body = match bounded_body(&state, rule, body).await {
+            Ok(body) => body,
+            Err(status) => return reply(status),
+        };
+        let request = Request::from_parts(parts, body);
         let streaming = rule.descriptor.is_server_streaming();
         let response =
             match tokio::time::timeout(state.upstreams.timeout(), channel.oneshot(request)).await {
@@ -122,6 +136,16 @@ impl GrpcFront {
         kit::metrics::record("edge", path, code, started);
         response
     }
+}
+
+/// The request's body within the size limit: a unary call's read whole, a client stream's
+/// checked message by message.
+async fn bounded_body(state: &EdgeState, rule: &MethodRule, body: Body) -> Result<Body, Status> {
+    let max = state.limits.max_body_bytes;
+    if rule.descriptor.is_client_streaming() {
+        return Ok(Body::new(StreamLimit::new(body, max)));
+    }
+    read_unary(body, max, state.upstreams.timeout()).await
 }
 
 impl Service<Request<Body>> for GrpcFront {

@@ -6,7 +6,8 @@ mod client_address;
 mod draining_body;
 mod gate;
 mod grpc_front;
-mod ratelimit;
+mod listener;
+mod message_limit;
 mod raw_codec;
 pub mod rest;
 mod rest_front;
@@ -73,7 +74,7 @@ pub struct Config {
     /// Burst of credential calls per client IP.
     #[arg(long, env = "VOTEMESH_EDGE_CREDENTIALS_BURST", default_value_t = 10.0)]
     pub credentials_burst: f64,
-    /// Largest REST body accepted.
+    /// Largest REST body, and largest gRPC or grpc-web request message, accepted.
     #[arg(long, env = "VOTEMESH_EDGE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
     /// Largest total size of request headers.
@@ -119,6 +120,8 @@ pub struct EdgeState {
     pub gate: Gate,
     pub upstreams: Arc<Upstreams>,
     pub limits: SizeLimits,
+    /// The bound on calls in flight through this edge (streams not counted).
+    pub in_flight: kit::overload::InFlight,
     openapi: serde_json::Value,
     webapp: webapp::WebApp,
 }
@@ -235,6 +238,7 @@ impl App {
                 max_body_bytes: config.max_body_bytes,
                 max_header_bytes: config.max_header_bytes,
             },
+            in_flight: kit::overload::InFlight::new("edge", config.common.max_in_flight),
             openapi,
             webapp: webapp::WebApp::new(config.web_dir.clone()),
         });
@@ -279,30 +283,31 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
-        let common = &self.config.common;
         shutdown.propagate_to(self.streams_end.clone());
+        let url = self.url();
+        let Self {
+            listener,
+            router,
+            health,
+            config,
+            ..
+        } = self;
         let drain = kit::server::announce(
             "edge",
-            common,
+            &config.common,
             &[SERVICE_NAME],
-            self.url(),
-            self.health.clone(),
+            url,
+            health,
             &shutdown,
         )
         .await?;
-        let server = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(drain);
-        kit::shutdown::serve_with_drain_deadline(
-            "edge",
-            std::future::IntoFuture::into_future(server),
-            &shutdown,
-            common.drain_deadline(),
-        )
-        .await?;
+        let (deadline, max_header_bytes) =
+            (config.common.drain_deadline(), config.max_header_bytes);
+        let server = async move {
+            listener::serve(listener, router, max_header_bytes, drain).await;
+            Ok::<_, std::convert::Infallible>(())
+        };
+        kit::shutdown::serve_with_drain_deadline("edge", server, &shutdown, deadline).await?;
         Ok(())
     }
 }

@@ -49,6 +49,9 @@ async fn transcoded_call(
         unmatched => return Err(("unknown".to_owned(), no_route(unmatched, &parts))),
     };
     let label = route.grpc_path.clone();
+    let Some(_place) = state.in_flight.try_enter() else {
+        return Err((label, RestError::from_status(&state.in_flight.busy())));
+    };
     let answer = async {
         let caller = state
             .gate

@@ -58,6 +58,10 @@ pub struct CommonArgs {
     /// Lease length requested from the registry.
     #[arg(long, env = "VOTEMESH_LEASE_TTL_SECONDS", default_value_t = 10)]
     pub lease_ttl_seconds: u32,
+    /// Most calls this process works on at once; past it a call is refused at once with
+    /// RESOURCE_EXHAUSTED (503 with Retry-After over REST). Streams are not counted.
+    #[arg(long, env = "VOTEMESH_MAX_IN_FLIGHT", default_value_t = 1024)]
+    pub max_in_flight: usize,
     /// Timeout for every call to another service, in milliseconds.
     #[arg(long, env = "VOTEMESH_UPSTREAM_TIMEOUT_MS", default_value_t = 5000)]
     pub upstream_timeout_ms: u64,

@@ -24,6 +24,10 @@ pub enum ServiceError {
     Aborted(String),
     #[error("{0}")]
     ResourceExhausted(String),
+    /// Too busy to take the call now (not a limit the caller passed): RESOURCE_EXHAUSTED with
+    /// a retry hint, 503 with Retry-After over REST.
+    #[error("{0}")]
+    Overloaded(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -54,7 +58,7 @@ impl ServiceError {
             Self::AlreadyExists(_) => Code::AlreadyExists,
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
             Self::Aborted(_) => Code::Aborted,
-            Self::ResourceExhausted(_) => Code::ResourceExhausted,
+            Self::ResourceExhausted(_) | Self::Overloaded(_) => Code::ResourceExhausted,
             Self::Unavailable(_) => Code::Unavailable,
             Self::DeadlineExceeded(_) => Code::DeadlineExceeded,
             Self::Internal(_) => Code::Internal,
@@ -62,7 +66,10 @@ impl ServiceError {
     }
 
     pub fn http_status(&self) -> u16 {
-        http_status_for(self.grpc_code())
+        match self {
+            Self::Overloaded(_) => 503,
+            _ => http_status_for(self.grpc_code()),
+        }
     }
 }
 
@@ -113,6 +120,9 @@ impl From<ServiceError> for tonic::Status {
         if let ServiceError::Internal(source) = &error {
             tracing::error!(error = ?source, "internal error");
         }
+        if let ServiceError::Overloaded(message) = &error {
+            return crate::overload::busy(message.clone());
+        }
         tonic::Status::new(error.grpc_code(), error.to_string())
     }
 }
@@ -134,6 +144,9 @@ impl ServiceError {
             Code::AlreadyExists => Self::AlreadyExists(message),
             Code::FailedPrecondition => Self::FailedPrecondition(message),
             Code::Aborted => Self::Aborted(message),
+            Code::ResourceExhausted if crate::overload::retry_after(&status).is_some() => {
+                Self::Overloaded(message)
+            }
             Code::ResourceExhausted => Self::ResourceExhausted(message),
             Code::Unavailable => Self::Unavailable(format!("{upstream}: {message}")),
             // tonic reports its own client-side timeout as Cancelled.

@@ -15,6 +15,7 @@ use crate::{
     decode_errors::reclassify_client_faults,
     internal::registry_client,
     metrics::MetricsLayer,
+    overload::{InFlight, ShedLayer},
     policy::AccessPolicy,
     registration::Registration,
     shutdown::{serve_with_drain_deadline, Shutdown},
@@ -22,6 +23,13 @@ use crate::{
 
 /// Most concurrent calls one connection may have in flight.
 const CONCURRENCY_PER_CONNECTION: usize = 512;
+/// Most streams a client may open at once on one HTTP/2 connection (advertised in SETTINGS).
+pub const MAX_CONCURRENT_STREAMS: u32 = 1024;
+/// Streams a client may reset before the server accepted them, and streams the server may
+/// reset for a client's protocol errors, before the connection is closed with GOAWAY: the
+/// rapid-reset (CVE-2023-44487) bound.
+pub const MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 64;
+pub const MAX_LOCAL_ERROR_RESET_STREAMS: usize = 256;
 /// Longest any single call may run on the server.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -138,10 +146,17 @@ impl GrpcServer {
         let layers = tower::ServiceBuilder::new()
             .layer(MetricsLayer::new(self.name, self.policy.clone()))
             .map_response(reclassify_client_faults::<tonic::body::Body>)
+            .layer(ShedLayer::new(
+                InFlight::new(self.name, self.common.max_in_flight),
+                self.policy.clone(),
+            ))
             .layer(self.auth.clone())
             .into_inner();
         let server = Server::builder()
             .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
+            .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+            .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESET_STREAMS))
+            .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESET_STREAMS))
             .timeout(REQUEST_TIMEOUT)
             .http2_keepalive_interval(Some(Duration::from_secs(20)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))

@@ -69,9 +69,30 @@ pub struct Config {
         hide_env_values = true
     )]
     pub bootstrap_admin_password: Option<String>,
-    /// Concurrent password hashes; defaults to the number of cores.
+    /// Concurrent password hashes; defaults to half the cores (at least one), so a flood of
+    /// sign-ins leaves the rest of the machine to voting.
     #[arg(long, env = "VOTEMESH_PASSWORD_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
+    /// Password hashes running or waiting at most; past it a sign-in or registration is
+    /// refused at once with RESOURCE_EXHAUSTED and a retry hint (503 over REST).
+    #[arg(long, env = "VOTEMESH_PASSWORD_HASH_QUEUE", default_value_t = 64)]
+    pub hash_queue: usize,
+    /// Failed sign-ins one account may take in a burst; past it the account's sign-ins are
+    /// refused (429) until it refills, whichever addresses they come from. A sign-in that
+    /// succeeds costs nothing. Each svc-user instance counts its own.
+    #[arg(
+        long,
+        env = "VOTEMESH_USER_FAILED_SIGN_IN_BURST",
+        default_value_t = 10.0
+    )]
+    pub failed_sign_in_burst: f64,
+    /// Failed sign-ins an account is allowed again per hour, after its burst.
+    #[arg(
+        long,
+        env = "VOTEMESH_USER_FAILED_SIGN_INS_PER_HOUR",
+        default_value_t = 60.0
+    )]
+    pub failed_sign_ins_per_hour: f64,
     /// BENCH ONLY, INSECURE: a cheap password hash so a load test can register many voters
     /// quickly. Only in builds with the `bench` feature, which release builds leave out.
     #[cfg(any(test, feature = "bench"))]
@@ -172,7 +193,12 @@ async fn assemble(
     } else {
         HashStrength::Owasp
     };
-    let hasher = PasswordHasher::new(strength, config.hash_concurrency.unwrap_or(cores))?;
+    let hash_concurrency = config.hash_concurrency.unwrap_or(cores.div_ceil(2));
+    let hasher = PasswordHasher::new(strength, hash_concurrency, config.hash_queue)?;
+    let failed_sign_ins = kit::ratelimit::Buckets::new(
+        config.failed_sign_ins_per_hour / 3600.0,
+        config.failed_sign_in_burst,
+    );
     let keys = KeyRing::open(store.clone(), keys::Seal::new(&config.signing_key_secret)?).await?;
     let users = Arc::new(Users::new(
         store,
@@ -192,6 +218,7 @@ async fn assemble(
             resend_interval_ms: i64::from(config.verification_resend_seconds) * 1000,
             trust_registered_emails: trust_emails,
         },
+        failed_sign_ins,
     ));
     if trust_emails {
         tracing::warn!("BENCH/TEST ONLY: registered emails count as proven without a code");

@@ -1,7 +1,12 @@
 //! argon2id hashing off the async runtime, behind a semaphore so a login burst cannot
-//! starve the blocking pool or the machine's memory.
+//! starve the blocking pool, the machine's cores (voting shares them) or its memory; and
+//! behind a bounded queue, so a flood of sign-ins is refused at once with a retry hint
+//! instead of waiting in a line that only grows.
 
-use std::sync::Arc;
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    Arc,
+};
 
 use argon2::{
     password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString},
@@ -23,12 +28,20 @@ pub enum HashStrength {
 pub struct PasswordHasher {
     argon: Arc<Argon2<'static>>,
     permits: Arc<Semaphore>,
+    /// Hashes running or waiting, and how many may be.
+    queued: Arc<AtomicUsize>,
+    queue_limit: usize,
     /// Verified against when the email is unknown, so that costs what a wrong password does.
     dummy_hash: Arc<String>,
 }
 
 impl PasswordHasher {
-    pub fn new(strength: HashStrength, concurrency: usize) -> anyhow::Result<Self> {
+    /// `concurrency` hashes at once, and at most `queue_limit` running or waiting.
+    pub fn new(
+        strength: HashStrength,
+        concurrency: usize,
+        queue_limit: usize,
+    ) -> anyhow::Result<Self> {
         let params = match strength {
             HashStrength::Owasp => Params::new(19_456, 2, 1, None),
             HashStrength::BenchOnlyInsecure => Params::new(256, 1, 1, None),
@@ -43,11 +56,26 @@ impl PasswordHasher {
         Ok(Self {
             argon: Arc::new(argon),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            queued: Arc::new(AtomicUsize::new(0)),
+            queue_limit: queue_limit.max(concurrency.max(1)),
             dummy_hash: Arc::new(dummy_hash),
         })
     }
 
+    /// A place in the queue, or Overloaded when it is full.
+    fn enqueue(&self) -> Result<Queued, ServiceError> {
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.queue_limit {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            metrics::counter!("votemesh_password_hash_shed_total").increment(1);
+            return Err(ServiceError::Overloaded(
+                "too many sign-ins at once; retry in 1s".into(),
+            ));
+        }
+        Ok(Queued(self.queued.clone()))
+    }
+
     pub async fn hash(&self, password: String) -> Result<String, ServiceError> {
+        let _queued = self.enqueue()?;
         let _permit = self
             .permits
             .acquire()
@@ -71,6 +99,7 @@ impl PasswordHasher {
         password: String,
         stored: Option<String>,
     ) -> Result<bool, ServiceError> {
+        let _queued = self.enqueue()?;
         let _permit = self
             .permits
             .acquire()
@@ -112,13 +141,40 @@ impl PasswordHasher {
     }
 }
 
+/// One hash running or waiting, until dropped.
+struct Queued(Arc<AtomicUsize>);
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn past_the_queue_a_hash_is_refused_at_once_and_the_queue_frees() {
+        let hasher = PasswordHasher::new(HashStrength::Owasp, 1, 2).expect("hasher");
+        let (a, b, c) = tokio::join!(
+            hasher.hash("one".into()),
+            hasher.hash("two".into()),
+            hasher.hash("three".into())
+        );
+        let refused: Vec<_> = [a, b, c].into_iter().filter_map(Result::err).collect();
+        assert_eq!(refused.len(), 1, "two places, three hashes: {refused:?}");
+        assert!(matches!(refused[0], ServiceError::Overloaded(_)));
+        assert_eq!(refused[0].http_status(), 503);
+        hasher
+            .hash("four".into())
+            .await
+            .expect("the queue is free again");
+    }
+
     #[tokio::test]
     async fn a_hash_verifies_only_its_password_and_unknown_accounts_never_do() {
-        let hasher = PasswordHasher::new(HashStrength::Owasp, 2).expect("hasher");
+        let hasher = PasswordHasher::new(HashStrength::Owasp, 2, 8).expect("hasher");
         let hash = hasher
             .hash("correct horse battery".into())
             .await
@@ -150,7 +206,7 @@ mod tests {
 
     #[test]
     fn below_policy_hashes_need_a_rehash_and_current_ones_do_not() {
-        let owasp = PasswordHasher::new(HashStrength::Owasp, 1).expect("hasher");
+        let owasp = PasswordHasher::new(HashStrength::Owasp, 1, 8).expect("hasher");
         let id = Algorithm::Argon2id;
         assert!(!owasp.needs_rehash(&hash_with(id, Version::V0x13, 19_456, 2, 1)));
         // Stronger than policy in every dimension is left alone: no downgrade.
@@ -167,7 +223,7 @@ mod tests {
             assert!(owasp.needs_rehash(&weaker), "{weaker}");
         }
         // The bench policy is weaker, so an OWASP hash already meets it.
-        let bench = PasswordHasher::new(HashStrength::BenchOnlyInsecure, 1).expect("hasher");
+        let bench = PasswordHasher::new(HashStrength::BenchOnlyInsecure, 1, 8).expect("hasher");
         assert!(!bench.needs_rehash(&hash_with(id, Version::V0x13, 19_456, 2, 1)));
         assert!(!bench.needs_rehash(&hash_with(id, Version::V0x13, 256, 1, 1)));
     }

@@ -53,8 +53,13 @@ impl RestError {
                 f.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
             });
+        // An overloaded service (or this edge) asks for a retry: 503 with Retry-After, where
+        // a rate limit's RESOURCE_EXHAUSTED stays 429.
+        let overloaded = kit::overload::retry_after(status);
         Self {
             field,
+            retry_after_seconds: overloaded,
+            http_status: overloaded.map(|_| 503),
             ..Self::new(status.code(), message)
         }
     }

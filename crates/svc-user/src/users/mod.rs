@@ -47,6 +47,8 @@ pub struct Users {
     keys: Arc<KeyRing>,
     tokens: TokenSettings,
     codes: CodeSettings,
+    /// Failed sign-ins per account (by email, known or not, so it tells nobody which exist).
+    failed_sign_ins: kit::ratelimit::Buckets,
 }
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -132,6 +134,7 @@ impl Users {
         keys: Arc<KeyRing>,
         tokens: TokenSettings,
         codes: CodeSettings,
+        failed_sign_ins: kit::ratelimit::Buckets,
     ) -> Self {
         Self {
             store,
@@ -139,6 +142,7 @@ impl Users {
             keys,
             tokens,
             codes,
+            failed_sign_ins,
         }
     }
 

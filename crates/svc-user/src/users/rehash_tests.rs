@@ -82,7 +82,7 @@ async fn below_policy_hash_is_upgraded(backend: &Backend, store: &SeaUserStore) 
         (params.m_cost(), params.t_cost(), params.p_cost()),
         (19_456, 2, 1)
     );
-    let owasp = PasswordHasher::new(HashStrength::Owasp, 1).expect("hasher");
+    let owasp = PasswordHasher::new(HashStrength::Owasp, 1, 8).expect("hasher");
     assert!(!owasp.needs_rehash(&upgraded));
     assert!(owasp
         .verify(PASSWORD.into(), Some(upgraded.clone()))

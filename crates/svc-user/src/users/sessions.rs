@@ -2,6 +2,13 @@
 
 use super::*;
 
+/// Too many failed sign-ins for one account.
+fn throttled(seconds: u64) -> ServiceError {
+    ServiceError::ResourceExhausted(format!(
+        "too many failed sign-ins for this account; retry in {seconds}s"
+    ))
+}
+
 impl Users {
     pub async fn login(&self, request: LoginRequest) -> Result<LoginResponse, ServiceError> {
         // A malformed email still pays for a hash, so timing tells nothing.
@@ -17,7 +24,14 @@ impl Users {
             .as_deref()
             .is_some_and(|hash| self.hasher.needs_rehash(hash))
             .then(|| request.password.clone());
+        // Only failures count against the account: checked before the attempt costs a
+        // hash, charged when it fails. Concurrent guesses can pass the check together, at
+        // most as many as the hash queue holds.
+        self.failed_sign_ins
+            .check(&email)
+            .map_err(|wait| throttled(wait.as_secs().max(1)))?;
         if !self.hasher.verify(request.password, stored_hash).await? {
+            let _ = self.failed_sign_ins.take(&email);
             return Err(invalid_credentials());
         }
         let user = user.ok_or_else(invalid_credentials)?;

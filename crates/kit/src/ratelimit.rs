@@ -1,4 +1,5 @@
-//! Keyed token buckets: per client IP, per user, and a stricter one for credentials.
+//! Keyed token buckets with bounded memory: the edge's per client IP, per user and
+//! credentials limits, and svc-user's per-account sign-in throttle.
 
 use std::{
     collections::HashMap,
@@ -56,6 +57,41 @@ impl Buckets {
         }
     }
 
+    /// Whether `key` has a token, without taking it: for a limit charged only by outcome,
+    /// such as failed sign-ins, checked before the attempt and taken after it fails.
+    pub fn check(&self, key: &str) -> Result<(), Duration> {
+        let held = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(bucket) = held.map.get(key) else {
+            return Ok(());
+        };
+        let elapsed = Instant::now()
+            .duration_since(bucket.refreshed)
+            .as_secs_f64();
+        let tokens = (bucket.tokens + elapsed * self.per_second).min(self.burst);
+        match tokens >= 1.0 {
+            true => Ok(()),
+            false => Err(self.wait_for_one(tokens)),
+        }
+    }
+
+    fn wait_for_one(&self, tokens: f64) -> Duration {
+        // A rate near zero means "never": a wait too long for a Duration.
+        Duration::try_from_secs_f64((1.0 - tokens) / self.per_second).unwrap_or(Duration::MAX)
+    }
+
+    /// How many keys are held: what the buckets cost in memory.
+    pub fn len(&self) -> usize {
+        self.buckets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Takes one token for `key`, or says how long until one is available.
     pub fn take(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
@@ -75,9 +111,7 @@ impl Buckets {
             bucket.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - bucket.tokens) / self.per_second,
-            ))
+            Err(self.wait_for_one(bucket.tokens))
         }
     }
 }
@@ -140,5 +174,20 @@ mod tests {
         assert!(buckets.take("b").is_ok(), "another key has its own bucket");
         std::thread::sleep(Duration::from_millis(60));
         assert!(buckets.take("a").is_ok(), "refilled");
+    }
+
+    #[test]
+    fn a_check_takes_nothing_and_says_when_the_bucket_is_empty() {
+        let buckets = Buckets::new(f64::MIN_POSITIVE, 2.0);
+        for _ in 0..5 {
+            assert!(buckets.check("a").is_ok(), "checking spends nothing");
+        }
+        assert!(buckets.is_empty(), "nor holds a key");
+        assert!(buckets.take("a").is_ok());
+        assert!(buckets.check("a").is_ok(), "one left");
+        assert!(buckets.take("a").is_ok());
+        assert!(buckets.check("a").is_err(), "spent");
+        assert!(buckets.take("a").is_err());
+        assert_eq!(buckets.len(), 1);
     }
 }
