@@ -16,6 +16,7 @@ mod election_lifecycle;
 mod election_schedule;
 mod forged_tokens;
 mod grpc_web;
+mod grpc_web_fuzz;
 mod grpcurl;
 mod launcher;
 mod least_privilege;

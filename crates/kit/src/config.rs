@@ -55,6 +55,10 @@ pub struct CommonArgs {
     /// Seconds to let in-flight calls finish after SIGTERM.
     #[arg(long, env = "VOTEMESH_DRAIN_SECONDS", default_value_t = 10)]
     pub drain_seconds: u64,
+    /// How long a draining process keeps serving after it has deregistered, so that every
+    /// caller's watch has dropped it before it stops taking calls, in milliseconds.
+    #[arg(long, env = "VOTEMESH_DEREGISTER_GRACE_MS", default_value_t = 1000)]
+    pub deregister_grace_ms: u64,
     /// Lease length requested from the registry.
     #[arg(long, env = "VOTEMESH_LEASE_TTL_SECONDS", default_value_t = 10)]
     pub lease_ttl_seconds: u32,
@@ -76,6 +80,10 @@ pub struct CommonArgs {
 impl CommonArgs {
     pub fn drain_deadline(&self) -> Duration {
         Duration::from_secs(self.drain_seconds)
+    }
+
+    pub fn deregister_grace(&self) -> Duration {
+        Duration::from_millis(self.deregister_grace_ms)
     }
 
     pub fn upstream_timeout(&self) -> Duration {

@@ -171,7 +171,8 @@ impl GrpcServer {
 
 /// Makes a serving process known: its metrics listener, its registration (kept alive under
 /// the drain), health SERVING. Returns the future that resolves when the drain starts, after
-/// health turns NOT_SERVING and the instance has deregistered, so no new call is routed here.
+/// health turns NOT_SERVING, the instance has deregistered and its grace has passed, so no new
+/// call is routed here.
 pub async fn announce(
     name: &'static str,
     common: &CommonArgs,
@@ -197,6 +198,7 @@ pub async fn announce(
     tracing::info!(service = name, address = %advertised, "serving");
     let services = services.to_vec();
     let shutdown = shutdown.clone();
+    let grace = common.deregister_grace();
     Ok(async move {
         shutdown.wait().await;
         health
@@ -209,6 +211,9 @@ pub async fn announce(
         }
         if let Some(registration) = registration {
             registration.deregister().await;
+            // Callers learn of the deregistration through their watch a moment later; until
+            // then they may still pick this instance, so it keeps taking calls.
+            tokio::time::sleep(grace).await;
         }
     })
 }

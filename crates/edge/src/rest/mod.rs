@@ -1,6 +1,8 @@
 //! REST/JSON, transcoded generically from the protos' `google.api.http` rules.
 
 mod error;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod openapi;
 mod routes;
 mod transcode;
