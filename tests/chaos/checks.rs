@@ -58,17 +58,26 @@ pub async fn settle(
 ) -> u64 {
     let id = &election.id;
     close(api, admin, id).await;
-    let audit = eventually_some("every recorded ballot is counted", SETTLE, || async {
-        let (status, audit) = api
-            .get(&format!("/v1/elections/{id}/results:audit"), Some(admin))
-            .await;
-        let settled = status == 200
-            && audit["matches"] == true
-            && number(&audit["sealed"]) == 0
-            && number(&audit["recorded"]) == number(&audit["counted"]);
-        settled.then_some(audit)
-    })
-    .await;
+    let last = std::sync::Mutex::new(Value::Null);
+    let audit = tokio::time::timeout(
+        SETTLE,
+        eventually_some("every recorded ballot is counted", SETTLE * 2, || async {
+            let (status, audit) = api
+                .get(&format!("/v1/elections/{id}/results:audit"), Some(admin))
+                .await;
+            let settled = status == 200
+                && audit["matches"] == true
+                && number(&audit["sealed"]) == 0
+                && number(&audit["recorded"]) == number(&audit["counted"]);
+            *last.lock().unwrap_or_else(|p| p.into_inner()) = audit.clone();
+            settled.then_some(audit)
+        }),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        let seen = last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        panic!("{title}: the count did not settle in {SETTLE:?}; last audit {seen}")
+    });
     let recorded = number(&audit["recorded"]);
     let acknowledged = outcome.acknowledged.len() as u64;
     assert!(

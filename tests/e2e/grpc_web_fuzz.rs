@@ -60,7 +60,10 @@ fn any_grpc_web_body_is_served_or_refused_as_a_client_mistake() {
     TestRunner::new(config)
         .run(&strategy, |(method, body, text, token)| {
             let (content_type, body) = match text {
-                true => ("application/grpc-web-text", STANDARD.encode(&body).into_bytes()),
+                true => (
+                    "application/grpc-web-text",
+                    STANDARD.encode(&body).into_bytes(),
+                ),
                 false => ("application/grpc-web+proto", body),
             };
             let reply = runtime.block_on(crate::grpc_web::post_grpc_web(
@@ -70,7 +73,11 @@ fn any_grpc_web_body_is_served_or_refused_as_a_client_mistake() {
                 body,
                 token.as_deref(),
             ));
-            prop_assert!(reply.http_status < 500, "{method}: HTTP {}", reply.http_status);
+            prop_assert!(
+                reply.http_status < 500,
+                "{method}: HTTP {}",
+                reply.http_status
+            );
             if let Some(code) = reply.grpc_status {
                 prop_assert!(
                     !SERVER_FAULTS.contains(&code),

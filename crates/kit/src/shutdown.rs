@@ -16,6 +16,8 @@ use tokio_util::task::TaskTracker;
 pub struct Shutdown {
     sender: watch::Sender<bool>,
     tasks: TaskTracker,
+    /// Servers still taking or finishing calls (see [`serve_with_drain_deadline`]).
+    serving: watch::Sender<usize>,
 }
 
 impl Default for Shutdown {
@@ -30,6 +32,7 @@ impl Shutdown {
         Self {
             sender,
             tasks: TaskTracker::new(),
+            serving: watch::channel(0).0,
         }
     }
 
@@ -92,6 +95,21 @@ impl Shutdown {
         *self.sender.borrow()
     }
 
+    /// Resolves once the shutdown has started and every server sharing it has finished its
+    /// calls: for the tasks those calls hand work to (svc-voting's group commit), which
+    /// must keep taking work until no call can bring more.
+    pub async fn calls_drained(&self) {
+        self.wait().await;
+        let mut serving = self.serving.subscribe();
+        let _ = serving.wait_for(|count| *count == 0).await;
+    }
+
+    /// Counts a server as serving until the guard drops.
+    fn serving(&self) -> Serving {
+        self.serving.send_modify(|count| *count += 1);
+        Serving(self.serving.clone())
+    }
+
     /// Resolves once the shutdown has started.
     pub async fn wait(&self) {
         let mut receiver = self.sender.subscribe();
@@ -122,6 +140,7 @@ pub async fn serve_with_drain_deadline<F, E>(
 where
     F: Future<Output = Result<(), E>>,
 {
+    let serving = shutdown.serving();
     tokio::pin!(server);
     let ended_early = tokio::select! {
         served = &mut server => Some(served),
@@ -139,6 +158,7 @@ where
             ),
         },
     }
+    drop(serving);
     // A server that ended on its own, with no shutdown, leaves the tasks to their owner.
     if shutdown.is_triggered() {
         let remaining = give_up.saturating_duration_since(tokio::time::Instant::now());
@@ -146,6 +166,14 @@ where
     }
     tracing::info!(service = name, "stopped");
     Ok(())
+}
+
+struct Serving(watch::Sender<usize>);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.0.send_modify(|count| *count = count.saturating_sub(1));
+    }
 }
 
 async fn wait_for_signal() {

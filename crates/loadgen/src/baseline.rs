@@ -1,6 +1,7 @@
-//! The raw baseline: svc-voting's own cast transaction (participation, ballot and two outbox
-//! rows) issued straight to PostgreSQL at the same concurrency, with no network hop, lock,
-//! token check or election lookup.
+//! The raw grouped ceiling: svc-voting's own cast write (participation, receipt, sealed
+//! ballot and outbox row) through its group commit, with svc-voting's default batch and
+//! worker settings, straight to PostgreSQL at the same concurrency: no network hop, lock,
+//! token check or election lookup. What votemesh's rate is a share of.
 
 use std::{
     sync::{
@@ -10,7 +11,27 @@ use std::{
     time::{Duration, Instant},
 };
 
-use svc_voting::store::{Cast, SeaVotingStore, VotingStore};
+use svc_voting::{
+    group_commit::{CommitWorkers, GroupCommit},
+    store::{Cast, SeaVotingStore, VotingStore},
+};
+
+/// svc-voting's group commit with the batch and worker settings its flags default to.
+fn grouped(
+    store: SeaVotingStore,
+    database_url: &str,
+) -> anyhow::Result<(GroupCommit, CommitWorkers)> {
+    let defaults: svc_voting::Config = kit::config::local([
+        "--internal-token=baseline",
+        "--receipt-secret=baseline",
+        &format!("--database-url={database_url}"),
+    ])?;
+    Ok(GroupCommit::new(
+        store,
+        defaults.cast_batch_workers,
+        defaults.cast_batch_max,
+    ))
+}
 
 pub async fn run(
     database_url: &str,
@@ -18,8 +39,11 @@ pub async fn run(
     duration: Duration,
 ) -> anyhow::Result<f64> {
     // The same pool bound svc-voting gets from the load generator; PostgreSQL allows ~100.
-    let store =
-        Arc::new(SeaVotingStore::open(database_url, concurrency.clamp(8, 64) as u32).await?);
+    let store = SeaVotingStore::open(database_url, concurrency.clamp(8, 64) as u32).await?;
+    let store = grouped(store, database_url)?;
+    let shutdown = kit::shutdown::Shutdown::new();
+    store.1.spawn(&shutdown);
+    let store: Arc<dyn VotingStore> = Arc::new(store.0);
     let election = uuid::Uuid::new_v4().to_string();
     let done = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -51,5 +75,6 @@ pub async fn run(
     for worker in workers {
         worker.await?;
     }
+    shutdown.trigger();
     Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }

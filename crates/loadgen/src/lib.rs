@@ -375,10 +375,10 @@ async fn baseline(args: &Args, throughput: f64) -> anyhow::Result<Option<f64>> {
     )
     .await?;
     println!(
-        "\n== raw baseline (the same transaction straight to PostgreSQL, concurrency {callers})"
+        "\n== raw grouped ceiling (svc-voting's group commit straight to PostgreSQL, concurrency {callers})"
     );
     println!(
-        "{per_second:.0} transactions/s; votemesh/baseline = {:.2}",
+        "{per_second:.0} votes/s; votemesh/ceiling = {:.2}",
         throughput / per_second
     );
     Ok(Some(per_second))

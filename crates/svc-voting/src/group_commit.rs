@@ -43,8 +43,9 @@ impl GroupCommit {
 }
 
 impl CommitWorkers {
-    /// Spawns the workers as drain-tracked tasks. When the shutdown starts the queue closes:
-    /// what is already queued still commits, later casts are refused as unavailable.
+    /// Spawns the workers as drain-tracked tasks. Once the shutdown has started and the
+    /// servers have finished their calls the queue closes: what is already queued still
+    /// commits, later casts are refused as unavailable.
     pub fn spawn(self, shutdown: &Shutdown) {
         let receiver = Arc::new(Mutex::new(self.receiver));
         for _ in 0..self.workers {
@@ -69,7 +70,8 @@ async fn next_batch(
     let first = tokio::select! {
         biased;
         next = receiver.recv() => next,
-        _ = shutdown.wait() => {
+        // Calls still being served may bring casts until the server has drained them.
+        _ = shutdown.calls_drained() => {
             receiver.close();
             receiver.recv().await
         }

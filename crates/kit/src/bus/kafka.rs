@@ -12,6 +12,7 @@ use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
     config::ClientConfig,
+    error::KafkaError,
     producer::{FutureProducer, FutureRecord, Producer},
     types::RDKafkaErrorCode,
 };
@@ -31,7 +32,14 @@ pub struct KafkaBus {
     /// producer state (a restart, say) stays failed, and the outbox holds the events.
     producer: Mutex<FutureProducer>,
     settings: KafkaSettings,
+    /// When the current producer last delivered (or was made): one that has delivered
+    /// nothing for a few delivery timeouts while the broker is reachable again may be wedged
+    /// on a connection or producer id the restarted broker forgot, so it is replaced.
+    last_delivered: Mutex<std::time::Instant>,
 }
+
+/// Delivery timeouts without a single delivery after which the producer is replaced.
+const STALE_AFTER_TIMEOUTS: u32 = 3;
 
 fn producer(settings: &KafkaSettings) -> Result<FutureProducer, BusError> {
     ClientConfig::new()
@@ -53,6 +61,7 @@ impl KafkaBus {
         Ok(Self {
             producer: Mutex::new(producer(&settings)?),
             settings,
+            last_delivered: Mutex::new(std::time::Instant::now()),
         })
     }
 
@@ -67,13 +76,20 @@ impl KafkaBus {
     /// error; redelivered events are absorbed by consumers through their event ids.
     fn renew_if_fatal(&self, failed: &FutureProducer) {
         if let Some((code, reason)) = failed.client().fatal_error() {
-            tracing::warn!(?code, %reason, "Kafka producer failed for good; starting a new one");
-            match producer(&self.settings) {
-                Ok(fresh) => {
-                    *self.producer.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
-                }
-                Err(error) => tracing::warn!(%error, "new Kafka producer"),
-            }
+            self.renew(failed, &format!("{code:?}: {reason}"));
+        }
+    }
+
+    /// Replaces `failed` with a fresh producer, unless another caller already has.
+    fn renew(&self, failed: &FutureProducer, why: &str) {
+        let mut current = self.producer.lock().unwrap_or_else(PoisonError::into_inner);
+        if !std::ptr::eq(current.client().native_ptr(), failed.client().native_ptr()) {
+            return;
+        }
+        tracing::warn!(%why, "Kafka producer failed for good; starting a new one");
+        match producer(&self.settings) {
+            Ok(fresh) => *current = fresh,
+            Err(error) => tracing::warn!(%error, "new Kafka producer"),
         }
     }
 
@@ -106,7 +122,11 @@ impl KafkaBus {
     }
 }
 
-async fn send(producer: &FutureProducer, event: &Event, timeout: Duration) -> Result<(), BusError> {
+async fn send(
+    producer: &FutureProducer,
+    event: &Event,
+    timeout: Duration,
+) -> Result<(), KafkaError> {
     let record = FutureRecord::to(&event.topic)
         .key(&event.key)
         .payload(&event.payload);
@@ -114,7 +134,29 @@ async fn send(producer: &FutureProducer, event: &Event, timeout: Duration) -> Re
         .send(record, timeout)
         .await
         .map(drop)
-        .map_err(|(error, _)| BusError::Unacknowledged(error.to_string()))
+        .map_err(|(error, _)| error)
+}
+
+/// Whether a failed delivery was the broker refusing this producer (not the broker being
+/// out of reach): after a broker restart that lost its producer state, the idempotent
+/// producer's sequence is refused as an unknown error for ever, and only a new producer
+/// (a new producer id) gets through. Consumers absorb what it sends again by event id.
+fn refused_by_the_broker(error: &KafkaError) -> bool {
+    match error.rdkafka_error_code() {
+        Some(
+            RDKafkaErrorCode::MessageTimedOut
+            | RDKafkaErrorCode::QueueFull
+            | RDKafkaErrorCode::AllBrokersDown
+            | RDKafkaErrorCode::BrokerTransportFailure
+            | RDKafkaErrorCode::RequestTimedOut
+            | RDKafkaErrorCode::NetworkException
+            | RDKafkaErrorCode::UnknownTopicOrPartition
+            | RDKafkaErrorCode::NotLeaderForPartition
+            | RDKafkaErrorCode::LeaderNotAvailable,
+        ) => false,
+        Some(_) => true,
+        None => false,
+    }
 }
 
 #[async_trait]
@@ -132,9 +174,32 @@ impl Publisher for KafkaBus {
         // per partition while the acknowledgements are awaited together.
         let timeout = self.settings.delivery_timeout;
         let outcomes = join_all(events.iter().map(|e| send(&producer, e, timeout))).await;
-        if outcomes.iter().any(Result::is_err) {
+        let refused = outcomes
+            .iter()
+            .any(|o| o.as_ref().is_err_and(refused_by_the_broker));
+        let mut last_delivered = self
+            .last_delivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let stale =
+            last_delivered.elapsed() > self.settings.delivery_timeout * STALE_AFTER_TIMEOUTS;
+        if outcomes.iter().any(Result::is_ok) {
+            *last_delivered = std::time::Instant::now();
+        } else if refused || stale {
+            *last_delivered = std::time::Instant::now();
+            drop(last_delivered);
+            let why = match refused {
+                true => "the broker refuses the producer",
+                false => "nothing delivered for several delivery timeouts",
+            };
+            self.renew(&producer, why);
+        } else if outcomes.iter().any(Result::is_err) {
+            drop(last_delivered);
             self.renew_if_fatal(&producer);
         }
         outcomes
+            .into_iter()
+            .map(|o| o.map_err(|error| BusError::Unacknowledged(error.to_string())))
+            .collect()
     }
 }

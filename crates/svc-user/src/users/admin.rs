@@ -168,7 +168,7 @@ impl Users {
         validate::password("password", password)?;
         let password_hash = self.hasher.hash(password.to_owned()).await?;
         let now = now_ms();
-        let record = self
+        let created = self
             .store
             .create_user(UserRecord {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -183,7 +183,15 @@ impl Users {
                 email_verified_at_ms: Some(now),
                 phone_verified_at_ms: None,
             })
-            .await?;
+            .await;
+        let record = match created {
+            // Another instance, started at the same moment, created it first: take it as
+            // found, password check and all.
+            Err(crate::store::StoreError::DuplicateEmail) => {
+                return Box::pin(self.ensure_admin(&email, password)).await
+            }
+            other => other?,
+        };
         tracing::info!(user_id = %record.id, "bootstrap admin created");
         Ok(to_proto(&record))
     }
