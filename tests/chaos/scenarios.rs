@@ -164,7 +164,7 @@ impl Run {
 
     pub async fn broker_stopped_for_ten_seconds(&mut self) {
         let pending = self.begin("broker stopped").await;
-        self.cluster.broker.kill().await;
+        self.cluster.broker.stop().await;
         tokio::time::sleep(Duration::from_secs(10)).await;
         self.cluster.broker.resume().await;
         self.finish(pending).await;

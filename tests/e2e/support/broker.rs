@@ -104,6 +104,22 @@ impl PrivateBroker {
         );
     }
 
+    /// Stops the broker as an operator would (SIGTERM, letting it close its store) and waits
+    /// until its port is closed.
+    pub async fn stop(&mut self) {
+        if let Some(process) = self.process.take() {
+            process.stop(15).await;
+        }
+        self.kill().await;
+    }
+
+    /// Whether the broker's log shows its storage task gone (Tansu 0.6.0 can lose it when
+    /// consumer groups rejoin right after a restart: every request then fails with
+    /// `UnableToSend`, though the process lives on).
+    pub fn storage_lost(&self) -> bool {
+        std::fs::read_to_string(self.log()).is_ok_and(|log| log.contains("UnableToSend"))
+    }
+
     /// SIGKILLs the broker and waits until its port is closed.
     pub async fn kill(&mut self) {
         if let Some(mut process) = self.process.take() {
