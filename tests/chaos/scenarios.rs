@@ -164,7 +164,9 @@ impl Run {
 
     pub async fn broker_stopped_for_ten_seconds(&mut self) {
         let pending = self.begin("broker stopped").await;
-        self.cluster.broker.stop().await;
+        // SIGTERM: a SIGKILLed Tansu 0.6.0 can lose its storage task once consumer groups
+        // rejoin, and then refuses every request; real Kafka recovers from either.
+        self.cluster.broker.stop_with(15).await;
         tokio::time::sleep(Duration::from_secs(10)).await;
         self.cluster.broker.resume().await;
         self.finish(pending).await;

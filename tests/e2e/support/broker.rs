@@ -104,27 +104,16 @@ impl PrivateBroker {
         );
     }
 
-    /// Stops the broker as an operator would (SIGTERM, letting it close its store) and waits
-    /// until its port is closed.
-    pub async fn stop(&mut self) {
-        if let Some(process) = self.process.take() {
-            process.stop(15).await;
-        }
-        self.kill().await;
-    }
-
-    /// Whether the broker's log shows its storage task gone (Tansu 0.6.0 can lose it when
-    /// consumer groups rejoin right after a restart: every request then fails with
-    /// `UnableToSend`, though the process lives on).
-    pub fn storage_lost(&self) -> bool {
-        std::fs::read_to_string(self.log()).is_ok_and(|log| log.contains("UnableToSend"))
-    }
-
     /// SIGKILLs the broker and waits until its port is closed.
     pub async fn kill(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            let _ = process.0.kill();
-            let _ = process.0.wait();
+        self.stop_with(9).await;
+    }
+
+    /// Stops the broker with `signal` (15, SIGTERM, lets it close its store as an operator's
+    /// stop does) and waits until its port is closed.
+    pub async fn stop_with(&mut self, signal: i32) {
+        if let Some(process) = self.process.take() {
+            process.stop(signal).await;
         }
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(&self.address).await.is_err() {
@@ -132,6 +121,9 @@ impl PrivateBroker {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("tansu on {} still answers after SIGKILL", self.address);
+        panic!(
+            "tansu on {} still answers after signal {signal}",
+            self.address
+        );
     }
 }
