@@ -49,6 +49,21 @@ async fn voters_one_by_one(api: &Rest, n: usize, tag: &str) -> Vec<Session> {
     voters
 }
 
+/// One cast per voter in `election`.
+fn one_cast_each(election: &OpenElection, voters: &[Session]) -> Vec<Job> {
+    voters
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            (
+                election.id.clone(),
+                selection(election, i),
+                v.access.clone(),
+            )
+        })
+        .collect()
+}
+
 /// Every answer was a success or a prompt, hinted refusal; returns how many were refused.
 fn refused_with_hint(answers: &[(u16, Option<String>, String)], says: &str) -> usize {
     for (status, retry_after, message) in answers {
@@ -130,18 +145,7 @@ async fn past_its_bound_the_edge_refuses_at_once_and_keeps_every_vote_it_took() 
         "RESULTS_VISIBILITY_LIVE",
     )
     .await;
-    let voters = voters_one_by_one(&api, 40, "shed").await;
-    let jobs: Vec<Job> = voters
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            (
-                election.id.clone(),
-                selection(&election, i),
-                v.access.clone(),
-            )
-        })
-        .collect();
+    let jobs = one_cast_each(&election, &voters_one_by_one(&api, 40, "shed").await);
     let outcomes = cast_all(&mesh.edge_url, jobs, 40).await;
     for outcome in &outcomes {
         if let Err(status) = outcome {
@@ -203,17 +207,7 @@ async fn a_sign_in_flood_is_refused_past_the_hash_queue_while_votes_go_on() {
     api.register(&address).await;
 
     let flood = login_flood(&api, &address, 40);
-    let jobs: Vec<Job> = voters
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            (
-                election.id.clone(),
-                selection(&election, i),
-                v.access.clone(),
-            )
-        })
-        .collect();
+    let jobs = one_cast_each(&election, &voters);
     let votes = cast_all(&mesh.edge_url, jobs, 4);
     let (answers, votes) = tokio::join!(flood, votes);
     let refused = refused_with_hint(&answers, "too many sign-ins at once");
