@@ -7,19 +7,38 @@ use std::{collections::BTreeMap, time::Duration};
 use serde_json::Value;
 
 use crate::{
+    cluster::Cluster,
     load::Outcome,
     support::{
         ballots::OpenElection,
         clients::Rest,
         elections::transition,
         mail::SmtpSink,
+        postgres::count,
         wait::{eventually, eventually_some},
     },
 };
 
 /// How long the mesh may take to catch up after a fault: relays, consumers and senders
 /// retry with backoff.
-const SETTLE: Duration = Duration::from_secs(120);
+const SETTLE: Duration = Duration::from_secs(180);
+
+/// What a stalled count leaves behind: events still in svc-voting's outbox, and the
+/// broker's last errors.
+async fn diagnosis(cluster: &Cluster) -> String {
+    let waiting = match sea_orm::Database::connect(cluster.database_url.clone()).await {
+        Ok(db) => count(&db, "SELECT COUNT(*) AS n FROM svc_voting.outbox").await,
+        Err(_) => -1,
+    };
+    let log = cluster.broker.log_text();
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("ERROR"))
+        .rev()
+        .take(5)
+        .collect();
+    format!("svc-voting's outbox holds {waiting} events; the broker's last errors: {errors:#?}")
+}
 
 /// A proto3 JSON integer: a string for 64-bit fields, absent when zero.
 fn number(value: &Value) -> u64 {
@@ -48,14 +67,15 @@ async fn close(api: &Rest, admin: &str, election_id: &str) {
 /// Closes the election, waits for the count to settle and checks the invariants; the number
 /// of ballots recorded.
 pub async fn settle(
-    api: &Rest,
+    cluster: &Cluster,
     admin: &str,
-    smtp: &SmtpSink,
     election: &OpenElection,
     title: &str,
     outcome: &Outcome,
     voters: usize,
 ) -> u64 {
+    let api = &Rest::new(&cluster.edge_url);
+    let smtp = &cluster.smtp;
     let id = &election.id;
     close(api, admin, id).await;
     let last = std::sync::Mutex::new(Value::Null);
@@ -74,10 +94,14 @@ pub async fn settle(
         }),
     )
     .await
-    .unwrap_or_else(|_| {
+    .ok();
+    let Some(audit) = audit else {
         let seen = last.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        panic!("{title}: the count did not settle in {SETTLE:?}; last audit {seen}")
-    });
+        panic!(
+            "{title}: the count did not settle in {SETTLE:?}; last audit {seen}; {}",
+            diagnosis(cluster).await
+        )
+    };
     let recorded = number(&audit["recorded"]);
     let acknowledged = outcome.acknowledged.len() as u64;
     assert!(

@@ -69,6 +69,11 @@ impl PrivateBroker {
         self.dir.path().join("tansu.log")
     }
 
+    /// What the broker has logged, across restarts.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log()).unwrap_or_default()
+    }
+
     /// Starts the broker (again) on the same port and the same durable file.
     pub async fn resume(&mut self) {
         let url = format!("tcp://{}", self.address);
@@ -100,7 +105,7 @@ impl PrivateBroker {
         panic!(
             "tansu did not listen on {}: {}",
             self.address,
-            std::fs::read_to_string(self.log()).unwrap_or_default()
+            self.log_text()
         );
     }
 
