@@ -86,8 +86,15 @@ async fn claims_are_leased(store: &dyn DeliveryStore) -> anyhow::Result<()> {
         again.iter().all(|c| c.attempts == 2),
         "and counts another attempt"
     );
+    let lapsed = store.finish(&again[0].id, 1, &Outcome::Sent, 301).await?;
+    ensure!(!lapsed, "the lapsed first claim records nothing");
     for claimed in again {
-        store.finish(&claimed.id, &Outcome::Sent, 301).await?;
+        ensure!(
+            store
+                .finish(&claimed.id, claimed.attempts, &Outcome::Sent, 301)
+                .await?,
+            "the claim that holds the row records its send"
+        );
     }
     ensure!(
         store.claim(10_000, 20_000, 100).await?.is_empty(),
@@ -105,13 +112,17 @@ async fn outcomes(store: &dyn DeliveryStore) -> anyhow::Result<()> {
         claimed.iter().all(|x| x.body == "b"),
         "claimed rows carry their body"
     );
-    let (first, second) = (&claimed[0].id, &claimed[1].id);
-    store.finish(first, &Outcome::Sent, 1001).await?;
+    let (first, second) = (&claimed[0], &claimed[1]);
+    store
+        .finish(&first.id, first.attempts, &Outcome::Sent, 1001)
+        .await?;
     let retry = Outcome::Retry {
         error: "down".into(),
         at_ms: 5000,
     };
-    store.finish(second, &retry, 1001).await?;
+    store
+        .finish(&second.id, second.attempts, &retry, 1001)
+        .await?;
     ensure!(
         store.claim(4000, 6000, 100).await?.is_empty(),
         "a retry waits for its time"
@@ -121,7 +132,9 @@ async fn outcomes(store: &dyn DeliveryStore) -> anyhow::Result<()> {
         retried.len() == 1 && retried[0].attempts == 2,
         "then it is due again"
     );
-    store.finish(&retried[0].id, &retry, 5001).await?;
+    store
+        .finish(&retried[0].id, retried[0].attempts, &retry, 5001)
+        .await?;
     let dead = store
         .list(DeliveryFilter {
             status: Some(Status::Dead),
@@ -140,7 +153,9 @@ async fn outcomes(store: &dyn DeliveryStore) -> anyhow::Result<()> {
     );
     let revived = store.claim(7000, 8000, 100).await?;
     ensure!(revived.len() == 1, "once");
-    store.finish(&revived[0].id, &Outcome::Sent, 7001).await?;
+    store
+        .finish(&revived[0].id, revived[0].attempts, &Outcome::Sent, 7001)
+        .await?;
     let ended = [statuses(store, "c").await?, statuses(store, "d").await?];
     ensure!(
         ended == [[Status::Sent], [Status::Sent]],
@@ -153,7 +168,9 @@ async fn outcomes(store: &dyn DeliveryStore) -> anyhow::Result<()> {
         .insert(&[delivery("e", Channel::Email)], 5, 9000)
         .await?;
     let e = store.claim(9000, 9500, 100).await?;
-    store.finish(&e[0].id, &refused, 9001).await?;
+    store
+        .finish(&e[0].id, e[0].attempts, &refused, 9001)
+        .await?;
     ensure!(
         statuses(store, "e").await? == [Status::Dead],
         "a refusal is DEAD at once"

@@ -95,13 +95,18 @@ impl Sender {
     }
 
     /// Records `id` as sent; the SMTP adapter runs it just before the end of DATA.
-    fn commit(&self, id: &str, committed: Arc<AtomicBool>) -> Commit {
+    /// A claim that lapsed meanwhile records nothing and fails, so its end of DATA never
+    /// goes: the sender holding the row now sends the one copy.
+    fn commit(&self, id: &str, attempt: u32, committed: Arc<AtomicBool>) -> Commit {
         let (store, id) = (self.store.clone(), id.to_owned());
         Box::pin(async move {
-            store
-                .finish(&id, &Outcome::Sent, now_ms())
+            let recorded = store
+                .finish(&id, attempt, &Outcome::Sent, now_ms())
                 .await
                 .map_err(|error| error.to_string())?;
+            if !recorded {
+                return Err("the claim lapsed; another sender holds the delivery".into());
+            }
             committed.store(true, Ordering::SeqCst);
             Ok(())
         })
@@ -120,7 +125,7 @@ impl Sender {
                 "no SMS gateway is configured (--sms-gateway-url)".into(),
             )),
             _ => {
-                let commit = self.commit(&delivery.id, committed.clone());
+                let commit = self.commit(&delivery.id, delivery.attempts, committed.clone());
                 self.channels.mail.send(&outgoing, commit).await
             }
         }
@@ -149,7 +154,11 @@ impl Sender {
         // a refusal after that overrides it.
         let recorded = outcome == Outcome::Sent && committed.load(Ordering::SeqCst);
         if !recorded {
-            if let Err(error) = self.store.finish(&delivery.id, &outcome, now).await {
+            let finished = self
+                .store
+                .finish(&delivery.id, delivery.attempts, &outcome, now)
+                .await;
+            if let Err(error) = finished {
                 // The lease lapses and the row is tried again.
                 tracing::error!(%error, delivery = %delivery.id, "recording a send failed");
                 return;

@@ -149,7 +149,16 @@ pub trait DeliveryStore: Send + Sync {
         lease_until_ms: i64,
         limit: u64,
     ) -> Result<Vec<Claimed>, DbErr>;
-    async fn finish(&self, id: &str, outcome: &Outcome, now_ms: i64) -> Result<(), DbErr>;
+    /// Records the outcome of the claim that counted attempt `attempt`; `false`, and
+    /// nothing changed, when that claim has lapsed and another sender has claimed the row
+    /// since (it counted another attempt): the row is theirs now.
+    async fn finish(
+        &self,
+        id: &str,
+        attempt: u32,
+        outcome: &Outcome,
+        now_ms: i64,
+    ) -> Result<bool, DbErr>;
     async fn list(&self, filter: DeliveryFilter) -> Result<Vec<DeliveryRow>, DbErr>;
     /// Moves DEAD deliveries (of one election, when given) back to PENDING with
     /// `extra_attempts` more attempts; returns how many.
@@ -339,8 +348,14 @@ impl DeliveryStore for SeaDeliveryStore {
         rows.iter().map(claimed).collect()
     }
 
-    async fn finish(&self, id: &str, outcome: &Outcome, now_ms: i64) -> Result<(), DbErr> {
-        let (sql, values): (&str, Vec<Value>) = match outcome {
+    async fn finish(
+        &self,
+        id: &str,
+        attempt: u32,
+        outcome: &Outcome,
+        now_ms: i64,
+    ) -> Result<bool, DbErr> {
+        let (sql, mut values): (&str, Vec<Value>) = match outcome {
             // The body may hold a code: it goes once the message is out.
             Outcome::Sent => (
                 "UPDATE deliveries SET status = 'sent', body = '', last_error = '', \
@@ -364,7 +379,11 @@ impl DeliveryStore for SeaDeliveryStore {
                 vec![id.into(), now_ms.into(), error.clone().into()],
             ),
         };
-        self.execute(sql, values).await.map(drop)
+        // Fenced by the attempt the claim counted, so a sender whose lease lapsed (a stall,
+        // an outage) cannot record over the sender that claimed the row after it.
+        values.push(i64::from(attempt).into());
+        let fenced = format!("{sql} AND attempts = ${}", values.len());
+        Ok(self.execute(&fenced, values).await? == 1)
     }
 
     async fn list(&self, filter: DeliveryFilter) -> Result<Vec<DeliveryRow>, DbErr> {
