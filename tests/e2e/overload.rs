@@ -49,6 +49,18 @@ async fn voters_one_by_one(api: &Rest, n: usize, tag: &str) -> Vec<Session> {
     voters
 }
 
+/// An open two-candidate plurality election with live results.
+async fn plurality(api: &Rest, admin: &str) -> OpenElection {
+    open_election(
+        api,
+        admin,
+        "BALLOT_METHOD_PLURALITY",
+        2,
+        "RESULTS_VISIBILITY_LIVE",
+    )
+    .await
+}
+
 /// One cast per voter in `election`.
 fn one_cast_each(election: &OpenElection, voters: &[Session]) -> Vec<Job> {
     voters
@@ -137,14 +149,7 @@ async fn past_its_bound_the_edge_refuses_at_once_and_keeps_every_vote_it_took() 
     }
 
     // Casts past the bound are refused or kept, never lost: accepted = recorded.
-    let election = open_election(
-        &api,
-        &admin.access,
-        "BALLOT_METHOD_PLURALITY",
-        2,
-        "RESULTS_VISIBILITY_LIVE",
-    )
-    .await;
+    let election = plurality(&api, &admin.access).await;
     let jobs = one_cast_each(&election, &voters_one_by_one(&api, 40, "shed").await);
     let outcomes = cast_all(&mesh.edge_url, jobs, 40).await;
     for outcome in &outcomes {
@@ -194,14 +199,7 @@ async fn a_sign_in_flood_is_refused_past_the_hash_queue_while_votes_go_on() {
     })
     .await;
     let (api, admin) = rest_as_admin(&mesh).await;
-    let election = open_election(
-        &api,
-        &admin.access,
-        "BALLOT_METHOD_PLURALITY",
-        2,
-        "RESULTS_VISIBILITY_LIVE",
-    )
-    .await;
+    let election = plurality(&api, &admin.access).await;
     let voters = voters_one_by_one(&api, 10, "steady").await;
     let address = email("signin-flood");
     api.register(&address).await;
