@@ -6,6 +6,8 @@ docs/benchmarks-throughput.svg, from runs made here and now:
   broker) closed loop at several concurrency levels, then paced: votes/s, latency
   percentiles, errors, accepted = recorded, result lag, and the share of the raw grouped
   ceiling (svc-voting's group commit straight to PostgreSQL) measured in the same run;
+- the same load against the mesh run as separate `votemesh <service>` processes, with two
+  svc-voting and two svc-result instances behind one registry and one edge;
 - each service at rest as its own `votemesh <service>` process: time from spawn to SERVING
   (grpc.health.v1, on a migrated database) and resident memory;
 - the machine.
@@ -13,8 +15,8 @@ docs/benchmarks-throughput.svg, from runs made here and now:
 Usage: scripts/bench-report.py            (needs PostgreSQL, Redis and the broker running,
                                            as scripts/test.sh leaves them)
 Settings (environment): BENCH_SECONDS (20), BENCH_CONCURRENCY (32,64,128,256),
-BENCH_PACED_RATE (1000), BENCH_VOTERS (6000), CARGO_TARGET_DIR, BENCH_SKIP_BUILD=1 (use
-the release binaries already in CARGO_TARGET_DIR).
+BENCH_PACED_RATE (1000), BENCH_VOTERS (6000), BENCH_PROCESSES_CONCURRENCY (256),
+CARGO_TARGET_DIR, BENCH_SKIP_BUILD=1 (use the release binaries already in CARGO_TARGET_DIR).
 """
 
 import os
@@ -32,6 +34,7 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 LEVELS = [int(x) for x in os.environ.get("BENCH_CONCURRENCY", "32,64,128,256").split(",")]
 PACED_RATE = float(os.environ.get("BENCH_PACED_RATE", "1000"))
 VOTERS = int(os.environ.get("BENCH_VOTERS", "6000"))
+PROCESSES_CONCURRENCY = int(os.environ.get("BENCH_PROCESSES_CONCURRENCY", "256"))
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 SERVICES = ["registry", "user", "candidate", "voting", "result", "notify", "edge"]
 BEGIN, END = "<!-- report:begin -->", "<!-- report:end -->"
@@ -145,6 +148,77 @@ def at_rest():
     return rows
 
 
+# The multi-process mesh: every service its own `votemesh` process, two of svc-voting and of
+# svc-result, so the figures include the hops a deployment makes between processes.
+PROCESS_PLAN = [("registry", 1), ("user", 1), ("candidate", 1), ("voting", 2), ("result", 2),
+                ("edge", 1)]
+PROCESS_ADMIN = ("bench-admin@votemesh.test", "bench admin password")
+
+
+def process_env(database, registry, run):
+    """What every process of the multi-process mesh shares: the secrets, the registry, this
+    run's own topics and consumer group (so runs never read each other's events), cheap set-up
+    hashes and limits that the load generator's one address cannot reach."""
+    secret = os.urandom(16).hex()
+    env = {**os.environ, "VOTEMESH_LOG": "error", "VOTEMESH_INTERNAL_TOKEN": secret,
+           "VOTEMESH_RECEIPT_SECRET": secret + "r", "VOTEMESH_SIGNING_KEY_SECRET": secret + "s",
+           "VOTEMESH_DRAIN_SECONDS": "2", "VOTEMESH_DEREGISTER_GRACE_MS": "0",
+           "VOTEMESH_REGISTRY_URL": registry, "VOTEMESH_REDIS_URL": "redis://127.0.0.1:6379",
+           "VOTEMESH_KAFKA_BROKERS": "127.0.0.1:9092",
+           "VOTEMESH_BALLOT_TOPIC": f"votemesh.bench.ballots.{run}",
+           "VOTEMESH_VOTE_TOPIC": f"votemesh.bench.votes.{run}",
+           "VOTEMESH_ELECTION_STATUS_TOPIC": f"votemesh.bench.status.{run}",
+           "VOTEMESH_RESULT_CONSUMER_GROUP": f"bench-{run}",
+           "VOTEMESH_RESULT_REDIS_NAMESPACE": f"bench-{run}",
+           "VOTEMESH_BOOTSTRAP_ADMIN_EMAIL": PROCESS_ADMIN[0],
+           "VOTEMESH_BOOTSTRAP_ADMIN_PASSWORD": PROCESS_ADMIN[1],
+           "VOTEMESH_ACCESS_TOKEN_TTL_SECONDS": "3600",
+           "VOTEMESH_BENCH_ONLY_INSECURE_PASSWORD_HASH": "true",
+           "VOTEMESH_BENCH_ONLY_TRUST_REGISTERED_EMAILS": "true",
+           "VOTEMESH_MIX_MIN_BATCH": "10"}
+    for name in ["PER_IP_PER_SECOND", "PER_IP_BURST", "PER_USER_PER_SECOND", "PER_USER_BURST",
+                 "CREDENTIALS_PER_MINUTE", "CREDENTIALS_BURST"]:
+        env[f"VOTEMESH_EDGE_{name}"] = "1000000000"
+    for service in ["USER", "CANDIDATE", "VOTING", "RESULT"]:
+        env[f"VOTEMESH_{service}_DATABASE_URL"] = f"{POSTGRES}/{database}"
+    return env
+
+
+def processes():
+    """The closed-loop load against the mesh as separate processes; its figures."""
+    run = os.urandom(6).hex()
+    database = f"bench_processes_{run}"
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f'CREATE DATABASE "{database}"'],
+                   check=True)
+    registry = f"http://127.0.0.1:{free_port()}"
+    env = process_env(database, registry, run)
+    running, edge = [], None
+    try:
+        for service, count in PROCESS_PLAN:
+            for _ in range(count):
+                port = int(registry.rsplit(":", 1)[1]) if service == "registry" else free_port()
+                url = f"http://127.0.0.1:{port}"
+                process = subprocess.Popen([str(TARGET / "release" / "votemesh"), service],
+                                           env={**env, "VOTEMESH_LISTEN": f"127.0.0.1:{port}"})
+                running.append(process)
+                serving(url)
+                edge = url
+        # Every instance registered and every watch settled before the clock starts.
+        time.sleep(3)
+        figures = loadgen("--edge", edge, "--admin-email", PROCESS_ADMIN[0],
+                          "--admin-password", PROCESS_ADMIN[1], "--seconds", str(SECONDS),
+                          "--concurrency", str(PROCESSES_CONCURRENCY), "--baseline-seconds", "10")
+        figures["concurrency"] = PROCESSES_CONCURRENCY
+        return figures
+    finally:
+        for process in running:
+            process.terminate()
+        for process in running:
+            process.wait()
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",
+                        f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'])
+
+
 def machine():
     model = "unknown"
     with open("/proc/cpuinfo") as info:
@@ -185,12 +259,13 @@ def plot(runs, path):
     path.write_text(svg)
 
 
-def report(runs, paced, rest):
+def report(runs, paced, separate, rest):
     best = max(runs, key=lambda r: r["throughput"])
     lines = [BEGIN, "",
              f"Generated by `scripts/bench-report.py` on {time.strftime('%Y-%m-%d')}; machine: {machine()}. "
-             "Release build, everything local (PostgreSQL 15, Redis, Tansu 0.6.0 on sqlite), one svc-voting "
-             f"and one svc-result, {SECONDS} s per run, RANKED ballots cast over native gRPC through the edge. "
+             "Release build, everything local (PostgreSQL 15, Redis, Tansu 0.6.0 on sqlite), the whole mesh in "
+             "one process (one svc-voting, one svc-result) unless the row says separate processes, "
+             f"{SECONDS} s per run, RANKED ballots cast over native gRPC through the edge. "
              "Figures move by about ±10 % between runs on this machine: compare ratios taken together.",
              "", "![throughput and p99 by concurrency](benchmarks-throughput.svg)", "",
              "| callers | votes/s | p50 | p95 | p99 | result lag p50 / p99 | errors | accepted = recorded | grouped ceiling | share |",
@@ -199,8 +274,10 @@ def report(runs, paced, rest):
     def ms(value):
         return "—" if value is None else f"{value:.1f} ms"
 
-    for r in runs + [paced]:
+    for r in runs + [paced, separate]:
         callers = f'{r["concurrency"]}' + (f' (paced {PACED_RATE:.0f}/s)' if r is paced else "")
+        if r is separate:
+            callers += " (separate processes: 2 svc-voting, 2 svc-result)"
         ceiling = "—" if r["ceiling"] is None else f'{r["ceiling"]:.0f}/s'
         share = "—" if r["share"] is None else f'{r["share"]:.2f}'
         lines.append(f'| {callers} | {r["throughput"]:.0f} | {ms(r["p50"])} | {ms(r["p95"])} | {ms(r["p99"])} | '
@@ -240,11 +317,13 @@ def main():
     paced = loadgen("--seconds", str(SECONDS), "--concurrency", "256", "--rate", str(PACED_RATE),
                     "--baseline-seconds", "0")
     paced["concurrency"] = 256
+    separate = processes()
+    print(f"separate processes: {separate['throughput']:.0f} votes/s, p99 {separate['p99']} ms", flush=True)
     rest = at_rest()
     plot(runs, ROOT / "docs" / "benchmarks-throughput.svg")
     document = ROOT / "docs" / "benchmarks.md"
     text = document.read_text()
-    section = report(runs, paced, rest)
+    section = report(runs, paced, separate, rest)
     if BEGIN in text:
         text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
     else:

@@ -92,7 +92,7 @@ async fn insert<'a>(
 }
 
 /// Rows per batch.
-const BATCH: u64 = 256;
+const BATCH: u64 = 1024;
 
 /// How long a woken relay waits for more commits before it publishes.
 const WAKE_GATHER: Duration = Duration::from_millis(5);

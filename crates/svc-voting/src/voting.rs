@@ -156,7 +156,10 @@ impl Voting {
         let outcome = self
             .record(&election_id, caller, (ballot, padded), now)
             .await;
-        if let Some(token) = token {
+        // A recorded cast leaves its lock to lapse: a repeat within the TTL is answered from
+        // the database, as above, so releasing it would only cost a round trip per ballot.
+        // A cast that failed releases it, so the voter may try again at once.
+        if let (Some(token), Err(_)) = (token, &outcome) {
             if let Err(error) = self.lock.release(&key, &token).await {
                 tracing::warn!(%error, "cast lock release failed; it will lapse");
             }
