@@ -143,17 +143,20 @@ async fn forward(
         .map_err(|_| unavailable("is unreachable"))?;
     let mut call = tonic::Request::new(Bytes::from(message));
     call.set_timeout(state.upstreams.timeout());
-    if let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| MetadataValue::try_from(v.as_bytes()).ok())
-    {
-        call.metadata_mut().insert("authorization", value);
-    }
-    if let Some(caller) = caller {
-        state
+    match caller {
+        // The service takes the verified caller; the token itself need not travel further.
+        Some(caller) => state
             .gate
             .hand_on(caller, call.metadata_mut())
-            .map_err(|status| RestError::from_status(&status))?;
+            .map_err(|status| RestError::from_status(&status))?,
+        None => {
+            if let Some(value) = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| MetadataValue::try_from(v.as_bytes()).ok())
+            {
+                call.metadata_mut().insert("authorization", value);
+            }
+        }
     }
     let path = PathAndQuery::from_str(&route.grpc_path)
         .map_err(|_| RestError::new(Code::Internal, "bad method path"))?;
