@@ -14,8 +14,8 @@ docs/benchmarks-throughput.svg, from runs made here and now:
 
 Usage: scripts/bench-report.py            (needs PostgreSQL, Redis and the broker running,
                                            as scripts/test.sh leaves them)
-Settings (environment): BENCH_SECONDS (20), BENCH_CONCURRENCY (32,64,128,256),
-BENCH_PACED_RATE (1000), BENCH_VOTERS (6000), BENCH_PROCESSES_CONCURRENCY (256),
+Settings (environment): BENCH_SECONDS (20), BENCH_CONCURRENCY (64,128,256,512),
+BENCH_PACED_RATE (2500), BENCH_VOTERS (15000), BENCH_PROCESSES_CONCURRENCY (512),
 CARGO_TARGET_DIR, BENCH_SKIP_BUILD=1 (use the release binaries already in CARGO_TARGET_DIR).
 """
 
@@ -31,10 +31,10 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/votemesh-target")))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
-LEVELS = [int(x) for x in os.environ.get("BENCH_CONCURRENCY", "32,64,128,256").split(",")]
-PACED_RATE = float(os.environ.get("BENCH_PACED_RATE", "1000"))
-VOTERS = int(os.environ.get("BENCH_VOTERS", "6000"))
-PROCESSES_CONCURRENCY = int(os.environ.get("BENCH_PROCESSES_CONCURRENCY", "256"))
+LEVELS = [int(x) for x in os.environ.get("BENCH_CONCURRENCY", "64,128,256,512").split(",")]
+PACED_RATE = float(os.environ.get("BENCH_PACED_RATE", "2500"))
+VOTERS = int(os.environ.get("BENCH_VOTERS", "15000"))
+PROCESSES_CONCURRENCY = int(os.environ.get("BENCH_PROCESSES_CONCURRENCY", "512"))
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 SERVICES = ["registry", "user", "candidate", "voting", "result", "notify", "edge"]
 BEGIN, END = "<!-- report:begin -->", "<!-- report:end -->"
@@ -314,9 +314,9 @@ def main():
         figures["concurrency"] = level
         runs.append(figures)
         print(f"concurrency {level}: {figures['throughput']:.0f} votes/s, p99 {figures['p99']} ms", flush=True)
-    paced = loadgen("--seconds", str(SECONDS), "--concurrency", "256", "--rate", str(PACED_RATE),
+    paced = loadgen("--seconds", str(SECONDS), "--concurrency", "512", "--rate", str(PACED_RATE),
                     "--baseline-seconds", "0")
-    paced["concurrency"] = 256
+    paced["concurrency"] = 512
     separate = processes()
     print(f"separate processes: {separate['throughput']:.0f} votes/s, p99 {separate['p99']} ms", flush=True)
     rest = at_rest()
