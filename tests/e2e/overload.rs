@@ -299,9 +299,10 @@ async fn the_edge_bounds_http2_streams_and_cuts_off_a_rapid_reset_flood() {
         .expect("the connection was closed")
         .expect("join");
     let error = ended.expect_err("closed for the flood, not cleanly");
-    assert_eq!(
-        error.reason(),
-        Some(h2::Reason::ENHANCE_YOUR_CALM),
+    // The edge sends GOAWAY (ENHANCE_YOUR_CALM) and closes; a client still writing its
+    // flood may hit the closed socket before it reads the GOAWAY.
+    assert!(
+        error.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM) || error.is_io(),
         "after {sent} resets: {error}"
     );
     assert!(sent < 5_000, "cut off before the flood ended");

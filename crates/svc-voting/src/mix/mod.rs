@@ -1,12 +1,13 @@
 //! The mix: sealed ballots leave for the count only in shuffled batches of at least k
-//! (`--mix-min-batch`), or all at once when the election has closed. A batch is written in a
-//! transaction of its own, its BallotCast events carry the batch's release time, and the
+//! (`--mix-min-batch`), or all at once when the election has closed. A round's batches (one
+//! per election that is due) are written in a transaction of their own, apart from any cast,
+//! each batch's BallotCast events carry its release time, and the
 //! results (svc-result) move only by whole batches: neither the database, the broker nor a
 //! watcher of live results can tell which ballot came with which participation.
 
 pub mod seal;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use kit::{bus::Event, shutdown::Shutdown, time::now_ms};
 use prost::Message;
@@ -25,8 +26,9 @@ const INTERVAL: Duration = Duration::from_millis(500);
 
 /// The least time between two rounds. Under load a commit wakes the mix every few
 /// milliseconds; without this it would run a round (and a release transaction) per commit,
-/// competing with the casts for the database. Batches grow instead.
-const GAP: Duration = Duration::from_millis(100);
+/// competing with the casts for the database. Batches grow instead. A ballot waits up to
+/// this long for its round, so it is also a floor under the result lag.
+const GAP: Duration = Duration::from_millis(50);
 
 pub struct Mix {
     pub store: SeaVotingStore,
@@ -56,40 +58,52 @@ impl Mix {
         }
     }
 
-    /// Releases every batch that is due.
+    /// Releases every batch that is due, all of the round's elections in one transaction;
+    /// an election with more than [`MAX_RELEASE`] waiting goes again at once.
     async fn round(&self) -> anyhow::Result<()> {
+        let mut due = Vec::new();
+        let mut closing = HashSet::new();
         for (election_id, waiting) in self.store.pending().await? {
-            let closing = self.closed(&election_id).await;
-            let min = if closing { 1 } else { self.min_batch };
-            if waiting < min {
-                continue;
-            }
-            // One election's failure (a sealed ballot that does not open, say) must not hold
-            // back the others' batches.
-            if let Err(error) = self.release(&election_id, min, closing).await {
-                tracing::warn!(%error, %election_id, "batch not released; its ballots stay sealed");
+            let closed = self.closed(&election_id).await;
+            let min = if closed { 1 } else { self.min_batch };
+            if waiting >= min {
+                if closed {
+                    closing.insert(election_id.clone());
+                }
+                due.push((election_id, min as usize));
             }
         }
-        Ok(())
-    }
-
-    /// Releases an election's waiting ballots, [`MAX_RELEASE`] at a time.
-    async fn release(&self, election_id: &str, min: u64, closing: bool) -> anyhow::Result<()> {
-        loop {
-            let released = self
+        while !due.is_empty() {
+            let outcomes = self
                 .store
-                .release(election_id, min as usize, |sealed| {
-                    self.open(election_id, sealed, closing)
+                .release_round(&due, |election_id, sealed| {
+                    self.open(election_id, sealed, closing.contains(election_id))
                 })
                 .await?;
+            let mut released = 0;
+            let mut more = HashSet::new();
+            for (election_id, outcome) in outcomes {
+                match outcome {
+                    Ok(count) => {
+                        released += count;
+                        if count == MAX_RELEASE {
+                            more.insert(election_id);
+                        }
+                    }
+                    // One election's failure (a sealed ballot that does not open, say) must
+                    // not hold back the others' batches.
+                    Err(error) => tracing::warn!(
+                        %error, %election_id, "batch not released; its ballots stay sealed"
+                    ),
+                }
+            }
             if released > 0 {
                 metrics::counter!("votemesh_ballots_mixed_total").increment(released as u64);
                 self.voting.outbox_written.notify_one();
             }
-            if released < MAX_RELEASE {
-                return Ok(());
-            }
+            due.retain(|(election_id, _)| more.contains(election_id));
         }
+        Ok(())
     }
 
     /// Whether svc-candidate says the election is no longer OPEN; when it cannot say, the
