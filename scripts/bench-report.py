@@ -19,6 +19,7 @@ BENCH_PACED_RATE (2500), BENCH_VOTERS (15000), BENCH_PROCESSES_CONCURRENCY (512)
 CARGO_TARGET_DIR, BENCH_SKIP_BUILD=1 (use the release binaries already in CARGO_TARGET_DIR).
 """
 
+import contextlib
 import os
 import pathlib
 import re
@@ -102,11 +103,32 @@ def rss_mib(pid):
     return 0.0
 
 
+@contextlib.contextmanager
+def scratch_database(name):
+    """A database of this run's own on the local PostgreSQL, dropped afterwards."""
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc"]
+    subprocess.run(psql + [f'CREATE DATABASE "{name}"'], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(psql + [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'])
+
+
+@contextlib.contextmanager
+def stopped_at_the_end(running):
+    """Terminates every process in `running` (filled in meanwhile) and waits for each."""
+    try:
+        yield
+    finally:
+        for process in running:
+            process.terminate()
+        for process in running:
+            process.wait()
+
+
 def at_rest():
     """(service, seconds to SERVING, RSS MiB) for each service, on a database already migrated."""
     database = f"bench_{os.getpid()}"
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f'CREATE DATABASE "{database}"'],
-                   check=True)
     secret = os.urandom(16).hex()
     base = {**os.environ, "VOTEMESH_LOG": "error", "VOTEMESH_INTERNAL_TOKEN": secret,
             "VOTEMESH_RECEIPT_SECRET": secret + "r", "VOTEMESH_SIGNING_KEY_SECRET": secret + "s",
@@ -114,7 +136,7 @@ def at_rest():
     mail = tempfile.mkdtemp()
     rows, running = [], []
     registry = f"http://127.0.0.1:{free_port()}"
-    try:
+    with scratch_database(database), stopped_at_the_end(running):
         for service in SERVICES:
             port = free_port()
             env = {**base, "VOTEMESH_LISTEN": f"127.0.0.1:{port}",
@@ -138,18 +160,14 @@ def at_rest():
             running.append(process)
             time.sleep(2)
             rows.append((service, seconds, rss_mib(process.pid)))
-    finally:
-        for process in running:
-            process.terminate()
-        for process in running:
-            process.wait()
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",
-                        f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'])
     return rows
 
 
 # The multi-process mesh: every service its own `votemesh` process, two of svc-voting and of
-# svc-result, so the figures include the hops a deployment makes between processes.
+# svc-result, so the figures include the hops a deployment makes between processes. It needs
+# the `votemesh` binary that build() makes in the same cargo invocation as the load generator:
+# that one has svc-user's bench-only switches (the load generator turns the feature on), which
+# the set-up's cheap hashes and trusted addresses need; a release built on its own has neither.
 PROCESS_PLAN = [("registry", 1), ("user", 1), ("candidate", 1), ("voting", 2), ("result", 2),
                 ("edge", 1)]
 PROCESS_ADMIN = ("bench-admin@votemesh.test", "bench admin password")
@@ -188,12 +206,10 @@ def processes():
     """The closed-loop load against the mesh as separate processes; its figures."""
     run = os.urandom(6).hex()
     database = f"bench_processes_{run}"
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f'CREATE DATABASE "{database}"'],
-                   check=True)
     registry = f"http://127.0.0.1:{free_port()}"
     env = process_env(database, registry, run)
     running, edge = [], None
-    try:
+    with scratch_database(database), stopped_at_the_end(running):
         for service, count in PROCESS_PLAN:
             for _ in range(count):
                 port = int(registry.rsplit(":", 1)[1]) if service == "registry" else free_port()
@@ -210,13 +226,6 @@ def processes():
                           "--concurrency", str(PROCESSES_CONCURRENCY), "--baseline-seconds", "10")
         figures["concurrency"] = PROCESSES_CONCURRENCY
         return figures
-    finally:
-        for process in running:
-            process.terminate()
-        for process in running:
-            process.wait()
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",
-                        f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'])
 
 
 def machine():

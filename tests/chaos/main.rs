@@ -10,13 +10,17 @@
 //! vote got exactly one confirmation email, and during the SIGTERM rolling restart the edge
 //! returned no error at all.
 //!
-//! `.ci/run` runs the reduced form: every scenario, 120 voters each, one instance of each
-//! service struck in the SIGKILL round. `VOTEMESH_CHAOS_FULL=1` runs the full form: 600
-//! voters a scenario, cast faster, both instances of every service struck.
-//! `VOTEMESH_CHAOS_ONLY=a,b` runs only the scenarios named, in either form. A stalled count
-//! reports svc-voting's outbox and the broker's last errors (on Tansu 0.6.0 the SIGKILL round
-//! and the broker stop have, in earlier sessions, once each left counts waiting after
-//! consumer groups rejoined).
+//! `.ci/run` runs the reduced form: 120 voters a scenario, one instance of each service
+//! struck in the SIGKILL round, and every scenario but the broker stop.
+//! `VOTEMESH_CHAOS_FULL=1` runs the full form: 600 voters a scenario, cast faster, both
+//! instances of every service struck, and all five scenarios. `VOTEMESH_CHAOS_ONLY=a,b` runs
+//! only the scenarios named, in either form. The broker stop stays out of `.ci/run` because
+//! Tansu 0.6.0 can lose its storage task when consumer groups rejoin after its restart
+//! (`UnableToSend`, or `SendError` on group updates), and the harness restarts it when it
+//! sees that. One CI run saw the count wait past three minutes with only `SendError` in the
+//! log, before the harness looked for it; the three runs since passed, but two of them took
+//! over two minutes to settle. A stalled count reports svc-voting's outbox and the broker's
+//! last errors.
 
 #[allow(dead_code, unused_imports)]
 #[path = "../e2e/support/mod.rs"]
@@ -38,6 +42,8 @@ pub struct Form {
     pub pause: Duration,
     /// Instances of each service struck in the SIGKILL round.
     pub struck_per_service: usize,
+    /// The scenarios run, by name.
+    pub scenarios: &'static [&'static str],
 }
 
 impl Form {
@@ -48,12 +54,14 @@ impl Form {
                 concurrency: 8,
                 pause: Duration::from_millis(100),
                 struck_per_service: 2,
+                scenarios: &["sigkill", "sigterm", "broker", "redis", "postgres"],
             },
             _ => Self {
                 voters: 120,
                 concurrency: 3,
                 pause: Duration::from_millis(250),
                 struck_per_service: 1,
+                scenarios: &["sigkill", "sigterm", "redis", "postgres"],
             },
         }
     }
@@ -65,7 +73,10 @@ async fn the_mesh_keeps_every_ballot_through_one_fault_at_a_time() {
     let form = Form::from_env();
     // VOTEMESH_CHAOS_ONLY=broker,redis runs only the scenarios named, in either form.
     let only = std::env::var("VOTEMESH_CHAOS_ONLY").unwrap_or_default();
-    let runs = |name: &str| only.is_empty() || only.split(',').any(|n| n == name);
+    let runs = |name: &str| match only.is_empty() {
+        true => form.scenarios.contains(&name),
+        false => only.split(',').any(|n| n == name),
+    };
     let mut run = scenarios::Run::start(form).await;
     if runs("sigkill") {
         run.sigkill_each_service_in_turn().await;

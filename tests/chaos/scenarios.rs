@@ -170,21 +170,22 @@ impl Run {
     }
 
     /// Starts the broker again. Tansu 0.6.0 (the test broker) can lose its storage task as
-    /// the consumer groups rejoin right after a restart: it then logs `UnableToSend` and
-    /// refuses every request while the process lives on, which real Kafka does not do. An
-    /// operator would restart it; so does the harness, at most twice, and says so.
+    /// the consumer groups rejoin right after a restart: it then logs `UnableToSend`, or a
+    /// `SendError` from its storage service, and refuses every request (or every group
+    /// update) while the process lives on, which real Kafka does not do. An operator would
+    /// restart it; so does the harness, at most twice, and says so.
     async fn restart_broker(&mut self) {
         for attempt in 0..3 {
             let logged = self.cluster.broker.log_text().len();
             self.cluster.broker.resume().await;
             let mut lost = false;
-            for _ in 0..20 {
+            for _ in 0..30 {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let log = self.cluster.broker.log_text();
-                if log
-                    .get(logged..)
-                    .is_some_and(|new| new.contains("UnableToSend"))
-                {
+                if log.get(logged..).is_some_and(|new| {
+                    new.contains("UnableToSend")
+                        || (new.contains("tansu_storage::service") && new.contains("SendError"))
+                }) {
                     lost = true;
                     break;
                 }
