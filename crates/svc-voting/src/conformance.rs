@@ -96,6 +96,56 @@ async fn release(store: &dyn VotingStore, sea: &SeaVotingStore, hash: &str) -> a
     Ok(())
 }
 
+/// A round of the mix in one transaction: an election whose ballots do not open, or that
+/// falls short of its minimum, keeps them sealed, and the others' batches still leave.
+async fn release_round(store: &dyn VotingStore, sea: &SeaVotingStore) -> anyhow::Result<()> {
+    for voter in ["r1", "r2", "r3"] {
+        store.cast(cast_of("e3", voter)).await?;
+    }
+    let before = outbox_rows(sea.connection()).await?;
+    // e2 still holds its one sealed ballot; here it does not open.
+    let open = |election: &str, sealed| match election {
+        "e2" => Err("does not open".to_owned()),
+        _ => opened(election, sealed),
+    };
+    let short = sea
+        .release_round(&[("e2".into(), 1), ("e3".into(), 4)], open)
+        .await?;
+    ensure!(
+        matches!(short.as_slice(), [(_, Err(_)), (_, Ok(0))]),
+        "{short:?}"
+    );
+    ensure!(store.counts("e3").await?.sealed == 3 && store.counts("e2").await?.sealed == 1);
+    ensure!(
+        outbox_rows(sea.connection()).await? == before,
+        "nothing left"
+    );
+    let round = sea
+        .release_round(&[("e2".into(), 1), ("e3".into(), 1)], open)
+        .await?;
+    ensure!(
+        matches!(round.as_slice(), [(_, Err(_)), (_, Ok(3))]),
+        "{round:?}"
+    );
+    let mixed = kit::db::count(
+        sea.connection(),
+        "SELECT COUNT(*) FROM ballots WHERE election_id = $1",
+        ["e3".into()],
+    )
+    .await?;
+    ensure!(
+        store.counts("e3").await?.sealed == 0 && mixed == 3,
+        "{mixed} mixed"
+    );
+    ensure!(store.counts("e2").await?.sealed == 1, "e2 stays sealed");
+    ensure!(outbox_rows(sea.connection()).await? == before + 3);
+    let last = sea
+        .release_round(&[("e2".into(), 1)], |e, s| opened(e, s))
+        .await?;
+    ensure!(matches!(last.as_slice(), [(_, Ok(1))]), "{last:?}");
+    Ok(())
+}
+
 async fn outbox_rows(db: &DatabaseConnection) -> anyhow::Result<i64> {
     let row = db
         .query_one(Statement::from_string(
@@ -183,5 +233,6 @@ pub async fn run(store: Arc<dyn VotingStore>, sea: &SeaVotingStore) -> anyhow::R
         outbox_rows(sea.connection()).await? == 103,
         "a VoteRecorded per accepted cast; its ballot waits sealed"
     );
-    release(store.as_ref(), sea, &hash).await
+    release(store.as_ref(), sea, &hash).await?;
+    release_round(store.as_ref(), sea).await
 }
