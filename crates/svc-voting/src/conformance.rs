@@ -139,9 +139,7 @@ async fn release_round(store: &dyn VotingStore, sea: &SeaVotingStore) -> anyhow:
     );
     ensure!(store.counts("e2").await?.sealed == 1, "e2 stays sealed");
     ensure!(outbox_rows(sea.connection()).await? == before + 3);
-    let last = sea
-        .release_round(&[("e2".into(), 1)], |e, s| opened(e, s))
-        .await?;
+    let last = sea.release_round(&[("e2".into(), 1)], opened).await?;
     ensure!(matches!(last.as_slice(), [(_, Ok(1))]), "{last:?}");
     Ok(())
 }
