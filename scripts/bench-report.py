@@ -126,13 +126,19 @@ def stopped_at_the_end(running):
             process.wait()
 
 
+def process_base_env():
+    """What every `votemesh` process the script starts shares: quiet logs, fresh secrets for
+    this run, and a short drain."""
+    secret = os.urandom(16).hex()
+    return {**os.environ, "VOTEMESH_LOG": "error", "VOTEMESH_INTERNAL_TOKEN": secret,
+            "VOTEMESH_RECEIPT_SECRET": secret + "r", "VOTEMESH_SIGNING_KEY_SECRET": secret + "s",
+            "VOTEMESH_DRAIN_SECONDS": "2", "VOTEMESH_DEREGISTER_GRACE_MS": "0"}
+
+
 def at_rest():
     """(service, seconds to SERVING, RSS MiB) for each service, on a database already migrated."""
     database = f"bench_{os.getpid()}"
-    secret = os.urandom(16).hex()
-    base = {**os.environ, "VOTEMESH_LOG": "error", "VOTEMESH_INTERNAL_TOKEN": secret,
-            "VOTEMESH_RECEIPT_SECRET": secret + "r", "VOTEMESH_SIGNING_KEY_SECRET": secret + "s",
-            "VOTEMESH_DRAIN_SECONDS": "2", "VOTEMESH_DEREGISTER_GRACE_MS": "0"}
+    base = process_base_env()
     mail = tempfile.mkdtemp()
     rows, running = [], []
     registry = f"http://127.0.0.1:{free_port()}"
@@ -177,10 +183,7 @@ def process_env(database, registry, run):
     """What every process of the multi-process mesh shares: the secrets, the registry, this
     run's own topics and consumer group (so runs never read each other's events), cheap set-up
     hashes and limits that the load generator's one address cannot reach."""
-    secret = os.urandom(16).hex()
-    env = {**os.environ, "VOTEMESH_LOG": "error", "VOTEMESH_INTERNAL_TOKEN": secret,
-           "VOTEMESH_RECEIPT_SECRET": secret + "r", "VOTEMESH_SIGNING_KEY_SECRET": secret + "s",
-           "VOTEMESH_DRAIN_SECONDS": "2", "VOTEMESH_DEREGISTER_GRACE_MS": "0",
+    env = {**process_base_env(),
            "VOTEMESH_REGISTRY_URL": registry, "VOTEMESH_REDIS_URL": "redis://127.0.0.1:6379",
            "VOTEMESH_KAFKA_BROKERS": "127.0.0.1:9092",
            "VOTEMESH_BALLOT_TOPIC": f"votemesh.bench.ballots.{run}",

@@ -54,16 +54,10 @@ impl SeaVotingStore {
         &self,
         election_id: &str,
         min: usize,
-        open: impl FnOnce(Vec<SealedBallot>) -> Result<Vec<Released>, String>,
+        mut open: impl FnMut(Vec<SealedBallot>) -> Result<Vec<Released>, String>,
     ) -> Result<usize, DbErr> {
-        let mut open = Some(open);
         let due = [(election_id.to_owned(), min)];
-        let outcomes = self
-            .release_round(&due, |_, sealed| match open.take() {
-                Some(open) => open(sealed),
-                None => Err("one election, opened once".into()),
-            })
-            .await?;
+        let outcomes = self.release_round(&due, |_, sealed| open(sealed)).await?;
         match outcomes.into_iter().next() {
             Some((_, outcome)) => outcome.map_err(DbErr::Custom),
             None => Ok(0),
