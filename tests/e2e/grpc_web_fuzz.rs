@@ -46,6 +46,20 @@ fn any_grpc_web_body_is_served_or_refused_as_a_client_mistake() {
         result: Instances::one(),
         ..Default::default()
     }));
+    // Found by this fuzzer once: a unary call whose body holds no message at all.
+    let empty = runtime.block_on(crate::grpc_web::post_grpc_web(
+        &mesh.edge_url,
+        "/votemesh.user.v1.UserService/Login",
+        "application/grpc-web+proto",
+        Vec::new(),
+        None,
+    ));
+    assert_eq!(
+        empty.grpc_status,
+        Some(tonic::Code::InvalidArgument as i32),
+        "an empty body: {}",
+        empty.grpc_message
+    );
     let strategy = (
         prop::sample::select(METHODS),
         body(),

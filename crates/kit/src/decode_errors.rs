@@ -9,6 +9,8 @@ const CLIENT_FAULTS: &[&str] = &[
     "Unexpected EOF decoding stream",
     "Error decompressing",
     "protocol error: received message with invalid compression flag",
+    // A unary call whose body holds no message at all (an empty grpc-web body, say).
+    "Missing request message",
 ];
 
 /// Answers tonic gave to undecodable requests, reclassified as INVALID_ARGUMENT; every
@@ -51,6 +53,11 @@ mod tests {
             ),
         );
         assert!(is_client_fault(&headers));
+        headers.insert(
+            "grpc-message",
+            HeaderValue::from_static("Missing%20request%20message."),
+        );
+        assert!(is_client_fault(&headers), "an empty unary body");
         headers.insert("grpc-message", HeaderValue::from_static("internal%20error"));
         assert!(!is_client_fault(&headers));
     }
